@@ -1,0 +1,109 @@
+package journal
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Event is one published message. ID is assigned by the journal unless the
+// publisher chose one.
+type Event struct {
+	// ID is opaque to clients. A generated ID encodes the journal's epoch and
+	// the event's position (see [FormatID]); a publisher-chosen ID resolves
+	// through the journal's index.
+	ID string
+	// Seq is the journal position: strictly increasing, identical on every node.
+	Seq uint64
+	// Topics holds the canonical topic first; the rest are alternates (Mercure).
+	Topics []string
+	// Type is the SSE `event:` field; empty means "message".
+	Type string
+	// Data is the payload, sent as one or more `data:` lines.
+	Data []byte
+	// Retry is an optional reconnection hint sent as `retry:`.
+	Retry time.Duration
+	// Private events reach only subscribers whose grants match one of Topics.
+	Private bool
+	// Time is when the journal accepted the event; set by Append, used for
+	// retention by age.
+	Time time.Time
+}
+
+// Journal is the ordered, durable record of events.
+//
+// Implementations are safe for concurrent use.
+type Journal interface {
+	// Append stores ev, assigning ev.Seq, ev.Time and, when empty, ev.ID.
+	// The event is durable when Append returns nil. Concurrent appends may be
+	// committed together (group commit). A publisher-chosen ID that is
+	// already stored is refused with ErrDuplicateID.
+	Append(ctx context.Context, ev *Event) error
+	// Read calls fn, in order, for every retained event with Seq > after.
+	// It streams: memory use does not grow with the number of events read.
+	// An error from fn stops the read and is returned.
+	Read(ctx context.Context, after uint64, fn func(*Event) error) error
+	// Follow returns every event appended (by any node) with Seq > after,
+	// in order, with no gap, until ctx ends; then the channel is closed.
+	Follow(ctx context.Context, after uint64) (<-chan *Event, error)
+	// Lookup maps an event ID to its position. An ID that was never stored,
+	// belongs to another epoch or is no longer retained gives ErrUnknownID.
+	Lookup(ctx context.Context, id string) (seq uint64, err error)
+	// Last is the position of the newest stored event (0 when empty).
+	Last(ctx context.Context) (uint64, error)
+	// Close releases the journal; pending appends are flushed first.
+	Close() error
+}
+
+// Retention bounds what a journal keeps. The zero value keeps everything.
+type Retention struct {
+	// MaxEvents is the most events kept; 0 means no limit.
+	MaxEvents int
+	// MaxAge is how long an event is kept; 0 means no limit.
+	MaxAge time.Duration
+}
+
+var (
+	// ErrUnknownID reports an event ID that the journal cannot resolve: never
+	// stored, from another epoch, or older than retention.
+	ErrUnknownID = errors.New("journal: unknown event ID")
+	// ErrDuplicateID reports a publisher-chosen ID that is already stored.
+	ErrDuplicateID = errors.New("journal: duplicate event ID")
+	// ErrReservedID reports a publisher-chosen ID in the generated-ID namespace.
+	ErrReservedID = errors.New("journal: event ID uses the reserved urn:herald: prefix")
+	// ErrClosed reports use of a closed journal.
+	ErrClosed = errors.New("journal: closed")
+)
+
+// idPrefix starts every generated ID; publishers may not use it.
+const idPrefix = "urn:herald:"
+
+// FormatID returns the generated ID of the event at seq in a journal whose
+// epoch is epoch: "urn:herald:<epoch>:<seq>".
+func FormatID(epoch string, seq uint64) string {
+	return idPrefix + epoch + ":" + strconv.FormatUint(seq, 10)
+}
+
+// ParseID splits a generated ID into its epoch and position. ok is false for
+// any other string (a publisher-chosen ID).
+func ParseID(id string) (epoch string, seq uint64, ok bool) {
+	rest, found := strings.CutPrefix(id, idPrefix)
+	if !found {
+		return "", 0, false
+	}
+	epoch, num, found := strings.Cut(rest, ":")
+	if !found || epoch == "" {
+		return "", 0, false
+	}
+	seq, err := strconv.ParseUint(num, 10, 64)
+	if err != nil || seq == 0 {
+		return "", 0, false
+	}
+	return epoch, seq, true
+}
+
+// IsReserved reports whether id lies in the generated-ID namespace, which
+// publishers may not use.
+func IsReserved(id string) bool { return strings.HasPrefix(id, idPrefix) }
