@@ -1,0 +1,4 @@
+package sse
+
+// BufferCap returns the size of d's read buffer, for the memory tests.
+func BufferCap(d *Decoder) int { return cap(d.buf) }
