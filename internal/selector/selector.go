@@ -1,0 +1,164 @@
+package selector
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"unicode/utf8"
+)
+
+// ErrInvalid is wrapped by every error of [Parse] and [ParseSet].
+var ErrInvalid = errors.New("selector: invalid topic selector")
+
+// All is the reserved selector that matches every topic.
+const All = "*"
+
+type kind uint8
+
+const (
+	kindExact kind = iota
+	kindAll
+	kindTemplate
+)
+
+// Selector is a parsed topic selector. It is immutable and safe for
+// concurrent use. Create one with [Parse].
+type Selector struct {
+	raw  string
+	kind kind
+	// For a template: the literal text before the first expression and
+	// after the last one, compared directly, and the matcher of what lies
+	// between them: run when the template is simple enough, else re.
+	prefix, suffix string
+	re             *regexp.Regexp
+	run            *charRun
+}
+
+// Parse parses a topic selector: "*", a plain topic, or an RFC 6570 URI
+// template (any string holding "{" or "}").
+//
+// A selector must be non-empty valid UTF-8 without control characters
+// (U+0000–U+001F, U+007F–U+009F), the constraint Mercure puts on topics.
+// A template must be well formed; see the package documentation. Every
+// error wraps [ErrInvalid].
+func Parse(s string) (*Selector, error) {
+	switch {
+	case s == "":
+		return nil, fmt.Errorf("%w: empty", ErrInvalid)
+	case s == All:
+		return &Selector{raw: s, kind: kindAll}, nil
+	case !utf8.ValidString(s):
+		return nil, fmt.Errorf("%w %q: not valid UTF-8", ErrInvalid, s)
+	}
+	if i := strings.IndexFunc(s, isControl); i >= 0 {
+		return nil, fmt.Errorf("%w %q: control character at offset %d", ErrInvalid, s, i)
+	}
+	if !strings.ContainsAny(s, "{}") {
+		return &Selector{raw: s, kind: kindExact}, nil
+	}
+	parts, err := parseTemplate(s)
+	if err != nil {
+		return nil, err
+	}
+	return compileTemplate(s, parts)
+}
+
+func isControl(r rune) bool { return r < 0x20 || 0x7f <= r && r <= 0x9f }
+
+// String returns the selector as it was parsed.
+func (s *Selector) String() string { return s.raw }
+
+// Exact returns the topic a plain selector matches; ok is false for "*"
+// and for templates. Hubs use it to index subscriptions by topic.
+func (s *Selector) Exact() (topic string, ok bool) {
+	if s.kind != kindExact {
+		return "", false
+	}
+	return s.raw, true
+}
+
+// IsAll reports whether s is the reserved selector "*".
+func (s *Selector) IsAll() bool { return s.kind == kindAll }
+
+// IsTemplate reports whether s is a URI template.
+func (s *Selector) IsTemplate() bool { return s.kind == kindTemplate }
+
+// Match reports whether topic matches s, following the Mercure rules:
+// "*" matches every topic, any selector matches the exact string it was
+// parsed from, and a template matches every possible expansion of itself.
+func (s *Selector) Match(topic string) bool {
+	switch {
+	case s.kind == kindAll || topic == s.raw:
+		return true
+	case s.kind == kindExact:
+		return false
+	case len(topic) < len(s.prefix)+len(s.suffix) ||
+		!strings.HasPrefix(topic, s.prefix) || !strings.HasSuffix(topic, s.suffix):
+		return false
+	}
+	middle := topic[len(s.prefix) : len(topic)-len(s.suffix)]
+	if s.run != nil {
+		return s.run.match(middle)
+	}
+	// Expansions are valid UTF-8; the check also keeps an invalid byte,
+	// which the regexp reads as U+FFFD, from matching a literal U+FFFD.
+	return utf8.ValidString(middle) && s.re.MatchString(middle)
+}
+
+// Set is a list of selectors, such as the topics of one subscription or the
+// grants of one claim. A nil Set matches nothing.
+type Set []*Selector
+
+// ParseSet parses every string of ss with [Parse]. It returns nil for an
+// empty ss, and the first error met, which names the offending selector.
+func ParseSet(ss []string) (Set, error) {
+	if len(ss) == 0 {
+		return nil, nil
+	}
+	set := make(Set, len(ss))
+	for i, s := range ss {
+		sel, err := Parse(s)
+		if err != nil {
+			return nil, err
+		}
+		set[i] = sel
+	}
+	return set, nil
+}
+
+// Match reports whether at least one selector of set matches topic.
+func (set Set) Match(topic string) bool {
+	for _, s := range set {
+		if s.Match(topic) {
+			return true
+		}
+	}
+	return false
+}
+
+// MatchAny reports whether at least one selector of set matches at least
+// one of topics: the Mercure rule for delivering an update, whose topics are
+// its canonical topic and its alternates.
+func (set Set) MatchAny(topics []string) bool {
+	for _, s := range set {
+		for _, t := range topics {
+			if s.Match(t) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// Strings returns the selectors as they were parsed.
+func (set Set) Strings() []string {
+	if set == nil {
+		return nil
+	}
+	ss := make([]string, len(set))
+	for i, s := range set {
+		ss[i] = s.raw
+	}
+	return ss
+}
