@@ -259,7 +259,10 @@ func (st *Stream) connect() error {
 		c.release()
 		return err
 	}
-	c.dec = c.newDecoder(st.LastEventID())
+	// As a reconnected browser does, the decoder starts with the last
+	// event ID, which events without an `id` line carry.
+	c.dec = sse.NewDecoder(c)
+	c.dec.SetLastEventID(st.LastEventID())
 	c.dec.MaxLineSize = st.cfg.MaxLineSize
 	c.dec.MaxEventSize = st.cfg.MaxEventSize
 	c.dec.OnComment = st.cfg.OnComment

@@ -1,0 +1,402 @@
+package hub
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/heraldhub/herald/internal/journal"
+	"github.com/heraldhub/herald/sse"
+)
+
+// DefaultQueueBytes is the per-subscriber queue bound used when
+// [Config.QueueBytes] is zero. Frames are shared between subscribers, so the
+// bound is less a memory reservation than a measure of how far a client may
+// fall behind: 1 MiB absorbs bursts of thousands of ordinary events, and a
+// client further behind than that is better served by reconnecting and
+// replaying from the journal than by pinning frames here.
+const DefaultQueueBytes = 1 << 20
+
+var (
+	// ErrSlowConsumer ends a subscription whose queue outgrew
+	// [Config.QueueBytes]. The subscriber may reconnect with the ID of the
+	// last event it received and lose nothing.
+	ErrSlowConsumer = errors.New("hub: slow consumer")
+	// ErrHubClosed ends every subscription when [Hub.Run] returns, and is
+	// returned by [Hub.Subscribe] afterwards.
+	ErrHubClosed = errors.New("hub: closed")
+	// ErrClosed is returned by [Subscription.Replay] when the subscription
+	// was closed by its owner while replaying.
+	ErrClosed = errors.New("hub: subscription closed")
+	// ErrInvalidEvent reports an event that [Hub.Publish] refuses: no topic,
+	// an empty topic, or an ID or type that cannot be written to an event
+	// stream. The returned error wraps ErrInvalidEvent and says why.
+	ErrInvalidEvent = errors.New("hub: invalid event")
+	// ErrNoSelectors reports a subscription request without any selector.
+	ErrNoSelectors = errors.New("hub: subscription has no selector")
+)
+
+// Config tunes a [Hub]. The zero value works.
+type Config struct {
+	// QueueBytes bounds each subscriber's queue, as the sum of the lengths
+	// of the frames waiting in it (default [DefaultQueueBytes]). A single
+	// frame larger than the bound is still accepted into an empty queue, so
+	// that a large event does not cut every subscriber.
+	QueueBytes int
+	// Logger receives the events the hub cannot deliver (default
+	// slog.Default()).
+	Logger *slog.Logger
+}
+
+// Hub fans the events of one journal out to subscriptions. It is safe for
+// concurrent use.
+type Hub struct {
+	journal    journal.Journal
+	queueBytes int
+	log        *slog.Logger
+
+	index index
+
+	// current is the event being fanned out, or the last one. It is stored
+	// before the event visits the index, which is what makes
+	// [Subscription.HeadID] exact; see Subscribe.
+	current atomic.Pointer[journal.Event]
+
+	running atomic.Bool
+	closed  atomic.Bool
+	started chan struct{} // closed once Run follows the journal
+
+	// Owned by the fan-out goroutine: subscriptions cut during the current
+	// event and callbacks due once the shard lock is released. Both are
+	// reused from event to event.
+	evict  []*Subscription
+	notify []*Subscription
+
+	stats counters
+}
+
+// New returns a hub on j. Call [Hub.Run] to start delivering.
+func New(j journal.Journal, cfg Config) *Hub {
+	if cfg.QueueBytes <= 0 {
+		cfg.QueueBytes = DefaultQueueBytes
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	h := &Hub{journal: j, queueBytes: cfg.QueueBytes, log: cfg.Logger, started: make(chan struct{})}
+	h.index.init()
+	return h
+}
+
+// Run follows the journal from its current head and fans every event out
+// until ctx ends or the journal refuses to be followed (it was closed).
+// Should the journal's feed stop on its own, Run follows it again from the
+// last event, after a short back-off. Subscriptions may be made before
+// Run. When Run returns, the hub is closed: every subscription ends
+// with [ErrHubClosed] and Subscribe refuses new ones. Run may be called
+// once.
+func (h *Hub) Run(ctx context.Context) error {
+	if !h.running.CompareAndSwap(false, true) {
+		return errors.New("hub: Run called twice")
+	}
+	defer h.shutdown()
+	// The feed's goroutine, if any, must not outlive Run whatever ends it.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	head, err := h.journal.Last(ctx)
+	if err != nil {
+		return fmt.Errorf("hub: reading the journal head: %w", err)
+	}
+	if err := h.loadHead(ctx, head); err != nil {
+		return err
+	}
+	feed, err := h.journal.Follow(ctx, head)
+	if err != nil {
+		return fmt.Errorf("hub: following the journal: %w", err)
+	}
+	close(h.started)
+	after := head
+	var delay time.Duration
+	for {
+		for ev := range feed {
+			h.fanout(ev)
+			after = ev.Seq
+			delay = 0
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		// The feed stopped on its own: the journal failed, perhaps for a
+		// moment (a lost connection to a cluster). Following again from
+		// the last event fanned out loses nothing; a closed journal
+		// refuses, and ends Run.
+		h.log.Warn("hub: the journal feed stopped; following again", "after", after, "in", delay)
+		select {
+		case <-time.After(delay):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		delay = min(max(2*delay, minRefollowDelay), maxRefollowDelay)
+		if feed, err = h.journal.Follow(ctx, after); err != nil {
+			return fmt.Errorf("hub: following the journal: %w", err)
+		}
+	}
+}
+
+// Bounds of the wait between attempts to follow a journal whose feed
+// stopped. The first attempt is immediate.
+const (
+	minRefollowDelay = 50 * time.Millisecond
+	maxRefollowDelay = 5 * time.Second
+)
+
+// Started returns a channel closed once [Hub.Run] follows the journal:
+// every event appended from then on is delivered live. Readiness probes
+// wait on it; so do callers that subscribe and publish right after starting
+// Run, since an event appended before Run reads the journal head counts as
+// history.
+func (h *Hub) Started() <-chan struct{} { return h.started }
+
+// HeadID is the ID of the newest event the hub has fanned out (or is
+// fanning out), or "" before Run has read the journal head. It is the
+// Mercure subscriptions API's lastEventID.
+func (h *Hub) HeadID() string {
+	if ev := h.current.Load(); ev != nil {
+		return ev.ID
+	}
+	return ""
+}
+
+// errFound stops a journal read once the wanted event was seen.
+var errFound = errors.New("found")
+
+// loadHead makes the event at seq the hub's current one, so that
+// subscriptions made before the first live event still get a HeadID.
+func (h *Hub) loadHead(ctx context.Context, seq uint64) error {
+	if seq == 0 {
+		return nil
+	}
+	head := &journal.Event{Seq: seq}
+	err := h.journal.Read(ctx, seq-1, func(ev *journal.Event) error {
+		if ev.Seq == seq {
+			head = ev
+		}
+		return errFound
+	})
+	if err != nil && !errors.Is(err, errFound) {
+		return fmt.Errorf("hub: reading the journal head: %w", err)
+	}
+	// When the head was trimmed meanwhile its ID is unknown; HeadID is then
+	// empty, which callers already handle as "no position to offer".
+	h.current.Store(head)
+	return nil
+}
+
+// shutdown closes the hub and ends every subscription.
+func (h *Hub) shutdown() {
+	// Subscribe checks closed after registering; storing it before the
+	// sweep means every subscription is either swept or sees closed.
+	h.closed.Store(true)
+	for _, s := range h.index.all() {
+		h.end(s, ErrHubClosed)
+	}
+}
+
+// end ends s with err and takes it out of the index.
+func (h *Hub) end(s *Subscription, err error) {
+	ended := s.end(err)
+	h.index.remove(s)
+	if ended {
+		s.notifyReady()
+	}
+}
+
+// Publish validates ev and appends it to the journal, which assigns ev.Seq
+// and, when empty, ev.ID. Delivery happens through [Hub.Run], on this node
+// and on every other node following the same journal. The error wraps
+// [ErrInvalidEvent] or comes from the journal.
+func (h *Hub) Publish(ctx context.Context, ev *journal.Event) error {
+	if err := validate(ev); err != nil {
+		return err
+	}
+	if err := h.journal.Append(ctx, ev); err != nil {
+		return err
+	}
+	h.stats.published.Add(1)
+	return nil
+}
+
+func validate(ev *journal.Event) error {
+	if ev == nil {
+		return fmt.Errorf("%w: nil event", ErrInvalidEvent)
+	}
+	if len(ev.Topics) == 0 {
+		return fmt.Errorf("%w: no topic", ErrInvalidEvent)
+	}
+	for _, t := range ev.Topics {
+		if t == "" {
+			return fmt.Errorf("%w: empty topic", ErrInvalidEvent)
+		}
+	}
+	// Refused here rather than skipped at fan-out: once journaled, an event
+	// that cannot be framed would never reach anyone.
+	if err := (sse.Event{ID: ev.ID, Type: ev.Type}).Validate(); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidEvent, err)
+	}
+	return nil
+}
+
+// Message is one event ready to write: the event and its SSE frame. Both
+// are shared by every subscriber it is delivered to and must not be
+// modified.
+type Message struct {
+	Event *journal.Event
+	// Frame is the event encoded once as an SSE frame (id, event, retry,
+	// data lines and the blank line that ends it).
+	Frame []byte
+}
+
+func newMessage(ev *journal.Event) (*Message, error) {
+	frame, err := sse.Event{ID: ev.ID, Type: ev.Type, Data: ev.Data, Retry: ev.Retry}.MarshalText()
+	if err != nil {
+		return nil, err
+	}
+	return &Message{Event: ev, Frame: frame}, nil
+}
+
+// fanout delivers ev to every matching subscription. It runs on Run's
+// goroutine only, takes nothing but shard read locks and, past building
+// the message, allocates nothing per delivery.
+func (h *Hub) fanout(ev *journal.Event) {
+	// Stored before ev visits the index; see Subscribe for why.
+	h.current.Store(ev)
+	defer h.stats.fannedOut.Add(1)
+	msg, err := newMessage(ev)
+	if err != nil {
+		h.stats.undeliverable.Add(1)
+		h.log.Error("hub: skipping an event that cannot be framed", "id", ev.ID, "seq", ev.Seq, "err", err)
+		return
+	}
+	var delivered uint64
+	for _, topic := range ev.Topics {
+		sh := h.index.topicShard(topic)
+		sh.mu.RLock()
+		for _, s := range sh.topics[topic] {
+			delivered += h.offer(s, msg)
+		}
+		sh.mu.RUnlock()
+		h.flushNotify()
+	}
+	if h.index.wildCount.Load() > 0 {
+		for i := range h.index.wild {
+			sh := &h.index.wild[i]
+			sh.mu.RLock()
+			for _, s := range sh.subs {
+				if s.selectors.MatchAny(ev.Topics) {
+					delivered += h.offer(s, msg)
+				}
+			}
+			sh.mu.RUnlock()
+			h.flushNotify()
+		}
+	}
+	h.stats.delivered.Add(delivered)
+	for i, s := range h.evict {
+		h.index.remove(s)
+		s.notifyReady()
+		h.evict[i] = nil
+	}
+	h.evict = h.evict[:0]
+}
+
+// offer queues msg for s unless s already had it (several of its selectors
+// may match) or it is private and s holds no matching grant. It reports
+// the number of messages queued, 0 or 1.
+func (h *Hub) offer(s *Subscription, msg *Message) uint64 {
+	ev := msg.Event
+	// Seqs only grow, so remembering the last one offered dedupes without
+	// a set.
+	if s.lastOffered == ev.Seq {
+		return 0
+	}
+	s.lastOffered = ev.Seq
+	if ev.Private && !s.grants.MatchAny(ev.Topics) {
+		return 0
+	}
+	switch s.enqueue(msg, h.queueBytes) {
+	case queued:
+		return 1
+	case queuedFirst:
+		if s.onReady != nil {
+			h.notify = append(h.notify, s)
+		}
+		return 1
+	case cut:
+		h.stats.slowConsumers.Add(1)
+		h.evict = append(h.evict, s)
+	}
+	return 0
+}
+
+// flushNotify runs the OnReady callbacks collected under a shard lock, so
+// that a callback may do anything, Close included.
+func (h *Hub) flushNotify() {
+	for i, s := range h.notify {
+		s.onReady()
+		h.notify[i] = nil
+	}
+	h.notify = h.notify[:0]
+}
+
+// Stats is a snapshot of a hub's counters.
+type Stats struct {
+	// Subscribers is the number of subscriptions currently registered.
+	Subscribers int64
+	// Published counts the events appended through [Hub.Publish].
+	Published uint64
+	// FannedOut counts the events received from the journal and fanned out,
+	// whichever node published them.
+	FannedOut uint64
+	// Delivered counts the messages queued to subscribers live.
+	Delivered uint64
+	// Replayed counts the messages handed to [Subscription.Replay]
+	// callbacks.
+	Replayed uint64
+	// ReplayLags counts the journal re-reads forced by a live queue that
+	// overflowed during a replay.
+	ReplayLags uint64
+	// SlowConsumerDisconnects counts subscriptions ended with
+	// [ErrSlowConsumer].
+	SlowConsumerDisconnects uint64
+	// Undeliverable counts journaled events that could not be framed and
+	// were skipped.
+	Undeliverable uint64
+}
+
+type counters struct {
+	published     atomic.Uint64
+	fannedOut     atomic.Uint64
+	delivered     atomic.Uint64
+	replayed      atomic.Uint64
+	replayLags    atomic.Uint64
+	slowConsumers atomic.Uint64
+	undeliverable atomic.Uint64
+}
+
+// Stats returns the hub's counters.
+func (h *Hub) Stats() Stats {
+	return Stats{
+		Subscribers:             h.index.count.Load(),
+		Published:               h.stats.published.Load(),
+		FannedOut:               h.stats.fannedOut.Load(),
+		Delivered:               h.stats.delivered.Load(),
+		Replayed:                h.stats.replayed.Load(),
+		ReplayLags:              h.stats.replayLags.Load(),
+		SlowConsumerDisconnects: h.stats.slowConsumers.Load(),
+		Undeliverable:           h.stats.undeliverable.Load(),
+	}
+}

@@ -1,0 +1,6 @@
+//go:build race
+
+package hub_test
+
+// The race detector changes allocation counts.
+const raceEnabled = true

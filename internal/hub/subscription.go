@@ -1,0 +1,397 @@
+package hub
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/heraldhub/herald/internal/journal"
+	"github.com/heraldhub/herald/internal/selector"
+)
+
+// Earliest as a Last-Event-ID asks for every retained event (Mercure's
+// reserved value).
+const Earliest = "earliest"
+
+// SubscribeRequest describes a subscription.
+type SubscribeRequest struct {
+	// Selectors say what the subscriber asked for: an event is delivered
+	// when one of them matches one of its topics. At least one is needed.
+	Selectors selector.Set
+	// Grants are what the subscriber may receive privately: a private event
+	// is delivered only when one of its topics matches one of them. Nil
+	// means public events only.
+	Grants selector.Set
+	// LastEventID resumes after that event: "" subscribes to live events
+	// only, [Earliest] replays every retained event, and an ID the journal
+	// no longer knows replays from the oldest retained event (see
+	// [Subscription.Resumed]).
+	LastEventID string
+	// Subscriber and Payload describe the subscriber to the subscriptions
+	// API (Mercure); the hub does not interpret them.
+	Subscriber string
+	Payload    json.RawMessage
+	// OnReady, if set, is called when the queue goes from empty to
+	// non-empty, when a replay ends with messages queued, and when the
+	// subscription ends. It runs on the hub's fan-out goroutine (or on the
+	// goroutine calling Replay or Close) without any lock held, so it may
+	// call any method of the subscription, but it must not block: the
+	// fan-out to every other subscriber waits for it. Without it, wait on
+	// [Subscription.Ready] and [Subscription.Done].
+	OnReady func()
+}
+
+// Subscription is one subscriber's registration: a bounded queue of the
+// messages it is due. It has no goroutine of its own; its owner drains it.
+// Its methods are safe for concurrent use.
+type Subscription struct {
+	hub        *Hub
+	id         string
+	subscriber string
+	payload    json.RawMessage
+	selectors  selector.Set
+	grants     selector.Set
+	onReady    func()
+
+	// Index bookkeeping; see index.add. Positions are guarded by the locks
+	// of the shards they point into, indexed by indexMu.
+	indexMu   sync.Mutex
+	indexed   bool
+	exact     []topicEntry
+	hasWild   bool
+	wildShard int
+	wildPos   int
+
+	// lastOffered is the Seq of the last event the fan-out considered for
+	// this subscription; only the fan-out goroutine touches it.
+	lastOffered uint64
+
+	head        *journal.Event // the hub's current event at registration
+	resumeAfter uint64
+	resumed     bool
+
+	done  chan struct{}
+	ready chan struct{}
+
+	mu            sync.Mutex
+	queue         []*Message
+	queued        int    // bytes of the frames in queue
+	floor         uint64 // events with Seq <= floor are not due: replayed, or the client's
+	replaying     bool   // between Subscribe and the end of Replay, for resumes
+	replayStarted bool
+	lagged        bool // the queue overflowed since the current journal read began
+	ended         bool
+	err           error
+}
+
+// keepCap is the largest queue array Drain keeps for reuse. Keeping a small
+// one spares a busy subscriber an allocation per event; anything larger is
+// released so that an idle subscriber holds no more than this.
+const keepCap = 16
+
+// Subscribe registers a subscription. A subscription with a LastEventID
+// must call [Subscription.Replay] before draining. The error is
+// [ErrNoSelectors], [ErrHubClosed] or the journal's, when looking up
+// LastEventID failed.
+func (h *Hub) Subscribe(ctx context.Context, req SubscribeRequest) (*Subscription, error) {
+	if len(req.Selectors) == 0 {
+		return nil, ErrNoSelectors
+	}
+	if h.closed.Load() {
+		return nil, ErrHubClosed
+	}
+	s := &Subscription{
+		hub:        h,
+		id:         newSubscriptionID(),
+		subscriber: req.Subscriber,
+		payload:    req.Payload,
+		selectors:  req.Selectors,
+		grants:     req.Grants,
+		onReady:    req.OnReady,
+		done:       make(chan struct{}),
+		ready:      make(chan struct{}, 1),
+	}
+	for _, sel := range req.Selectors {
+		topic, ok := sel.Exact()
+		switch {
+		case !ok:
+			s.hasWild = true
+		case s.entry(topic) == nil:
+			s.exact = append(s.exact, topicEntry{topic: topic})
+		}
+	}
+	if req.LastEventID != "" {
+		after, found, err := h.position(ctx, req.LastEventID)
+		if err != nil {
+			return nil, err
+		}
+		s.replaying, s.resumeAfter, s.resumed = true, after, found
+	}
+
+	h.index.add(s)
+	// The fan-out stores an event in current before that event visits the
+	// index. Loaded after registration, head is therefore the newest event
+	// that may have missed s: any later event was stored after this load,
+	// so it visits the index after s joined it and is queued. The head
+	// event itself may or may not be queued, so Drain skips Seq <= head,
+	// and HeadID names a position after which s sees everything.
+	s.head = h.current.Load()
+	s.mu.Lock()
+	if s.head != nil {
+		s.floor = s.head.Seq
+	}
+	// Events up to resumeAfter are the client's already.
+	s.floor = max(s.floor, s.resumeAfter)
+	s.mu.Unlock()
+
+	// Run's shutdown stores closed before sweeping the index: either the
+	// sweep found s, or this load sees closed.
+	if h.closed.Load() {
+		h.end(s, ErrHubClosed)
+		return nil, ErrHubClosed
+	}
+	return s, nil
+}
+
+// position resolves a Last-Event-ID to the journal position to replay
+// after, and whether the ID was found.
+func (h *Hub) position(ctx context.Context, id string) (after uint64, found bool, err error) {
+	if id == Earliest {
+		return 0, true, nil
+	}
+	seq, err := h.journal.Lookup(ctx, id)
+	switch {
+	case errors.Is(err, journal.ErrUnknownID):
+		return 0, false, nil
+	case err != nil:
+		return 0, false, err
+	}
+	return seq, true, nil
+}
+
+func newSubscriptionID() string {
+	var u [16]byte
+	_, _ = rand.Read(u[:])  // never fails (crypto/rand since Go 1.24)
+	u[6] = u[6]&0x0f | 0x40 // version 4
+	u[8] = u[8]&0x3f | 0x80 // RFC 9562 variant
+	const prefix = "urn:uuid:"
+	var b [len(prefix) + 36]byte
+	n := copy(b[:], prefix)
+	for i, part := range [][]byte{u[0:4], u[4:6], u[6:8], u[8:10], u[10:16]} {
+		if i > 0 {
+			b[n] = '-'
+			n++
+		}
+		n += hex.Encode(b[n:], part)
+	}
+	return string(b[:])
+}
+
+// entry returns s's index entry for an exact topic, or nil.
+func (s *Subscription) entry(topic string) *topicEntry {
+	for i := range s.exact {
+		if s.exact[i].topic == topic {
+			return &s.exact[i]
+		}
+	}
+	return nil
+}
+
+// ID identifies the subscription: "urn:uuid:" and a random UUID.
+func (s *Subscription) ID() string { return s.id }
+
+// Resumed reports whether LastEventID was found in the journal, so that
+// replay starts right after it; it is true for [Earliest] too. It is false
+// for a live-only subscription and for an unknown or expired ID, which
+// replays from the oldest retained event (Mercure then answers
+// "earliest").
+func (s *Subscription) Resumed() bool { return s.resumed }
+
+// HeadID is the ID of the newest event the hub had fanned out when the
+// subscription was registered, or "" when there was none (or the hub was
+// not yet following the journal). The subscription receives every
+// matching event after it, so a client that reconnects with HeadID as its
+// Last-Event-ID misses nothing; it is the Mercure Last-Event-ID response
+// header.
+func (s *Subscription) HeadID() string {
+	if s.head == nil {
+		return ""
+	}
+	return s.head.ID
+}
+
+// Info describes the subscription for the subscriptions API.
+func (s *Subscription) Info() SubscriptionInfo {
+	sels := make([]string, len(s.selectors))
+	for i, sel := range s.selectors {
+		sels[i] = sel.String()
+	}
+	return SubscriptionInfo{ID: s.id, Subscriber: s.subscriber, Selectors: sels, Payload: s.payload}
+}
+
+// SubscriptionInfo describes one subscription.
+type SubscriptionInfo struct {
+	ID         string
+	Subscriber string
+	Selectors  []string // as requested
+	Payload    json.RawMessage
+}
+
+// Subscriptions returns the registered subscriptions, ordered by ID.
+func (h *Hub) Subscriptions() []SubscriptionInfo {
+	subs := h.index.all()
+	out := make([]SubscriptionInfo, 0, len(subs))
+	for _, s := range subs {
+		out = append(out, s.Info())
+	}
+	slices.SortFunc(out, func(a, b SubscriptionInfo) int { return strings.Compare(a.ID, b.ID) })
+	return out
+}
+
+// Ready is signalled when messages are waiting: after the queue went from
+// empty to non-empty, or when a replay ended with messages queued. A signal
+// may be stale (Drain then returns nothing); the end of the subscription
+// is signalled by Done, not Ready.
+func (s *Subscription) Ready() <-chan struct{} { return s.ready }
+
+// Done is closed when the subscription ends: cut as a slow consumer, hub
+// shut down, failed replay or Close. Err says which.
+func (s *Subscription) Done() <-chan struct{} { return s.done }
+
+// Err reports why the subscription ended: [ErrSlowConsumer],
+// [ErrHubClosed], the error that stopped [Subscription.Replay], or nil
+// while it runs and after Close.
+func (s *Subscription) Err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
+}
+
+// Drain appends every queued message to dst, in order, and empties the
+// queue. For a resuming subscription it returns nothing until Replay has
+// finished. After the hub shut down, Drain still returns what was queued
+// before, so that a writer may flush it.
+func (s *Subscription) Drain(dst []*Message) []*Message {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.replaying {
+		return dst
+	}
+	for _, m := range s.queue {
+		if m.Event.Seq > s.floor {
+			dst = append(dst, m)
+		}
+	}
+	s.resetQueue()
+	// A signal left over from messages taken now would only cause a
+	// wake-up for nothing.
+	select {
+	case <-s.ready:
+	default:
+	}
+	return dst
+}
+
+// resetQueue empties the queue, keeping a small array for reuse.
+func (s *Subscription) resetQueue() {
+	if cap(s.queue) > keepCap {
+		s.queue = nil
+	} else {
+		clear(s.queue)
+		s.queue = s.queue[:0]
+	}
+	s.queued = 0
+}
+
+// Close ends the subscription and unregisters it. It is idempotent.
+func (s *Subscription) Close() {
+	s.mu.Lock()
+	first := !s.ended
+	if first {
+		s.ended = true
+		close(s.done)
+	}
+	s.queue, s.queued = nil, 0
+	s.mu.Unlock()
+	s.hub.index.remove(s)
+	if first {
+		s.notifyReady()
+	}
+}
+
+// end ends the subscription with err, keeping its queue for a last Drain;
+// it reports whether this call ended it. The caller unregisters it.
+func (s *Subscription) end(err error) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ended {
+		return false
+	}
+	s.endLocked(err)
+	return true
+}
+
+func (s *Subscription) endLocked(err error) {
+	s.ended = true
+	s.err = err
+	if s.replaying {
+		// Nothing queued during a replay can be drained any more.
+		s.queue, s.queued = nil, 0
+	}
+	close(s.done)
+}
+
+func (s *Subscription) notifyReady() {
+	if s.onReady != nil {
+		s.onReady()
+	}
+}
+
+// enqueueResult tells the fan-out what enqueue did.
+type enqueueResult int
+
+const (
+	ignored     enqueueResult = iota // ended, or the event is not due
+	queued                           // queued behind other messages, or during replay
+	queuedFirst                      // queued into an empty queue: the owner needs a signal
+	cut                              // the queue overflowed: the subscription ended
+)
+
+// enqueue adds m to the queue, bounded by limit bytes.
+func (s *Subscription) enqueue(m *Message, limit int) enqueueResult {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	// Past floor only: a replay may have read ahead of the fan-out, and
+	// what it handed out must not fill the queue again.
+	if s.ended || m.Event.Seq <= s.floor {
+		return ignored
+	}
+	if len(s.queue) > 0 && s.queued+len(m.Frame) > limit {
+		if !s.replaying {
+			s.queue, s.queued = nil, 0
+			s.endLocked(ErrSlowConsumer)
+			return cut
+		}
+		// Everything dropped here is in the journal; Replay reads it again
+		// (see Replay).
+		s.lagged = true
+		s.queue, s.queued = nil, 0
+	}
+	s.queue = append(s.queue, m)
+	s.queued += len(m.Frame)
+	if s.replaying || len(s.queue) > 1 {
+		// While replaying, the owner is busy in Replay, which signals at
+		// its end.
+		return queued
+	}
+	select {
+	case s.ready <- struct{}{}:
+	default:
+	}
+	return queuedFirst
+}
