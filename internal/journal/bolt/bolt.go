@@ -1,0 +1,434 @@
+package bolt
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	bbolt "go.etcd.io/bbolt"
+	bberrors "go.etcd.io/bbolt/errors"
+
+	"github.com/heraldhub/herald/internal/journal"
+)
+
+// Options configure a [Journal]. The zero value is a durable journal that
+// keeps everything.
+type Options struct {
+	// Retention bounds what the journal keeps; the zero value keeps
+	// everything. Events beyond it are removed by the committer, at most a
+	// bounded number per transaction so appends never wait long behind a
+	// large trim.
+	Retention journal.Retention
+	// MaxBatch is the most events committed in one transaction; 0 means 1024.
+	MaxBatch int
+	// MaxBatchDelay is how long the committer waits for more events before
+	// committing a batch that is not full. The default, 0, commits as soon
+	// as the appenders that are ready have queued, which already batches
+	// under load: every append that arrives during one commit's fsync shares
+	// the next. A delay helps when publishers come back slower than that,
+	// at the cost of that much latency on every append.
+	MaxBatchDelay time.Duration
+	// LockTimeout is how long Open waits for another process holding the
+	// file to release it before failing with ErrLocked; 0 means 1s.
+	LockTimeout time.Duration
+	// NoSync skips fsync, so a crash of the machine may lose or corrupt the
+	// journal. For tests and benchmarks only.
+	NoSync bool
+}
+
+const (
+	defaultMaxBatch    = 1024
+	defaultLockTimeout = time.Second
+	// initialMmapSize is mapped up front so the file can grow this far
+	// without bbolt remapping it, which blocks every transaction.
+	initialMmapSize = 256 << 20
+	// readBatch is how many events Read and Follow decode in one read
+	// transaction before releasing it to call fn.
+	readBatch = 512
+	// formatVersion is the layout of the buckets, stored in the meta bucket.
+	formatVersion = 1
+)
+
+var (
+	bucketMeta   = []byte("meta")
+	bucketEvents = []byte("events")
+	bucketIDs    = []byte("ids")
+
+	metaFormat  = []byte("format")
+	metaEpoch   = []byte("epoch")
+	metaCreated = []byte("created")
+	// metaLast is the newest position ever committed. It is kept apart from
+	// the events so that positions continue after retention removed every
+	// event, instead of restarting and colliding with issued IDs.
+	metaLast = []byte("last")
+)
+
+var (
+	// ErrLocked reports a journal file held by another process (or by
+	// another Journal in this one).
+	ErrLocked = errors.New("journal/bolt: database locked by another process")
+	// ErrNotJournal reports a file that is not a Herald journal: not a
+	// bbolt database, a damaged one, or one written by something else.
+	ErrNotJournal = errors.New("journal/bolt: not a herald journal")
+)
+
+// Journal is a [journal.Journal] stored in a bbolt file.
+//
+// Appends are group-committed: a single committer goroutine writes every
+// waiting event in one transaction, one fsync, then wakes their callers.
+// Events are stored under their position, so Read and Follow seek straight
+// to where they start and stream in batches of bounded size.
+type Journal struct {
+	db      *bbolt.DB
+	path    string
+	opts    Options
+	epoch   string
+	created time.Time
+	feed    *journal.Feed
+
+	// mu guards closed against sends on reqs: Append holds it for reading
+	// while it queues a request, so Close can close reqs once no sender is
+	// left.
+	mu     sync.RWMutex
+	closed bool
+	// reqs queues appends for the committer; Close closes it, and the
+	// committer commits what is queued before it exits.
+	reqs chan *request
+	// committed is closed when the committer has exited.
+	committed chan struct{}
+
+	// last is the newest position committed. Only the committer writes it,
+	// just after each commit, so readers that must agree exactly with the
+	// file (Lookup) ask the file instead.
+	last atomic.Uint64
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+var _ journal.Journal = (*Journal)(nil)
+
+// Open opens the journal file at path, creating it if it does not exist. A
+// new file gets a new epoch; an existing one keeps its epoch, so the IDs it
+// issued stay valid. Open fails with ErrLocked when another process has the
+// file open, and with ErrNotJournal when the file is not a Herald journal.
+func Open(path string, opts Options) (*Journal, error) {
+	if opts.MaxBatch <= 0 {
+		opts.MaxBatch = defaultMaxBatch
+	}
+	if opts.LockTimeout <= 0 {
+		opts.LockTimeout = defaultLockTimeout
+	}
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{
+		Timeout: opts.LockTimeout,
+		// Every commit writes one page less; Open pays for it by walking
+		// the file to rebuild the freelist.
+		NoFreelistSync:  true,
+		FreelistType:    bbolt.FreelistMapType,
+		InitialMmapSize: initialMmapSize,
+		NoSync:          opts.NoSync,
+	})
+	switch {
+	case errors.Is(err, bberrors.ErrTimeout):
+		return nil, fmt.Errorf("%w: %s (waited %v)", ErrLocked, path, opts.LockTimeout)
+	case errors.Is(err, bberrors.ErrInvalid), errors.Is(err, bberrors.ErrVersionMismatch), errors.Is(err, bberrors.ErrChecksum):
+		return nil, fmt.Errorf("%w: %s: %w", ErrNotJournal, path, err)
+	case err != nil:
+		return nil, fmt.Errorf("journal/bolt: open %s: %w", path, err)
+	}
+
+	j := &Journal{
+		db:        db,
+		path:      path,
+		opts:      opts,
+		feed:      journal.NewFeed(),
+		reqs:      make(chan *request, opts.MaxBatch),
+		committed: make(chan struct{}),
+	}
+	c := newCommitter(j)
+	if err := db.Update(func(tx *bbolt.Tx) error { return j.load(tx, c) }); err != nil {
+		db.Close()
+		return nil, err
+	}
+	go c.run()
+	return j, nil
+}
+
+// load reads the journal's state from the file, laying out a new journal
+// when the file is new.
+func (j *Journal) load(tx *bbolt.Tx, c *committer) error {
+	meta := tx.Bucket(bucketMeta)
+	if meta == nil {
+		return j.create(tx, c)
+	}
+	format := meta.Get(metaFormat)
+	if len(format) != 1 {
+		return fmt.Errorf("%w: %s: no format version", ErrNotJournal, j.path)
+	}
+	if format[0] != formatVersion {
+		return fmt.Errorf("journal/bolt: %s: format version %d, this build reads version %d", j.path, format[0], formatVersion)
+	}
+	events, ids := tx.Bucket(bucketEvents), tx.Bucket(bucketIDs)
+	epoch, lastBytes := meta.Get(metaEpoch), meta.Get(metaLast)
+	if events == nil || ids == nil || len(epoch) == 0 || len(lastBytes) != 8 {
+		return fmt.Errorf("%w: %s: missing buckets or metadata", ErrNotJournal, j.path)
+	}
+	j.epoch = string(epoch)
+	if created := meta.Get(metaCreated); len(created) == 8 {
+		j.created = time.Unix(0, int64(binary.BigEndian.Uint64(created)))
+	}
+	last := binary.BigEndian.Uint64(lastBytes)
+
+	cur := events.Cursor()
+	first := last + 1
+	if k, v := cur.First(); k != nil {
+		if len(k) != keyLen {
+			return fmt.Errorf("%w: %s: event key of %d bytes", ErrNotJournal, j.path, len(k))
+		}
+		first = binary.BigEndian.Uint64(k)
+		if h, err := decodeHead(v); err == nil {
+			c.oldest = h.time
+		}
+		// Never issue a position twice, even if the stored last fell
+		// behind the events.
+		if k, _ := cur.Last(); len(k) == keyLen && binary.BigEndian.Uint64(k) > last {
+			last = binary.BigEndian.Uint64(k)
+		}
+	}
+	c.first = first
+	j.last.Store(last)
+	return nil
+}
+
+// create lays out an empty journal with a new epoch. It refuses a file
+// that already holds someone else's buckets.
+func (j *Journal) create(tx *bbolt.Tx, c *committer) error {
+	if tx.ForEach(func([]byte, *bbolt.Bucket) error { return ErrNotJournal }) != nil {
+		return fmt.Errorf("%w: %s: the file holds other data", ErrNotJournal, j.path)
+	}
+	meta, err := tx.CreateBucket(bucketMeta)
+	if err != nil {
+		return fmt.Errorf("journal/bolt: %s: create: %w", j.path, err)
+	}
+	if _, err := tx.CreateBucket(bucketEvents); err != nil {
+		return fmt.Errorf("journal/bolt: %s: create: %w", j.path, err)
+	}
+	if _, err := tx.CreateBucket(bucketIDs); err != nil {
+		return fmt.Errorf("journal/bolt: %s: create: %w", j.path, err)
+	}
+	j.epoch = journal.NewEpoch()
+	j.created = time.Unix(0, time.Now().UnixNano())
+	for _, kv := range []struct{ k, v []byte }{
+		{metaFormat, []byte{formatVersion}},
+		{metaEpoch, []byte(j.epoch)},
+		{metaCreated, binary.BigEndian.AppendUint64(nil, uint64(j.created.UnixNano()))},
+		{metaLast, make([]byte, 8)},
+	} {
+		if err := meta.Put(kv.k, kv.v); err != nil {
+			return fmt.Errorf("journal/bolt: %s: create: %w", j.path, err)
+		}
+	}
+	c.first = 1
+	j.last.Store(0)
+	return nil
+}
+
+// Epoch returns the epoch embedded in the IDs this journal generates. It is
+// chosen when the file is created and kept across reopens.
+func (j *Journal) Epoch() string { return j.epoch }
+
+// Created returns when the journal's file was created, which is when its
+// epoch began.
+func (j *Journal) Created() time.Time { return j.created }
+
+// Path returns the path of the journal's file.
+func (j *Journal) Path() string { return j.path }
+
+// Append queues ev for the committer and waits until it is durable. It sets
+// ev.Seq, ev.Time and, when empty, ev.ID. A publisher-chosen ID in the
+// generated namespace is refused with ErrReservedID, one still retained
+// with ErrDuplicateID.
+//
+// If ctx ends first, Append returns its error; an event already queued is
+// then dropped unless the committer has taken it, in which case it may be
+// stored even though Append failed.
+func (j *Journal) Append(ctx context.Context, ev *journal.Event) error {
+	if ev.ID != "" && journal.IsReserved(ev.ID) {
+		return journal.ErrReservedID
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	// Encoding here, in the caller's goroutine, spreads the work over the
+	// publishers and leaves the committer only writes to do.
+	r := &request{ctx: ctx, id: ev.ID, buf: encodeEvent(ev), done: make(chan struct{})}
+
+	j.mu.RLock()
+	if j.closed {
+		j.mu.RUnlock()
+		return journal.ErrClosed
+	}
+	select {
+	case j.reqs <- r:
+	case <-ctx.Done():
+		j.mu.RUnlock()
+		return ctx.Err()
+	}
+	j.mu.RUnlock()
+
+	select {
+	case <-r.done:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	if r.err != nil {
+		return r.err
+	}
+	ev.Seq, ev.Time = r.seq, r.time
+	if ev.ID == "" {
+		ev.ID = journal.FormatID(j.epoch, r.seq)
+	}
+	return nil
+}
+
+func (j *Journal) isClosed() bool {
+	j.mu.RLock()
+	defer j.mu.RUnlock()
+	return j.closed
+}
+
+// fetch appends to buf the stored events with after < Seq <= until, in
+// order, stopping when buf is full. It reads them in one transaction.
+func (j *Journal) fetch(after, until uint64, buf []*journal.Event) ([]*journal.Event, error) {
+	err := j.db.View(func(tx *bbolt.Tx) error {
+		cur := tx.Bucket(bucketEvents).Cursor()
+		for k, v := cur.Seek(seqKey(after + 1)); k != nil && len(buf) < cap(buf); k, v = cur.Next() {
+			seq := binary.BigEndian.Uint64(k)
+			if seq > until {
+				break
+			}
+			ev, err := decodeEvent(seq, v, j.epoch)
+			if err != nil {
+				return fmt.Errorf("event %d: %w", seq, err)
+			}
+			buf = append(buf, ev)
+		}
+		return nil
+	})
+	if errors.Is(err, bberrors.ErrDatabaseNotOpen) {
+		return buf, journal.ErrClosed
+	}
+	return buf, err
+}
+
+// Read calls fn, in order, for every retained event with Seq > after that
+// was committed before Read began. It holds a read transaction only while
+// decoding a batch of events, never while fn runs, so fn may be slow and
+// may call the journal.
+func (j *Journal) Read(ctx context.Context, after uint64, fn func(*journal.Event) error) error {
+	if j.isClosed() {
+		return journal.ErrClosed
+	}
+	until := j.last.Load()
+	batch := make([]*journal.Event, 0, readBatch)
+	for after < until {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		var err error
+		batch, err = j.fetch(after, until, batch[:0])
+		if err != nil {
+			return err
+		}
+		if len(batch) == 0 {
+			return nil
+		}
+		for _, ev := range batch {
+			if err := fn(ev); err != nil {
+				return err
+			}
+			after = ev.Seq
+		}
+	}
+	return nil
+}
+
+// Follow returns every event with Seq > after, starting with the retained
+// ones, in order, until ctx ends or the journal closes. A follower that
+// falls behind catches up by reading the file; see [journal.Feed.Follow].
+func (j *Journal) Follow(ctx context.Context, after uint64) (<-chan *journal.Event, error) {
+	if j.isClosed() {
+		return nil, journal.ErrClosed
+	}
+	return j.feed.Follow(ctx, after, func(_ context.Context, after uint64, buf []*journal.Event) ([]*journal.Event, error) {
+		return j.fetch(after, ^uint64(0), buf)
+	})
+}
+
+// Lookup maps a retained event's ID to its position. It answers from the
+// file, so it agrees with Read even while a commit is being applied.
+func (j *Journal) Lookup(ctx context.Context, id string) (uint64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	if j.isClosed() {
+		return 0, journal.ErrClosed
+	}
+	epoch, seq, generated := journal.ParseID(id)
+	if generated && epoch != j.epoch {
+		return 0, journal.ErrUnknownID
+	}
+	found := false
+	err := j.db.View(func(tx *bbolt.Tx) error {
+		if generated {
+			found = tx.Bucket(bucketEvents).Get(seqKey(seq)) != nil
+			return nil
+		}
+		if v := tx.Bucket(bucketIDs).Get([]byte(id)); len(v) == keyLen {
+			seq, found = binary.BigEndian.Uint64(v), true
+		}
+		return nil
+	})
+	if errors.Is(err, bberrors.ErrDatabaseNotOpen) {
+		return 0, journal.ErrClosed
+	}
+	if err != nil {
+		return 0, err
+	}
+	if !found {
+		return 0, journal.ErrUnknownID
+	}
+	return seq, nil
+}
+
+// Last returns the position of the newest event committed, even if
+// retention has since removed it; 0 when none was.
+func (j *Journal) Last(ctx context.Context) (uint64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	if j.isClosed() {
+		return 0, journal.ErrClosed
+	}
+	return j.last.Load(), nil
+}
+
+// Close commits the appends already queued, ends every follower, waits for
+// the journal's goroutines to exit and closes the file. Later calls fail
+// with ErrClosed, except Close, which returns the first Close's result.
+func (j *Journal) Close() error {
+	j.closeOnce.Do(func() {
+		j.mu.Lock()
+		j.closed = true
+		close(j.reqs)
+		j.mu.Unlock()
+		<-j.committed
+		j.feed.Close()
+		j.closeErr = j.db.Close()
+	})
+	return j.closeErr
+}
