@@ -1,0 +1,168 @@
+// Package cli implements the herald command: its subcommands, flags and
+// environment. Everything main does is [Main], so tests run the real
+// program in-process with their own arguments.
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"runtime/debug"
+	"strings"
+
+	"github.com/heraldhub/herald/internal/bench"
+)
+
+// Version is the program's version, set at build time with
+// -ldflags "-X github.com/heraldhub/herald/internal/cli.Version=v1.2.3".
+var Version = ""
+
+// version returns Version, or the module version the binary was built from.
+func version() string {
+	if Version != "" {
+		return Version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "devel"
+}
+
+// Env is the environment the program runs in.
+type Env struct {
+	ctx    context.Context
+	vars   map[string]string
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
+}
+
+const usage = `herald — real-time push server (Server-Sent Events, Mercure protocol)
+
+Usage:
+  herald serve      [flags]   run the hub
+  herald publish    [flags] [DATA]   publish an event (DATA, or standard input)
+  herald subscribe  [flags]   print the events of topics, reconnecting and resuming
+  herald token      [flags]   mint a JWT with publish/subscribe grants
+  herald bench SCENARIO [flags]   load-test a hub (idle, fanout, publish, resume)
+  herald version              print the version
+
+Run "herald COMMAND --help" for a command's flags. Every flag of serve can
+also be set with an environment variable HERALD_<FLAG>, e.g. HERALD_ADDR.
+`
+
+// Main runs the herald command with args (without the program name) and
+// returns the process exit code: 0 success, 1 failure, 2 usage error.
+func Main(ctx context.Context, args []string, environ []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	env := &Env{ctx: ctx, vars: make(map[string]string), stdin: stdin, stdout: stdout, stderr: stderr}
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			env.vars[k] = v
+		}
+	}
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	var err error
+	switch cmd, rest := args[0], args[1:]; cmd {
+	case "serve":
+		err = serve(env, rest)
+	case "publish":
+		err = publish(env, rest)
+	case "subscribe":
+		err = subscribe(env, rest)
+	case "token":
+		err = token(env, rest)
+	case "bench":
+		return bench.Command(ctx, rest, stdout, stderr)
+	case "version", "--version", "-version":
+		fmt.Fprintln(stdout, "herald", version())
+		return 0
+	case "help", "-h", "--help", "-help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "herald: unknown command %q\n\n%s", cmd, usage)
+		return 2
+	}
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.As(err, new(usageError)):
+		fmt.Fprintln(stderr, "herald:", err)
+		return 2
+	default:
+		fmt.Fprintln(stderr, "herald:", err)
+		return 1
+	}
+}
+
+// usageError is a mistake in the command line.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+// newFlagSet returns a flag set that reports errors to the caller.
+func newFlagSet(env *Env, name, synopsis string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(env.stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(env.stderr, "Usage: herald %s\n\nFlags:\n", synopsis)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parseFlags parses args, then fills every flag not given on the command
+// line from its HERALD_<NAME> environment variable (dashes become
+// underscores).
+func parseFlags(env *Env, fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err.Error()}
+	}
+	set := make(map[string]bool)
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		if set[f.Name] || err != nil {
+			return
+		}
+		key := "HERALD_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v, ok := env.vars[key]; ok {
+			if e := fs.Set(f.Name, v); e != nil {
+				err = usageError{fmt.Sprintf("%s=%q: %v", key, v, e)}
+			}
+		}
+	})
+	return err
+}
+
+// stringList is a repeatable flag; a comma-separated value also adds
+// several entries when split is set.
+type stringList struct {
+	values []string
+	split  bool
+}
+
+func (l *stringList) String() string { return strings.Join(l.values, ",") }
+
+func (l *stringList) Set(v string) error {
+	if !l.split {
+		l.values = append(l.values, v)
+		return nil
+	}
+	for _, p := range strings.Split(v, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			l.values = append(l.values, p)
+		}
+	}
+	return nil
+}

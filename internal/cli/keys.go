@@ -1,0 +1,103 @@
+package cli
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"time"
+
+	"github.com/heraldhub/herald/internal/auth"
+)
+
+// serveKeys are the keys `herald serve` verifies tokens with.
+type serveKeys struct {
+	publisher, subscriber auth.Key
+	// generatedPath is set when the publisher key was generated (or loaded
+	// from an earlier generation) because none was configured.
+	generatedPath string
+}
+
+// welcomeTokenTTL is the lifetime of the token printed at start.
+const welcomeTokenTTL = 30 * 24 * time.Hour
+
+func loadServeKeys(c *serveConfig) (*serveKeys, error) {
+	k := &serveKeys{}
+	var err error
+	if c.publisherKey != "" {
+		if k.publisher, err = auth.LoadKey(c.publisherKey); err != nil {
+			return nil, fmt.Errorf("--publisher-key: %w", err)
+		}
+	} else {
+		k.generatedPath = keyFile(c.data)
+		if k.publisher, err = loadOrCreateKey(k.generatedPath); err != nil {
+			return nil, err
+		}
+	}
+	if c.subscriberKey != "" {
+		if k.subscriber, err = auth.LoadKey(c.subscriberKey); err != nil {
+			return nil, fmt.Errorf("--subscriber-key: %w", err)
+		}
+	} else {
+		k.subscriber = k.publisher
+	}
+	return k, nil
+}
+
+// loadOrCreateKey returns the HMAC key kept in path, generating a random
+// 256-bit secret (file mode 0600) the first time.
+func loadOrCreateKey(path string) (auth.Key, error) {
+	_, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		raw := make([]byte, 32)
+		if _, err := rand.Read(raw); err != nil {
+			return auth.Key{}, err
+		}
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil {
+			return auth.Key{}, fmt.Errorf("creating key file: %w", err)
+		}
+		_, werr := f.Write([]byte(hex.EncodeToString(raw) + "\n"))
+		if cerr := f.Close(); werr == nil {
+			werr = cerr
+		}
+		if werr != nil {
+			return auth.Key{}, fmt.Errorf("writing key file: %w", werr)
+		}
+	} else if err != nil {
+		return auth.Key{}, fmt.Errorf("reading key file: %w", err)
+	}
+	return auth.LoadKey(auth.FilePrefix + path)
+}
+
+// printWelcome tells a newcomer how to use the hub they just started: with
+// a generated key it prints a ready-to-use token and curl lines to try.
+func printWelcome(env *Env, base string, k *serveKeys) {
+	hubURL := base + "/.well-known/mercure"
+	out := env.stdout
+	fmt.Fprintf(out, "Herald is running at %s (live page: %s/)\n", base, base)
+	if k.generatedPath == "" {
+		return
+	}
+	tok, err := auth.Mint(k.publisher, auth.MintClaims{
+		Publish: []string{"*"}, Subscribe: []string{"*"}, TTL: welcomeTokenTTL,
+	})
+	if err != nil {
+		fmt.Fprintf(out, "(could not mint a token: %v)\n", err)
+		return
+	}
+	fmt.Fprintf(out, `
+Key: %s (generated; use --publisher-key to choose your own)
+Token to publish and subscribe to every topic (valid 30 days):
+
+  %s
+
+Try it — subscribe in one terminal:
+  curl -N -H 'Authorization: Bearer %s' '%s?topic=demo'
+and publish in another:
+  curl -H 'Authorization: Bearer %s' -d topic=demo -d data=hello %s
+
+`, k.generatedPath, tok, tok, hubURL, tok, hubURL)
+}

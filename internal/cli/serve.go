@@ -1,0 +1,249 @@
+package cli
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/heraldhub/herald/internal/hub"
+	"github.com/heraldhub/herald/internal/journal"
+	"github.com/heraldhub/herald/internal/journal/bolt"
+	"github.com/heraldhub/herald/internal/server"
+	"github.com/heraldhub/herald/web"
+)
+
+// serveConfig is what `herald serve` is told by flags and environment.
+type serveConfig struct {
+	addr              string
+	data              string
+	journal           string
+	publisherKey      string
+	subscriberKey     string
+	anonymous         bool
+	corsOrigins       stringList
+	heartbeat         time.Duration
+	retry             time.Duration
+	writeTimeout      time.Duration
+	maxLifetime       time.Duration
+	maxConnections    int
+	maxBody           int64
+	queueBytes        int
+	subscriptions     bool
+	retentionEvents   int
+	retentionAge      time.Duration
+	tlsCert, tlsKey   string
+	tlsSelfSigned     bool
+	logLevel          string
+	logFormat         string
+	shutdownTimeout   time.Duration
+	readHeaderTimeout time.Duration
+}
+
+func serveFlags(env *Env) (*serveConfig, *flag.FlagSet) {
+	c := &serveConfig{corsOrigins: stringList{split: true}}
+	fs := newFlagSet(env, "serve", "serve [flags]")
+	fs.StringVar(&c.addr, "addr", ":8080", "address to listen on (host:port)")
+	fs.StringVar(&c.data, "data", "herald.db", "bbolt journal file (created if missing); the generated key is kept beside it")
+	fs.StringVar(&c.journal, "journal", "bolt", "journal backend: bolt (durable, the --data file) or memory (lost on exit)")
+	fs.StringVar(&c.publisherKey, "publisher-key", "", "key verifying publishers' JWTs: an HMAC secret, PEM text, or file:PATH of a PEM public key (RSA, EC, Ed25519) or secret file; empty: generate one and keep it beside --data")
+	fs.StringVar(&c.subscriberKey, "subscriber-key", "", "key verifying subscribers' JWTs (same forms as --publisher-key); empty: the publisher key")
+	fs.BoolVar(&c.anonymous, "anonymous", false, "let subscribers without a token receive public events")
+	fs.Var(&c.corsOrigins, "cors-origins", "comma-separated origins allowed to subscribe and publish from browsers (scheme://host[:port]); * allows any origin without credentials")
+	fs.DurationVar(&c.heartbeat, "heartbeat", 15*time.Second, "interval of keep-alive comments on streams (0 disables)")
+	fs.DurationVar(&c.retry, "retry", 3*time.Second, "reconnection time hinted to clients with retry: (0 disables)")
+	fs.DurationVar(&c.writeTimeout, "write-timeout", 10*time.Second, "deadline of each write to a subscriber; a stalled stream is closed")
+	fs.DurationVar(&c.maxLifetime, "max-lifetime", 0, "end streams after this long (±10% jitter) so clients rebalance (0: never)")
+	fs.IntVar(&c.maxConnections, "max-connections", 0, "most concurrent subscriber streams; more get 503 (0: no limit)")
+	fs.Int64Var(&c.maxBody, "max-body", 1<<20, "largest publish request body, in bytes")
+	fs.IntVar(&c.queueBytes, "queue-bytes", 0, "per-subscriber queue bound in bytes; a subscriber that falls further behind is disconnected and resumes (0: the hub's default)")
+	fs.BoolVar(&c.subscriptions, "subscriptions", false, "publish Mercure subscription events and enable the subscriptions API")
+	fs.IntVar(&c.retentionEvents, "retention-events", 0, "most events kept in the journal (0: no limit)")
+	fs.DurationVar(&c.retentionAge, "retention-age", 0, "how long events are kept in the journal (0: forever)")
+	fs.StringVar(&c.tlsCert, "tls-cert", "", "TLS certificate file (PEM); with --tls-key serves HTTPS and HTTP/2")
+	fs.StringVar(&c.tlsKey, "tls-key", "", "TLS private key file (PEM)")
+	fs.BoolVar(&c.tlsSelfSigned, "tls-self-signed", false, "serve HTTPS and HTTP/2 with a generated self-signed certificate for localhost (for trying it out)")
+	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fs.StringVar(&c.logFormat, "log-format", "text", "log format: text or json")
+	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long shutdown waits for streams and requests to end")
+	fs.DurationVar(&c.readHeaderTimeout, "read-header-timeout", 10*time.Second, "time allowed to read a request's headers")
+	return c, fs
+}
+
+func serve(env *Env, args []string) error {
+	c, fs := serveFlags(env)
+	if err := parseFlags(env, fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usageError{"serve takes no arguments, got " + strings.Join(fs.Args(), " ")}
+	}
+	log, err := newLogger(env, c.logLevel, c.logFormat)
+	if err != nil {
+		return err
+	}
+
+	j, err := openJournal(c)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := j.Close(); err != nil {
+			log.Error("closing journal", "err", err)
+		}
+	}()
+
+	keys, err := loadServeKeys(c)
+	if err != nil {
+		return err
+	}
+
+	ctx, cancel := context.WithCancel(env.ctx)
+	defer cancel()
+	h := hub.New(j, hub.Config{QueueBytes: c.queueBytes, Logger: log})
+	hubDone := make(chan error, 1)
+	go func() { hubDone <- h.Run(ctx) }()
+	select {
+	case <-h.Started():
+	case err := <-hubDone:
+		return fmt.Errorf("hub: %w", err)
+	}
+
+	srv, err := server.New(server.Config{
+		Hub: h, Journal: j,
+		PublisherKey: &keys.publisher, SubscriberKey: &keys.subscriber,
+		Anonymous:   c.anonymous,
+		CORSOrigins: c.corsOrigins.values,
+		Heartbeat:   disableIfZero(c.heartbeat), RetryHint: disableIfZero(c.retry),
+		WriteTimeout: c.writeTimeout, MaxLifetime: c.maxLifetime, MaxConnections: c.maxConnections,
+		MaxBodyBytes:       c.maxBody,
+		SubscriptionEvents: c.subscriptions,
+		Logger:             log,
+		Index:              web.Handler(),
+		Version:            version(),
+	})
+	if err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", c.addr)
+	if err != nil {
+		return err
+	}
+	httpSrv := &http.Server{
+		Handler:           srv,
+		ReadHeaderTimeout: c.readHeaderTimeout,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		// No WriteTimeout: streams set a deadline per write instead.
+	}
+	scheme := "http"
+	if tlsConf, err := tlsConfig(c); err != nil {
+		ln.Close()
+		return err
+	} else if tlsConf != nil {
+		httpSrv.TLSConfig = tlsConf
+		scheme = "https"
+	}
+
+	base := scheme + "://" + displayAddr(ln.Addr())
+	log.Info("herald listening", "url", base, "journal", c.journal, "data", c.data, "version", version())
+	printWelcome(env, base, keys)
+
+	serveDone := make(chan error, 1)
+	go func() {
+		if httpSrv.TLSConfig != nil {
+			serveDone <- httpSrv.ServeTLS(ln, "", "") // HTTP/2 negotiated by ALPN
+			return
+		}
+		serveDone <- httpSrv.Serve(ln)
+	}()
+
+	select {
+	case err := <-serveDone:
+		return err
+	case err := <-hubDone:
+		srv.Drain()
+		_ = httpSrv.Close()
+		return fmt.Errorf("hub stopped: %w", err)
+	case <-env.ctx.Done():
+	}
+
+	// Graceful drain: refuse new work, end streams so clients reconnect
+	// elsewhere and resume from their Last-Event-ID, wait for requests, then
+	// stop the hub; the deferred Close flushes the journal.
+	log.Info("shutting down", "streams", srv.Streams())
+	srv.Drain()
+	sctx, scancel := context.WithTimeout(context.Background(), c.shutdownTimeout)
+	defer scancel()
+	if err := httpSrv.Shutdown(sctx); err != nil {
+		log.Warn("shutdown timed out; closing connections", "err", err)
+		_ = httpSrv.Close()
+	}
+	cancel()
+	<-hubDone
+	log.Info("stopped")
+	return nil
+}
+
+func disableIfZero(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
+}
+
+func openJournal(c *serveConfig) (journal.Journal, error) {
+	ret := journal.Retention{MaxEvents: c.retentionEvents, MaxAge: c.retentionAge}
+	switch c.journal {
+	case "memory":
+		return journal.NewMemory(ret), nil
+	case "bolt", "":
+		j, err := bolt.Open(c.data, bolt.Options{Retention: ret})
+		if err != nil {
+			return nil, fmt.Errorf("opening journal %s: %w", c.data, err)
+		}
+		return j, nil
+	default:
+		return nil, usageError{fmt.Sprintf("unknown --journal %q (want bolt or memory)", c.journal)}
+	}
+}
+
+func newLogger(env *Env, level, format string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, usageError{fmt.Sprintf("--log-level %q: want debug, info, warn or error", level)}
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(env.stderr, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(env.stderr, opts)), nil
+	}
+	return nil, usageError{fmt.Sprintf("--log-format %q: want text or json", format)}
+}
+
+// displayAddr turns a listener address into one a person can paste:
+// an unspecified host becomes localhost.
+func displayAddr(a net.Addr) string {
+	host, port, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return a.String()
+	}
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "localhost"
+	}
+	return net.JoinHostPort(host, port)
+}
+
+// keyFile is where a generated key is kept: beside the data file.
+func keyFile(data string) string {
+	return filepath.Join(filepath.Dir(data), "herald.key")
+}

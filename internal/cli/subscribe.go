@@ -1,0 +1,93 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/heraldhub/herald/client"
+	"github.com/heraldhub/herald/sse"
+)
+
+func subscribe(env *Env, args []string) error {
+	fs := newFlagSet(env, "subscribe", "subscribe [flags]")
+	hubURL := fs.String("hub", defaultHub, "hub URL")
+	tok := fs.String("token", "", "subscriber JWT (sent as Bearer)")
+	topics := &stringList{}
+	fs.Var(topics, "topic", "topic selector: a topic, * or a URI template (repeatable)")
+	last := fs.String("last-event-id", "", "resume after this event ID (earliest: everything retained)")
+	asJSON := fs.Bool("json", false, "print one JSON object per event instead of SSE frames")
+	count := fs.Int("n", 0, "exit after this many events (0: run until interrupted)")
+	if err := parseFlags(env, fs, args); err != nil {
+		return err
+	}
+	if len(topics.values) == 0 {
+		return usageError{"subscribe needs at least one --topic"}
+	}
+	u, err := url.Parse(*hubURL)
+	if err != nil {
+		return usageError{"--hub: " + err.Error()}
+	}
+	q := u.Query()
+	for _, t := range topics.values {
+		q.Add("topic", t)
+	}
+	u.RawQuery = q.Encode()
+
+	h := http.Header{}
+	if *tok != "" {
+		h.Set("Authorization", "Bearer "+*tok)
+	}
+	ctx, cancel := context.WithCancel(env.ctx)
+	defer cancel()
+	s := &client.Subscriber{
+		URL: u.String(), Header: h, LastEventID: *last,
+		OnError: func(err error) { fmt.Fprintln(env.stderr, "herald subscribe:", err, "(reconnecting)") },
+	}
+	stream, err := s.Connect(ctx)
+	if err != nil {
+		return err
+	}
+	defer stream.Close()
+	n := 0
+	var buf []byte
+	for ev, err := range stream.Events() {
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		if *asJSON {
+			b, _ := json.Marshal(struct {
+				ID   string `json:"id"`
+				Type string `json:"type"`
+				Data string `json:"data"`
+				Time string `json:"received"`
+			}{ev.ID, eventType(ev), string(ev.Data), time.Now().UTC().Format(time.RFC3339Nano)})
+			fmt.Fprintln(env.stdout, string(b))
+		} else {
+			buf, err = ev.AppendTo(buf[:0])
+			if err != nil {
+				return err
+			}
+			if _, err := env.stdout.Write(buf); err != nil {
+				return err
+			}
+		}
+		if n++; *count > 0 && n >= *count {
+			return nil
+		}
+	}
+	return nil
+}
+
+func eventType(ev sse.Event) string {
+	if ev.Type == "" {
+		return "message"
+	}
+	return ev.Type
+}

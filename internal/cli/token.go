@@ -1,0 +1,55 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/heraldhub/herald/internal/auth"
+)
+
+func token(env *Env, args []string) error {
+	fs := newFlagSet(env, "token", "token [flags]")
+	key := fs.String("key", "", "signing key: an HMAC secret, PEM text, or file:PATH of a secret or PEM private key (default: the key `herald serve` generated beside --data)")
+	data := fs.String("data", "herald.db", "the serve --data file whose generated key to use when --key is empty")
+	pub := &stringList{split: true}
+	fs.Var(pub, "publish", "topic selectors the token may publish to (repeatable or comma-separated; * for all)")
+	sub := &stringList{split: true}
+	fs.Var(sub, "subscribe", "topic selectors whose private events the token may receive (repeatable or comma-separated; * for all)")
+	payload := fs.String("payload", "", "JSON value attached to the token's subscriptions (mercure.payload)")
+	subject := fs.String("subject", "", "the token's sub claim")
+	ttl := fs.Duration("ttl", time.Hour, "lifetime of the token (0: no expiry)")
+	if err := parseFlags(env, fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usageError{"token takes no arguments"}
+	}
+	if len(pub.values) == 0 && len(sub.values) == 0 {
+		return usageError{"token needs --publish and/or --subscribe"}
+	}
+	var k auth.Key
+	var err error
+	if *key != "" {
+		k, err = auth.LoadKey(*key)
+	} else {
+		k, err = auth.LoadKey(auth.FilePrefix + keyFile(*data))
+	}
+	if err != nil {
+		return fmt.Errorf("signing key: %w", err)
+	}
+	var pl any
+	if *payload != "" {
+		if err := json.Unmarshal([]byte(*payload), &pl); err != nil {
+			return usageError{"--payload is not JSON: " + err.Error()}
+		}
+	}
+	t, err := auth.Mint(k, auth.MintClaims{
+		Publish: pub.values, Subscribe: sub.values, Payload: pl, Subject: *subject, TTL: *ttl,
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(env.stdout, t)
+	return nil
+}

@@ -1,0 +1,77 @@
+package server
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+
+	"github.com/heraldhub/herald/internal/auth"
+)
+
+// authenticate returns the verified claims of the request's token, nil
+// claims when it carries none, or an error to answer with 401.
+func (s *Server) authenticate(r *http.Request, key *auth.Key) (*auth.Claims, auth.Source, error) {
+	token, from, err := auth.TokenFromRequest(r)
+	if errors.Is(err, auth.ErrNoToken) {
+		return nil, from, nil
+	}
+	if err != nil {
+		return nil, from, err
+	}
+	if key == nil {
+		return nil, from, auth.ErrInvalidToken
+	}
+	v := auth.Verifier{Key: *key}
+	claims, err := v.Verify(token)
+	if err != nil {
+		return nil, from, err
+	}
+	return claims, from, nil
+}
+
+// unauthorized answers a failed authentication: 401 with an RFC 6750
+// challenge (400 for a malformed request). The detail of a verification
+// failure is logged, not sent.
+func (s *Server) unauthorized(w http.ResponseWriter, r *http.Request, err error) {
+	s.metrics.authFailures.Inc()
+	s.log.Info("unauthorized", "path", r.URL.Path, "remote", r.RemoteAddr, "err", err)
+	status := auth.StatusCode(err)
+	if status < 400 || status >= 500 {
+		status = http.StatusUnauthorized
+	}
+	w.Header().Set("WWW-Authenticate", auth.Challenge(err))
+	msg := "unauthorized"
+	switch {
+	case errors.Is(err, auth.ErrInvalidRequest):
+		msg = "malformed credentials"
+	case errors.Is(err, auth.ErrTokenExpired):
+		msg = "unauthorized: token expired"
+	case err != nil && !errors.Is(err, auth.ErrNoToken):
+		msg = "unauthorized: invalid token"
+	}
+	writeError(w, errorf(status, msg))
+}
+
+// forbidden answers 403 with an insufficient_scope challenge.
+func (s *Server) forbidden(w http.ResponseWriter, msg string) {
+	w.Header().Set("WWW-Authenticate", auth.Challenge(auth.ErrInsufficientScope))
+	writeError(w, errorf(http.StatusForbidden, msg))
+}
+
+// cookieOriginAllowed protects cookie-authenticated writes from cross-site
+// request forgery: the browser must say where the request comes from, and
+// that origin must be allowed (the CORS layer has already refused a
+// foreign Origin; here a request without Origin falls back to Referer, and
+// one with neither is refused, as the Mercure specification advises).
+func (s *Server) cookieOriginAllowed(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		ref, err := url.Parse(r.Referer())
+		if err != nil || ref.Host == "" {
+			return false
+		}
+		origin = ref.Scheme + "://" + ref.Host
+	}
+	allowed, credentials := s.cors.check(r, origin)
+	return allowed && credentials
+}

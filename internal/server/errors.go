@@ -1,0 +1,39 @@
+package server
+
+import (
+	"encoding/json"
+	"net/http"
+)
+
+// httpError is an error with what the client sees: a status and a message
+// that is safe to show. What caused it is logged, never sent.
+type httpError struct {
+	status int
+	msg    string
+}
+
+func (e *httpError) Error() string { return e.msg }
+
+func errorf(status int, msg string) *httpError { return &httpError{status: status, msg: msg} }
+
+// writeError answers with a plain-text error, as Mercure hubs do.
+func writeError(w http.ResponseWriter, e *httpError) {
+	h := w.Header()
+	h.Del("Content-Length")
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(e.status)
+	_, _ = w.Write([]byte(e.msg + "\n"))
+}
+
+// writeJSON answers with v as JSON (or JSON-LD when contentType says so).
+func writeJSON(w http.ResponseWriter, contentType string, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		writeError(w, errorf(http.StatusInternalServerError, "internal error"))
+		return
+	}
+	w.Header().Set("Content-Type", contentType)
+	w.Header().Set("Cache-Control", "no-store")
+	_, _ = w.Write(append(body, '\n'))
+}

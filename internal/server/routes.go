@@ -1,0 +1,28 @@
+package server
+
+import "net/http"
+
+// hubPath is the Mercure hub's well-known URL path.
+const hubPath = "/.well-known/mercure"
+
+// routes lists every endpoint of the server.
+func (s *Server) routes() *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.Handle("GET "+hubPath, s.cors.wrap(s.handleSubscribe()))
+	mux.Handle("POST "+hubPath, s.cors.wrap(s.handlePublish()))
+	mux.Handle("OPTIONS "+hubPath, s.cors.preflight())
+
+	mux.Handle("GET "+hubPath+"/subscriptions", s.cors.wrap(s.handleSubscriptions()))
+	mux.Handle("GET "+hubPath+"/subscriptions/{topic}", s.cors.wrap(s.handleSubscriptions()))
+	mux.Handle("GET "+hubPath+"/subscriptions/{topic}/{subscriber}", s.cors.wrap(s.handleSubscriptions()))
+	mux.Handle("OPTIONS "+hubPath+"/subscriptions/", s.cors.preflight())
+
+	mux.Handle("GET /healthz", s.handleHealth())
+	mux.Handle("GET /readyz", s.handleReady())
+	mux.Handle("GET /metrics", s.cfg.Metrics.Handler())
+
+	if s.cfg.Index != nil {
+		mux.Handle("GET /", s.cfg.Index)
+	}
+	return mux
+}

@@ -1,0 +1,166 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/heraldhub/herald/internal/auth"
+	"github.com/heraldhub/herald/internal/hub"
+	"github.com/heraldhub/herald/internal/journal"
+	"github.com/heraldhub/herald/internal/metrics"
+)
+
+// Config is the server's configuration. The zero value of every field
+// except Hub and Journal is usable.
+type Config struct {
+	// Hub fans events out; Journal is the one it was built on (for readiness).
+	Hub     *hub.Hub
+	Journal journal.Journal
+
+	// PublisherKey verifies publishers' tokens; nil refuses every publish.
+	PublisherKey *auth.Key
+	// SubscriberKey verifies subscribers' tokens; nil accepts only anonymous
+	// subscribers (when Anonymous is set).
+	SubscriberKey *auth.Key
+	// Anonymous lets subscribers without a token receive public events.
+	Anonymous bool
+
+	// CORSOrigins lists the origins allowed to subscribe and publish from a
+	// browser ("*" allows any origin, without credentials).
+	CORSOrigins []string
+
+	// Heartbeat is the interval of keep-alive comments on idle streams
+	// (default 15s; negative disables).
+	Heartbeat time.Duration
+	// RetryHint is the `retry:` sent at the start of every stream
+	// (default 3s; negative disables).
+	RetryHint time.Duration
+	// WriteTimeout bounds each write to a subscriber (default 10s). A stream
+	// whose write does not finish in time is closed.
+	WriteTimeout time.Duration
+	// MaxLifetime ends a stream after this long, with ±10% jitter so that a
+	// crowd of clients does not reconnect at once (0: no limit).
+	MaxLifetime time.Duration
+	// MaxConnections caps concurrent streams; more get 503 (0: no limit).
+	MaxConnections int
+
+	// MaxBodyBytes caps a publish request body (default 1 MiB).
+	MaxBodyBytes int64
+	// MaxTopics caps the topics of one publish (default 32).
+	MaxTopics int
+	// MaxSelectors caps the topic selectors of one subscription (default 64).
+	MaxSelectors int
+	// MaxSelectorLength caps one selector or topic, in bytes (default 2048).
+	MaxSelectorLength int
+
+	// SubscriptionEvents publishes Mercure subscription events on connect and
+	// disconnect and enables the subscriptions API.
+	SubscriptionEvents bool
+
+	// Logger receives structured logs (default: slog.Default()).
+	Logger *slog.Logger
+	// Metrics receives the server's instruments (default: a new registry).
+	Metrics *metrics.Registry
+	// Index serves GET / (the live page); nil serves 404.
+	Index http.Handler
+	// Version is reported by /healthz.
+	Version string
+}
+
+func (c *Config) setDefaults() {
+	if c.Heartbeat == 0 {
+		c.Heartbeat = 15 * time.Second
+	}
+	if c.RetryHint == 0 {
+		c.RetryHint = 3 * time.Second
+	}
+	if c.WriteTimeout == 0 {
+		c.WriteTimeout = 10 * time.Second
+	}
+	if c.MaxBodyBytes == 0 {
+		c.MaxBodyBytes = 1 << 20
+	}
+	if c.MaxTopics == 0 {
+		c.MaxTopics = 32
+	}
+	if c.MaxSelectors == 0 {
+		c.MaxSelectors = 64
+	}
+	if c.MaxSelectorLength == 0 {
+		c.MaxSelectorLength = 2048
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Metrics == nil {
+		c.Metrics = metrics.NewRegistry()
+	}
+}
+
+// Server is Herald's HTTP surface. It implements http.Handler.
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	mux     *http.ServeMux
+	cors    *corsPolicy
+	metrics *serverMetrics
+
+	streams  atomic.Int64  // open subscriber streams
+	draining chan struct{} // closed by Drain: streams end so clients reconnect elsewhere
+	drainOne sync.Once
+	ready    atomic.Bool
+}
+
+// New returns a server for cfg.
+func New(cfg Config) (*Server, error) {
+	if cfg.Hub == nil || cfg.Journal == nil {
+		return nil, errors.New("server: Config.Hub and Config.Journal are required")
+	}
+	cfg.setDefaults()
+	cors, err := newCORSPolicy(cfg.CORSOrigins)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		cfg:      cfg,
+		log:      cfg.Logger,
+		cors:     cors,
+		draining: make(chan struct{}),
+	}
+	s.metrics = newServerMetrics(cfg.Metrics, s)
+	s.mux = s.routes()
+	s.ready.Store(true)
+	return s, nil
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.mux.ServeHTTP(w, r)
+}
+
+// Drain makes the server unready and ends every open stream, so that
+// clients reconnect (elsewhere, behind a load balancer) and resume from
+// their Last-Event-ID. Call it before http.Server.Shutdown, which waits for
+// handlers to return.
+func (s *Server) Drain() {
+	s.drainOne.Do(func() {
+		s.ready.Store(false)
+		close(s.draining)
+	})
+}
+
+// Streams returns the number of open subscriber streams.
+func (s *Server) Streams() int64 { return s.streams.Load() }
+
+// Ping checks that the journal answers; used by /readyz.
+func (s *Server) ping(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	_, err := s.cfg.Journal.Last(ctx)
+	return err
+}

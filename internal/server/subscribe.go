@@ -1,0 +1,275 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/heraldhub/herald/internal/auth"
+	"github.com/heraldhub/herald/internal/hub"
+	"github.com/heraldhub/herald/internal/selector"
+	"github.com/heraldhub/herald/sse"
+)
+
+// earliest is Mercure's Last-Event-ID for "everything retained".
+const earliest = "earliest"
+
+// replayChunk is how many replayed bytes are gathered into one write.
+const replayChunk = 64 << 10
+
+// handleSubscribe is the Mercure subscribe endpoint: an SSE stream of the
+// events matching the request's topic selectors.
+func (s *Server) handleSubscribe() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		sels, herr := s.parseSelectors(q["topic"])
+		if herr != nil {
+			writeError(w, herr)
+			return
+		}
+		claims, _, err := s.authenticate(r, s.cfg.SubscriberKey)
+		if err != nil {
+			s.unauthorized(w, r, err)
+			return
+		}
+		if claims == nil && !s.cfg.Anonymous {
+			s.unauthorized(w, r, auth.ErrNoToken)
+			return
+		}
+		lastID := lastEventID(r)
+		if herr := checkField("Last-Event-ID", lastID); herr != nil {
+			writeError(w, herr)
+			return
+		}
+
+		if n := s.streams.Add(1); s.cfg.MaxConnections > 0 && n > int64(s.cfg.MaxConnections) {
+			s.streams.Add(-1)
+			s.metrics.rejectedStreams.Inc()
+			w.Header().Set("Retry-After", "5")
+			writeError(w, errorf(http.StatusServiceUnavailable, "too many connections"))
+			return
+		}
+		defer s.streams.Add(-1)
+
+		req := hub.SubscribeRequest{Selectors: sels, LastEventID: lastID}
+		if claims != nil {
+			req.Grants = claims.Subscribe
+			req.Payload = claims.Payload
+		}
+		sub, err := s.cfg.Hub.Subscribe(r.Context(), req)
+		if err != nil {
+			s.log.Warn("subscribe failed", "err", err)
+			writeError(w, errorf(http.StatusServiceUnavailable, "hub unavailable, retry later"))
+			return
+		}
+		defer sub.Close()
+
+		h := w.Header()
+		h.Set("Last-Event-ID", responseLastEventID(lastID, sub))
+		s.announce(sub, sels, req.Payload, true)
+		defer s.announce(sub, sels, req.Payload, false)
+
+		var expires time.Time
+		if claims != nil {
+			expires = claims.ExpiresAt
+		}
+		err = s.stream(w, r, sub, expires)
+		s.log.Debug("stream ended", "subscriber", sub.ID(), "reason", err)
+	})
+}
+
+// lastEventID is where the client resumes from: the header wins over the
+// query parameter (Mercure), which browsers need on their first connection.
+func lastEventID(r *http.Request) string {
+	if v := r.Header.Get("Last-Event-ID"); v != "" {
+		return v
+	}
+	q := r.URL.Query()
+	for _, k := range []string{"lastEventID", "Last-Event-ID", "last-event-id", "lastEventId"} {
+		if v := q.Get(k); v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// responseLastEventID is the Last-Event-ID response header: "earliest" when
+// the requested ID was not found (replay starts at the oldest retained
+// event), else the newest event at subscription time.
+func responseLastEventID(requested string, sub *hub.Subscription) string {
+	if requested != "" && requested != earliest && !sub.Resumed() {
+		return earliest
+	}
+	if id := sub.HeadID(); id != "" {
+		return id
+	}
+	return earliest
+}
+
+func (s *Server) parseSelectors(raw []string) (selector.Set, *httpError) {
+	if len(raw) == 0 {
+		return nil, errorf(http.StatusBadRequest, "missing topic selector")
+	}
+	if len(raw) > s.cfg.MaxSelectors {
+		return nil, errorf(http.StatusBadRequest, "too many topic selectors (at most "+strconv.Itoa(s.cfg.MaxSelectors)+")")
+	}
+	for _, t := range raw {
+		if herr := s.checkTopic(t, "topic selector"); herr != nil {
+			return nil, herr
+		}
+	}
+	set, err := selector.ParseSet(raw)
+	if err != nil {
+		return nil, errorf(http.StatusBadRequest, "malformed topic selector: "+err.Error())
+	}
+	return set, nil
+}
+
+// errStreamEnd values say why a stream ended; they are logged only.
+var (
+	errDraining     = errors.New("server draining")
+	errTokenExpired = errors.New("token expired")
+	errLifetime     = errors.New("maximum lifetime reached")
+)
+
+// stream writes the subscription to w until the client leaves, the hub
+// ends it, its token expires or the server drains.
+func (s *Server) stream(w http.ResponseWriter, r *http.Request, sub *hub.Subscription, expires time.Time) error {
+	ctx := r.Context()
+	rc := http.NewResponseController(w)
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no")
+
+	write := func(b []byte) error {
+		return s.writeFrames(w, rc, b)
+	}
+
+	var buf []byte
+	if s.cfg.RetryHint > 0 {
+		buf = sse.AppendRetry(buf, s.cfg.RetryHint)
+	} else {
+		buf = sse.AppendComment(buf, "")
+	}
+	if err := write(buf); err != nil {
+		return err
+	}
+	s.metrics.streamsOpened.Inc()
+
+	buf = buf[:0]
+	err := sub.Replay(ctx, func(m *hub.Message) error {
+		buf = append(buf, m.Frame...)
+		if len(buf) < replayChunk {
+			return nil
+		}
+		err := write(buf)
+		buf = buf[:0]
+		return err
+	})
+	if err == nil && len(buf) > 0 {
+		err = write(buf)
+	}
+	if err != nil {
+		return err
+	}
+	buf = nil
+
+	var heartbeat <-chan time.Time
+	if s.cfg.Heartbeat > 0 {
+		t := time.NewTicker(s.cfg.Heartbeat)
+		defer t.Stop()
+		heartbeat = t.C
+	}
+	var expiry <-chan time.Time
+	if !expires.IsZero() {
+		t := time.NewTimer(time.Until(expires))
+		defer t.Stop()
+		expiry = t.C
+	}
+	var lifetime <-chan time.Time
+	if s.cfg.MaxLifetime > 0 {
+		t := time.NewTimer(jitter(s.cfg.MaxLifetime))
+		defer t.Stop()
+		lifetime = t.C
+	}
+
+	var msgs []*hub.Message
+	var frames [][]byte
+	for {
+		select {
+		case <-sub.Ready():
+			msgs = sub.Drain(msgs[:0])
+			frames = frames[:0]
+			for _, m := range msgs {
+				frames = append(frames, m.Frame)
+			}
+			clear(msgs)
+			if len(frames) == 0 {
+				continue
+			}
+			err := s.writeFrames(w, rc, frames...)
+			clear(frames)
+			if err != nil {
+				return err
+			}
+		case <-heartbeat:
+			if err := write(heartbeatFrame); err != nil {
+				return err
+			}
+		case <-sub.Done():
+			if err := sub.Err(); err != nil {
+				return err
+			}
+			return hub.ErrHubClosed
+		case <-expiry:
+			return errTokenExpired
+		case <-lifetime:
+			return errLifetime
+		case <-s.draining:
+			return errDraining
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
+	}
+}
+
+// heartbeatFrame is the keep-alive comment: the smallest frame a client
+// ignores, enough to detect a dead connection and keep proxies from
+// timing out.
+var heartbeatFrame = []byte(":\n")
+
+// writeFrames writes frames (shared by every subscriber, so never
+// modified) through the response's buffer and flushes once, within the
+// write timeout. The deadline is cleared afterwards: an idle HTTP/2 stream
+// whose deadline passed would be reset.
+func (s *Server) writeFrames(w http.ResponseWriter, rc *http.ResponseController, frames ...[]byte) error {
+	if err := rc.SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout)); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		return err
+	}
+	for _, f := range frames {
+		if _, err := w.Write(f); err != nil {
+			return err
+		}
+	}
+	if err := rc.Flush(); err != nil {
+		return err
+	}
+	if err := rc.SetWriteDeadline(time.Time{}); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		return err
+	}
+	return nil
+}
+
+// jitter spreads d over ±10% so that streams opened together do not all
+// end (and reconnect) together.
+func jitter(d time.Duration) time.Duration {
+	spread := int64(d) / 5
+	if spread <= 0 {
+		return d
+	}
+	return d - time.Duration(spread/2) + time.Duration(rand.Int64N(spread))
+}

@@ -1,0 +1,344 @@
+package server_test
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/heraldhub/herald/internal/auth"
+	"github.com/heraldhub/herald/internal/journal/bolt"
+)
+
+func anonymous(c *serverConfig, _ *hubConfig) { c.Anonymous = true }
+
+func TestSelectors(t *testing.T) {
+	e := newEnv(t, anonymous)
+	tmpl := e.subscribe("topic="+url.QueryEscape("https://example.com/books/{id}"), nil)
+	all := e.subscribe("topic=*", nil)
+	two := e.subscribe("topic=a&topic=b", nil)
+
+	for _, topic := range []string{"https://example.com/books/1", "https://example.com/books/1/reviews", "a", "b"} {
+		e.mustPublish(form("topic", topic, "data", topic))
+	}
+	if ev := tmpl.next(t); string(ev.Data) != "https://example.com/books/1" {
+		t.Errorf("template subscriber got %q", ev.Data)
+	}
+	tmpl.expectNone(t, 100*time.Millisecond)
+	for i, want := range []string{"https://example.com/books/1", "https://example.com/books/1/reviews", "a", "b"} {
+		if ev := all.next(t); string(ev.Data) != want {
+			t.Errorf("* subscriber event %d = %q, want %q", i, ev.Data, want)
+		}
+	}
+	for _, want := range []string{"a", "b"} {
+		if ev := two.next(t); string(ev.Data) != want {
+			t.Errorf("two-topic subscriber got %q, want %q", ev.Data, want)
+		}
+	}
+}
+
+func TestSubscribeRefusesBadRequests(t *testing.T) {
+	e := newEnv(t, anonymous, func(c *serverConfig, _ *hubConfig) { c.MaxSelectors = 2 })
+	cases := map[string]string{
+		"no topic":           "",
+		"malformed template": "topic=" + url.QueryEscape("https://example.com/{id"),
+		"too many":           "topic=a&topic=b&topic=c",
+		"control character":  "topic=a%01",
+		"bad last event id":  "topic=a&lastEventID=" + url.QueryEscape("x\ny"),
+	}
+	for name, q := range cases {
+		t.Run(name, func(t *testing.T) {
+			if _, status, body := e.trySubscribe(q, nil); status != 400 || body == "" {
+				t.Errorf("got %d %q, want 400 with a message", status, body)
+			}
+		})
+	}
+}
+
+// publishN publishes n events on topic and returns their IDs.
+func (e *hubEnv) publishN(topic string, n int) []string {
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = e.mustPublish(form("topic", topic, "data", strconv.Itoa(i)))
+	}
+	return ids
+}
+
+func TestResume(t *testing.T) {
+	e := newEnv(t, anonymous)
+	ids := e.publishN("t", 10)
+	// The response header names the newest event fanned out: wait for the
+	// hub to have followed the journal to the last publish.
+	checkFor(t, 5*time.Second, 5*time.Millisecond, func() error {
+		if got := e.hub.HeadID(); got != ids[9] {
+			return fmt.Errorf("hub head %q, want %q", got, ids[9])
+		}
+		return nil
+	})
+
+	// Header: everything after the 4th event, then live.
+	s := e.subscribe("topic=t", http.Header{"Last-Event-ID": {ids[3]}})
+	if got := s.resp.Header.Get("Last-Event-ID"); got != ids[9] {
+		t.Errorf("Last-Event-ID response header = %q, want the newest %q", got, ids[9])
+	}
+	for _, want := range ids[4:] {
+		if ev := s.next(t); ev.ID != want {
+			t.Fatalf("replayed %q, want %q", ev.ID, want)
+		}
+	}
+	live := e.mustPublish(form("topic", "t", "data", "live"))
+	if ev := s.next(t); ev.ID != live {
+		t.Fatalf("live %q, want %q", ev.ID, live)
+	}
+
+	// Query parameter, for a browser's first connection.
+	q := e.subscribe("topic=t&lastEventID="+url.QueryEscape(ids[8]), nil)
+	if ev := q.next(t); ev.ID != ids[9] {
+		t.Errorf("query resume started at %q, want %q", ev.ID, ids[9])
+	}
+
+	// The header wins over the query parameter.
+	both := e.subscribe("topic=t&lastEventID="+url.QueryEscape(ids[0]), http.Header{"Last-Event-ID": {ids[9]}})
+	if ev := both.next(t); ev.ID != live {
+		t.Errorf("header+query resume started at %q, want %q", ev.ID, live)
+	}
+
+	// Unknown ID: answered "earliest" and replayed from the oldest retained.
+	u := e.subscribe("topic=t", http.Header{"Last-Event-ID": {"no-such-id"}})
+	if got := u.resp.Header.Get("Last-Event-ID"); got != "earliest" {
+		t.Errorf("unknown id: Last-Event-ID header = %q, want earliest", got)
+	}
+	if ev := u.next(t); ev.ID != ids[0] {
+		t.Errorf("unknown id replay started at %q, want %q", ev.ID, ids[0])
+	}
+	// "earliest" replays everything retained.
+	all := e.subscribe("topic=t&lastEventID=earliest", nil)
+	if ev := all.next(t); ev.ID != ids[0] {
+		t.Errorf("earliest replay started at %q", ev.ID)
+	}
+}
+
+func TestResumeUnderConcurrentPublishing(t *testing.T) {
+	e := newEnv(t, anonymous)
+	first := e.publishN("t", 50)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	var published []string
+	go func() {
+		defer wg.Done()
+		for i := range 200 {
+			status, id := e.publishForm(e.publisherToken(), form("topic", "t", "data", fmt.Sprint("c", i)))
+			if status != 200 {
+				t.Errorf("publish: %d %s", status, id)
+				return
+			}
+			published = append(published, id)
+		}
+	}()
+	s := e.subscribe("topic=t", http.Header{"Last-Event-ID": {first[9]}})
+	wg.Wait()
+	want := append(first[10:], published...)
+	for i, id := range want {
+		if ev := s.next(t); ev.ID != id {
+			t.Fatalf("event %d: got %q, want %q (gap or duplicate)", i, ev.ID, id)
+		}
+	}
+	s.expectNone(t, 100*time.Millisecond)
+}
+
+func TestResumeAcrossRestart(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "herald.db")
+	j, err := bolt.Open(path, bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnvWithJournal(t, j, anonymous)
+	ids := e.publishN("t", 20)
+	e.srv.Drain()
+	e.ts.Close()
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	j2, err := bolt.Open(path, bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { j2.Close() })
+	e2 := newEnvWithJournal(t, j2, anonymous)
+	more := e2.publishN("t", 5)
+	s := e2.subscribe("topic=t", http.Header{"Last-Event-ID": {ids[12]}})
+	for _, want := range append(ids[13:], more...) {
+		if ev := s.next(t); ev.ID != want {
+			t.Fatalf("after restart got %q, want %q", ev.ID, want)
+		}
+	}
+	s.expectNone(t, 100*time.Millisecond)
+}
+
+func TestSlowConsumerIsolated(t *testing.T) {
+	e := newEnv(t, anonymous, func(_ *serverConfig, h *hubConfig) { h.QueueBytes = 1 << 20 })
+	// The stalled subscriber never reads; TCP buffers fill, then its queue.
+	stalled := e.subscribe("topic=t", nil)
+	_ = stalled
+	fast := e.subscribe("topic=t", nil)
+
+	payload := strings.Repeat("x", 8<<10)
+	const n = 3000 // 24 MiB: more than the socket buffers and the queue hold
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range n {
+			if got := fast.next(t); got.Data == nil || len(got.Data) != len(payload) {
+				t.Errorf("fast subscriber event %d: %d bytes", i, len(got.Data))
+				return
+			}
+		}
+	}()
+	start := time.Now()
+	tok := e.publisherToken()
+	for i := range n {
+		if status, body := e.publishForm(tok, form("topic", "t", "data", payload)); status != 200 {
+			t.Fatalf("publish %d: %d %s", i, status, body)
+		}
+	}
+	<-done
+	t.Logf("published and delivered %d events of 8 KiB in %v", n, time.Since(start))
+	checkFor(t, 5*time.Second, 10*time.Millisecond, func() error {
+		if e.hub.Stats().SlowConsumerDisconnects == 0 {
+			return fmt.Errorf("stalled subscriber not disconnected")
+		}
+		return nil
+	})
+}
+
+func TestMaxConnections(t *testing.T) {
+	e := newEnv(t, anonymous, func(c *serverConfig, _ *hubConfig) { c.MaxConnections = 2 })
+	e.subscribe("topic=a", nil)
+	b := e.subscribe("topic=a", nil)
+	_, status, _ := e.trySubscribe("topic=a", nil)
+	if status != http.StatusServiceUnavailable {
+		t.Errorf("third stream: %d, want 503", status)
+	}
+	b.close()
+	checkFor(t, 5*time.Second, 10*time.Millisecond, func() error {
+		if _, status, _ := e.trySubscribe("topic=a", nil); status != 200 {
+			return fmt.Errorf("after a close: %d", status)
+		}
+		return nil
+	})
+}
+
+func TestDrainEndsStreams(t *testing.T) {
+	e := newEnv(t, anonymous)
+	s := e.subscribe("topic=a", nil)
+	e.srv.Drain()
+	s.ended(t)
+	resp, err := http.Get(e.ts.URL + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("/readyz while draining = %d, want 503", resp.StatusCode)
+	}
+}
+
+func TestSubscriptionsAPI(t *testing.T) {
+	e := newEnv(t, func(c *serverConfig, _ *hubConfig) { c.SubscriptionEvents = true })
+	watcher := e.subscribe("topic="+url.QueryEscape("/.well-known/mercure/subscriptions/{topic}/{subscriber}"),
+		bearer(e.token(auth.MintClaims{Subscribe: []string{"/.well-known/mercure/subscriptions/{topic}/{subscriber}"}})))
+	s := e.subscribe("topic=books", bearer(e.token(auth.MintClaims{Subscribe: []string{"books"}, Payload: map[string]string{"user": "ann"}})))
+	// The watcher first sees its own subscription announced.
+	if ev := watcher.next(t); !strings.Contains(string(ev.Data), `"topic":"/.well-known/mercure/subscriptions/{topic}/{subscriber}"`) {
+		t.Errorf("first event = %s, want the watcher's own subscription", ev.Data)
+	}
+	ev := watcher.next(t)
+	data := string(ev.Data)
+	for _, want := range []string{`"type":"Subscription"`, `"topic":"books"`, `"active":true`, `"payload":{"user":"ann"}`, `"subscriber":"urn:uuid:`} {
+		if !strings.Contains(data, want) {
+			t.Errorf("subscription event %s lacks %s", data, want)
+		}
+	}
+
+	get := func(path string, tok string) (int, string) {
+		req, _ := http.NewRequest("GET", e.ts.URL+path, nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	admin := e.token(auth.MintClaims{Subscribe: []string{"/.well-known/mercure/subscriptions{/topic}{/subscriber}"}})
+	status, body := get("/.well-known/mercure/subscriptions", admin)
+	if status != 200 || !strings.Contains(body, `"type":"Subscriptions"`) || !strings.Contains(body, `"topic":"books"`) {
+		t.Errorf("GET subscriptions: %d %s", status, body)
+	}
+	status, body = get("/.well-known/mercure/subscriptions/books", admin)
+	if status != 200 || !strings.Contains(body, `"topic":"books"`) || strings.Contains(body, `"topic":"/.well-known`) {
+		t.Errorf("GET subscriptions/books: %d %s", status, body)
+	}
+	if status, _ := get("/.well-known/mercure/subscriptions", e.token(auth.MintClaims{Subscribe: []string{"books"}})); status != 403 {
+		t.Errorf("subscriptions API without grant: %d, want 403", status)
+	}
+
+	s.close()
+	ev = watcher.next(t)
+	if !strings.Contains(string(ev.Data), `"active":false`) {
+		t.Errorf("disconnect event = %s", ev.Data)
+	}
+}
+
+func TestCORS(t *testing.T) {
+	e := newEnv(t, anonymous, func(c *serverConfig, _ *hubConfig) { c.CORSOrigins = []string{"https://app.example.com"} })
+	s := e.subscribe("topic=a", http.Header{"Origin": {"https://app.example.com"}})
+	h := s.resp.Header
+	if h.Get("Access-Control-Allow-Origin") != "https://app.example.com" || h.Get("Access-Control-Allow-Credentials") != "true" {
+		t.Errorf("allowed origin headers: %v", h)
+	}
+	if _, status, _ := e.trySubscribe("topic=a", http.Header{"Origin": {"https://evil.example.net"}}); status != 403 {
+		t.Errorf("foreign origin: %d, want 403", status)
+	}
+	req, _ := http.NewRequest("OPTIONS", e.url, nil)
+	req.Header.Set("Origin", "https://app.example.com")
+	req.Header.Set("Access-Control-Request-Method", "POST")
+	req.Header.Set("Access-Control-Request-Headers", "authorization")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 204 || !strings.Contains(resp.Header.Get("Access-Control-Allow-Headers"), "Authorization") {
+		t.Errorf("preflight: %d %v", resp.StatusCode, resp.Header)
+	}
+}
+
+func TestHealthReadyMetrics(t *testing.T) {
+	e := newEnv(t, anonymous)
+	e.mustPublish(form("topic", "t", "data", "x"))
+	for path, want := range map[string]string{
+		"/healthz": `"status":"ok"`,
+		"/readyz":  `"status":"ready"`,
+		"/metrics": "herald_publishes_total 1\n",
+	} {
+		resp, err := http.Get(e.ts.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		body := string(b)
+		if resp.StatusCode != 200 || !strings.Contains(body, want) {
+			t.Errorf("GET %s: %d %s, want %s", path, resp.StatusCode, body, want)
+		}
+	}
+}

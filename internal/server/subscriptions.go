@@ -1,0 +1,126 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/heraldhub/herald/internal/hub"
+	"github.com/heraldhub/herald/internal/journal"
+	"github.com/heraldhub/herald/internal/selector"
+)
+
+// mercureContext is the JSON-LD context of Mercure's subscription documents.
+const mercureContext = "https://mercure.rocks/"
+
+// subscriptionDoc is one subscription as the Mercure subscriptions API and
+// subscription events describe it: one per (selector, subscriber) pair.
+type subscriptionDoc struct {
+	Context    string          `json:"@context,omitempty"`
+	ID         string          `json:"id"`
+	Type       string          `json:"type"`
+	Topic      string          `json:"topic"`
+	Subscriber string          `json:"subscriber"`
+	Active     bool            `json:"active"`
+	Payload    json.RawMessage `json:"payload,omitempty"`
+}
+
+// subscriptionTopic is the topic of the subscription events of one
+// (selector, subscriber) pair; it is also the pair's URL path. Both parts
+// are query-escaped, as Mercure does, so that the selector's slashes and
+// the subscriber URN's colons match a `{topic}`/`{subscriber}` template.
+func subscriptionTopic(sel, subscriber string) string {
+	return hubPath + "/subscriptions/" + url.QueryEscape(sel) + "/" + url.QueryEscape(subscriber)
+}
+
+// announce publishes Mercure subscription events (private, so only
+// subscribers granted the subscriptions topics see them) when a stream
+// opens and when it closes.
+func (s *Server) announce(sub *hub.Subscription, sels selector.Set, payload json.RawMessage, active bool) {
+	if !s.cfg.SubscriptionEvents {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for _, sel := range sels {
+		topic := subscriptionTopic(sel.String(), sub.ID())
+		data, err := json.Marshal(subscriptionDoc{
+			Context: mercureContext, ID: topic, Type: "Subscription",
+			Topic: sel.String(), Subscriber: sub.ID(), Active: active, Payload: payload,
+		})
+		if err != nil {
+			s.log.Error("subscription event", "err", err)
+			return
+		}
+		ev := &journal.Event{Topics: []string{topic}, Data: data, Private: true}
+		if err := s.cfg.Hub.Publish(ctx, ev); err != nil {
+			s.log.Warn("subscription event not published", "subscriber", sub.ID(), "err", err)
+			return
+		}
+	}
+}
+
+// handleSubscriptions is the Mercure subscriptions API: the active
+// subscriptions, all of them, those of one selector, or one.
+func (s *Server) handleSubscriptions() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !s.cfg.SubscriptionEvents {
+			writeError(w, errorf(http.StatusNotFound, "subscriptions API disabled"))
+			return
+		}
+		claims, _, err := s.authenticate(r, s.cfg.SubscriberKey)
+		if err != nil || claims == nil {
+			s.unauthorized(w, r, err)
+			return
+		}
+		// The requested URL is itself a topic: a subscriber may read it when
+		// its subscribe claim matches, as Mercure specifies.
+		self := r.URL.EscapedPath()
+		if !claims.Subscribe.MatchAny([]string{self}) {
+			s.forbidden(w, "not allowed to read "+self)
+			return
+		}
+		topic, subscriber := r.PathValue("topic"), r.PathValue("subscriber")
+		var docs []subscriptionDoc
+		for _, info := range s.cfg.Hub.Subscriptions() {
+			if subscriber != "" && info.ID != subscriber {
+				continue
+			}
+			for _, sel := range info.Selectors {
+				if topic != "" && sel != topic {
+					continue
+				}
+				docs = append(docs, subscriptionDoc{
+					ID: subscriptionTopic(sel, info.ID), Type: "Subscription",
+					Topic: sel, Subscriber: info.ID, Active: true, Payload: info.Payload,
+				})
+			}
+		}
+		if subscriber != "" {
+			if len(docs) == 0 {
+				writeError(w, errorf(http.StatusNotFound, "no such subscription"))
+				return
+			}
+			doc := docs[0]
+			doc.Context = mercureContext
+			writeJSON(w, "application/ld+json", doc)
+			return
+		}
+		if docs == nil {
+			docs = []subscriptionDoc{}
+		}
+		last := s.cfg.Hub.HeadID()
+		if last == "" {
+			last = earliest
+		}
+		writeJSON(w, "application/ld+json", map[string]any{
+			"@context":      mercureContext,
+			"id":            self,
+			"type":          "Subscriptions",
+			"lastEventID":   last,
+			"subscriptions": docs,
+		})
+	})
+}

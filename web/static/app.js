@@ -1,0 +1,249 @@
+// Herald live page: subscribes with the browser's own EventSource and
+// publishes with fetch, so what it shows is exactly what any web client of
+// the hub would see. No framework and no build step on purpose: the page is
+// embedded in the binary and must keep working offline.
+"use strict";
+
+(() => {
+  const STATES = ["CONNECTING", "OPEN", "CLOSED"];
+  // The list is capped so a busy topic cannot grow the DOM without bound.
+  const MAX_EVENTS = 500;
+  const COOKIE = "mercureAuthorization";
+
+  const $ = (id) => document.getElementById(id);
+  const el = {
+    state: $("state"),
+    subscribeForm: $("subscribe-form"),
+    topic: $("topic"),
+    types: $("types"),
+    lastEventID: $("last-event-id"),
+    hubURL: $("hub-url"),
+    subToken: $("sub-token"),
+    tokenQuery: $("token-query"),
+    withCredentials: $("with-credentials"),
+    subscribe: $("subscribe"),
+    unsubscribe: $("unsubscribe"),
+    subscribeURL: $("subscribe-url"),
+    publishForm: $("publish-form"),
+    pubTopic: $("pub-topic"),
+    pubData: $("pub-data"),
+    pubType: $("pub-type"),
+    pubID: $("pub-id"),
+    pubToken: $("pub-token"),
+    pubPrivate: $("pub-private"),
+    publish: $("publish"),
+    publishResult: $("publish-result"),
+    events: $("events"),
+    eventsEmpty: $("events-empty"),
+    eventCount: $("event-count"),
+    clearEvents: $("clear-events"),
+  };
+
+  let source = null;
+  let received = 0;
+
+  // Topics and types are whitespace separated: neither a URI nor an event
+  // type can contain a space, and commas are legal in both.
+  const words = (s) => s.split(/\s+/).filter(Boolean);
+
+  function hubURL() {
+    return new URL(el.hubURL.value.trim() || "/.well-known/mercure", location.href);
+  }
+
+  function setState(state) {
+    el.state.textContent = state;
+    el.state.dataset.state = state;
+    const closed = state === "CLOSED";
+    el.subscribe.disabled = !closed;
+    el.unsubscribe.disabled = closed;
+  }
+
+  // The cookie can only be set for this page's own host; a hub elsewhere
+  // needs the query parameter (or a cookie set by its own domain).
+  function setAuthCookie(url, token) {
+    const base = `${COOKIE}=${token}; Path=${url.pathname}; SameSite=Strict`;
+    const secure = location.protocol === "https:" ? "; Secure" : "";
+    document.cookie = token ? base + secure : `${COOKIE}=; Path=${url.pathname}; Max-Age=0`;
+  }
+
+  function subscribe() {
+    const topics = words(el.topic.value);
+    if (topics.length === 0) {
+      el.topic.setAttribute("aria-invalid", "true");
+      el.topic.focus();
+      return;
+    }
+    el.topic.removeAttribute("aria-invalid");
+
+    let url;
+    try {
+      url = hubURL();
+    } catch {
+      el.hubURL.setAttribute("aria-invalid", "true");
+      el.hubURL.focus();
+      return;
+    }
+    el.hubURL.removeAttribute("aria-invalid");
+    for (const t of topics) url.searchParams.append("topic", t);
+    const lastEventID = el.lastEventID.value.trim();
+    if (lastEventID) url.searchParams.set("lastEventID", lastEventID);
+
+    const token = el.subToken.value.trim();
+    if (el.tokenQuery.checked) {
+      if (token) url.searchParams.set("authorization", token);
+      setAuthCookie(url, "");
+    } else {
+      setAuthCookie(url, token);
+    }
+    // Never echo a token on screen.
+    const shown = new URL(url);
+    if (shown.searchParams.has("authorization")) shown.searchParams.set("authorization", "…");
+    el.subscribeURL.textContent = `GET ${shown.href}`;
+
+    const es = new EventSource(url, { withCredentials: el.withCredentials.checked });
+    const types = words(el.types.value);
+    for (const type of types.length ? types : ["message"]) {
+      es.addEventListener(type, showEvent);
+    }
+    es.addEventListener("open", () => setState(STATES[es.readyState]));
+    // error fires both when the browser starts reconnecting (CONNECTING)
+    // and when it gives up for good (CLOSED); readyState tells which.
+    es.addEventListener("error", () => {
+      if (es.readyState === EventSource.CLOSED && source === es) source = null;
+      setState(STATES[es.readyState]);
+    });
+    source = es;
+    setState(STATES[es.readyState]);
+  }
+
+  function unsubscribe() {
+    if (source) source.close();
+    source = null;
+    setState("CLOSED");
+  }
+
+  function pad(n, width = 2) {
+    return String(n).padStart(width, "0");
+  }
+
+  function showEvent(e) {
+    const now = new Date();
+    const li = document.createElement("li");
+    li.className = "event";
+    li.dataset.type = e.type;
+    li.dataset.id = e.lastEventId;
+
+    const meta = document.createElement("div");
+    meta.className = "event-meta";
+    const type = document.createElement("span");
+    type.className = "event-type";
+    type.textContent = e.type;
+    const id = document.createElement("code");
+    id.className = "event-id";
+    id.textContent = e.lastEventId || "(no id)";
+    const time = document.createElement("time");
+    time.className = "event-time";
+    time.dateTime = now.toISOString();
+    time.textContent = `${pad(now.getHours())}:${pad(now.getMinutes())}:${pad(now.getSeconds())}.${pad(now.getMilliseconds(), 3)}`;
+    meta.append(type, id, time);
+
+    const data = document.createElement("pre");
+    data.className = "event-data";
+    data.textContent = e.data;
+
+    li.append(meta, data);
+    el.events.prepend(li);
+    while (el.events.childElementCount > MAX_EVENTS) el.events.lastElementChild.remove();
+    received++;
+    el.eventCount.textContent = String(received);
+    el.eventsEmpty.hidden = true;
+  }
+
+  function clearEvents() {
+    el.events.replaceChildren();
+    received = 0;
+    el.eventCount.textContent = "0";
+    el.eventsEmpty.hidden = false;
+  }
+
+  function showResult(status, text) {
+    el.publishResult.dataset.status = status;
+    el.publishResult.textContent = text;
+  }
+
+  async function publish() {
+    const topics = words(el.pubTopic.value);
+    if (topics.length === 0) {
+      el.pubTopic.setAttribute("aria-invalid", "true");
+      el.pubTopic.focus();
+      return;
+    }
+    el.pubTopic.removeAttribute("aria-invalid");
+
+    const body = new URLSearchParams();
+    for (const t of topics) body.append("topic", t);
+    body.set("data", el.pubData.value);
+    const type = el.pubType.value.trim();
+    if (type) body.set("type", type);
+    const id = el.pubID.value.trim();
+    if (id) body.set("id", id);
+    if (el.pubPrivate.checked) body.set("private", "on");
+
+    const headers = {};
+    const token = el.pubToken.value.trim();
+    if (token) headers.Authorization = `Bearer ${token}`;
+
+    el.publish.disabled = true;
+    showResult("pending", "Publishing…");
+    try {
+      const res = await fetch(hubURL(), { method: "POST", headers, body });
+      const text = (await res.text()).trim();
+      if (res.ok) {
+        el.publishResult.dataset.eventId = text;
+        showResult("ok", `Published ${text}`);
+      } else {
+        delete el.publishResult.dataset.eventId;
+        showResult("error", `${res.status} ${res.statusText}${text ? `: ${text}` : ""}`);
+      }
+    } catch (err) {
+      delete el.publishResult.dataset.eventId;
+      showResult("error", `Network error: ${err.message}`);
+    } finally {
+      el.publish.disabled = false;
+    }
+  }
+
+  // Query parameters prefill the forms, so a link can open the page
+  // already pointed at a topic: /?topic=...&types=...&hub=...
+  function prefill() {
+    const q = new URLSearchParams(location.search);
+    const topics = q.getAll("topic").join(" ");
+    if (topics) el.topic.value = topics;
+    if (q.has("types")) el.types.value = q.getAll("types").join(" ");
+    if (q.has("lastEventID")) el.lastEventID.value = q.get("lastEventID");
+    el.hubURL.value = q.get("hub") || hubURL().href;
+    el.pubTopic.value = words(el.topic.value)[0] || "";
+  }
+
+  el.subscribeForm.addEventListener("submit", (e) => {
+    e.preventDefault();
+    if (!source) subscribe();
+  });
+  el.unsubscribe.addEventListener("click", unsubscribe);
+  el.publishForm.addEventListener("submit", (e) => {
+    e.preventDefault();
+    publish();
+  });
+  el.clearEvents.addEventListener("click", clearEvents);
+  // Publishing to what one watches is the common case; follow the
+  // subscribe field until the user types a publish topic of their own.
+  el.topic.addEventListener("input", () => {
+    if (el.pubTopic.dataset.edited !== "true") el.pubTopic.value = words(el.topic.value)[0] || "";
+  });
+  el.pubTopic.addEventListener("input", () => {
+    el.pubTopic.dataset.edited = "true";
+  });
+
+  prefill();
+  setState("CLOSED");
+})();
