@@ -1,0 +1,292 @@
+package bench
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Exit codes of Command.
+const (
+	// ExitOK means the run completed and every check held.
+	ExitOK = 0
+	// ExitError means the run could not be completed.
+	ExitError = 1
+	// ExitUsage means the command line was wrong.
+	ExitUsage = 2
+	// ExitInexact means the run completed but found problems: events lost,
+	// duplicated or replayed out of order, subscribers that could not
+	// connect or were dropped, publishes that failed. The report lists them.
+	ExitInexact = 3
+)
+
+// DefaultHub is the hub URL used when --hub is not given.
+const DefaultHub = "http://127.0.0.1:8080/.well-known/mercure"
+
+// scenarios maps each scenario name to what it does, for --help.
+var scenarios = []struct{ name, doc string }{
+	{"idle", "hold -n SSE subscribers; server memory per connection and connect rate"},
+	{"fanout", "-n subscribers on one topic, one publisher at --rate (or each of --rates); delivery latency, loss, duplicates"},
+	{"publish", "-c publishers as fast as the hub accepts for --duration; publishes/s and latency"},
+	{"resume", "a subscriber misses -k events and resumes with Last-Event-ID; replay time and exactness"},
+}
+
+// Bounds on what one run may ask for: beyond them a typo would exhaust
+// the machine's memory or ports rather than measure anything.
+const (
+	maxSubscribers = 500_000
+	maxEvents      = 10_000_000
+)
+
+// config is one run's command line.
+type config struct {
+	scenario           string
+	hub                string
+	token, key         string
+	subscribers        int
+	rate               float64
+	rates              []float64
+	duration           time.Duration
+	timeout            time.Duration
+	concurrency        int
+	events             int
+	size               int
+	topic              string
+	procs              int
+	sources            string
+	connectConcurrency int
+	connectTimeout     time.Duration
+	pid                int
+	metrics            string
+	json               bool
+	svg                string
+	quiet              bool
+	knee               time.Duration
+	settle             time.Duration
+	drain              time.Duration
+	insecure           bool
+}
+
+func newFlagSet(cfg *config, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("herald bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&cfg.hub, "hub", DefaultHub, "hub URL; must be on this machine (loopback)")
+	fs.StringVar(&cfg.token, "token", "", "JWT sent to the hub as Bearer token")
+	fs.StringVar(&cfg.key, "key", "", "HS256 secret to mint a publish+subscribe JWT with, instead of --token")
+	fs.IntVar(&cfg.subscribers, "n", 0, "subscribers (default: idle 1000, fanout 100)")
+	fs.Float64Var(&cfg.rate, "rate", 100, "fanout: events published per second")
+	fs.Func("rates", "fanout: comma-separated rates to sweep, e.g. 10,20,40,80", func(s string) error {
+		rates, err := parseRates(s)
+		cfg.rates = rates
+		return err
+	})
+	fs.DurationVar(&cfg.duration, "duration", 0, "fanout/publish: length of each measurement; idle: how long to hold (default 10s, idle 5s)")
+	fs.DurationVar(&cfg.timeout, "timeout", 10*time.Minute, "bound on the whole run")
+	fs.IntVar(&cfg.concurrency, "c", 16, "publish/resume: concurrent publishers")
+	fs.IntVar(&cfg.events, "k", 100000, "resume: events published while the subscriber is away")
+	fs.IntVar(&cfg.size, "size", 0, "minimum payload size in bytes (padded)")
+	fs.StringVar(&cfg.topic, "topic", "", "topic to use (default: a fresh one per run)")
+	fs.IntVar(&cfg.procs, "procs", 0, "child processes to hold subscribers (default: as many as the open-file limit needs)")
+	fs.StringVar(&cfg.sources, "sources", "auto", `client source addresses: "auto" (127.0.0.2-9 for an IPv4 loopback hub), "none", or a comma-separated list`)
+	fs.IntVar(&cfg.connectConcurrency, "connect-concurrency", 256, "subscribers connecting at once, over all processes")
+	fs.DurationVar(&cfg.connectTimeout, "connect-timeout", 30*time.Second, "bound on one request: a subscribe up to its response headers, or a publish")
+	fs.IntVar(&cfg.pid, "pid", 0, "hub process ID, to read its memory and CPU from /proc")
+	fs.StringVar(&cfg.metrics, "metrics", "auto", `hub's Prometheus metrics URL: "auto" (the hub's origin + /metrics), "none", or a URL`)
+	fs.BoolVar(&cfg.json, "json", false, "print the report as JSON instead of a table")
+	fs.StringVar(&cfg.svg, "svg", "", "also write an SVG chart to this file")
+	fs.BoolVar(&cfg.quiet, "quiet", false, "no progress lines on stderr")
+	fs.DurationVar(&cfg.knee, "knee", 100*time.Millisecond, "fanout sweep: the p99 latency that marks the knee")
+	fs.DurationVar(&cfg.settle, "settle", 10*time.Second, "idle: longest wait for the hub's memory to settle")
+	fs.DurationVar(&cfg.drain, "drain", 5*time.Second, "fanout: longest wait for deliveries after the last publish; resume: longest silence before the replay counts as over")
+	fs.BoolVar(&cfg.insecure, "insecure", false, "https hub: do not verify its certificate")
+	fs.Usage = func() {}
+	return fs
+}
+
+func parseRates(s string) ([]float64, error) {
+	var rates []float64
+	for f := range strings.SplitSeq(s, ",") {
+		r, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
+		if err != nil || r <= 0 {
+			return nil, fmt.Errorf("bad rate %q", f)
+		}
+		rates = append(rates, r)
+	}
+	return rates, nil
+}
+
+func usage(w io.Writer, fs *flag.FlagSet) {
+	fmt.Fprintln(w, "usage: herald bench <scenario> [flags]")
+	fmt.Fprintln(w, "\nLoad-tests a Mercure-protocol hub (Herald or Mercure) running on this machine.")
+	fmt.Fprintln(w, "\nscenarios:")
+	for _, s := range scenarios {
+		fmt.Fprintf(w, "  %-8s %s\n", s.name, s.doc)
+	}
+	fmt.Fprintln(w, "\nflags:")
+	fs.SetOutput(w)
+	fs.PrintDefaults()
+	fmt.Fprintf(w, "\nexit status: %d ok; %d error; %d usage; %d problems found (lost, duplicated or out-of-order\n"+
+		"events, failed connections or publishes), listed in the report\n", ExitOK, ExitError, ExitUsage, ExitInexact)
+}
+
+// parseArgs reads a command line; flags may come before or after the
+// scenario name.
+func parseArgs(args []string, stdout, stderr io.Writer) (config, int, bool) {
+	var cfg config
+	fs := newFlagSet(&cfg, stderr)
+	err := fs.Parse(args)
+	if err == nil && fs.NArg() > 0 {
+		cfg.scenario = fs.Arg(0)
+		err = fs.Parse(fs.Args()[1:])
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		usage(stdout, fs)
+		return cfg, ExitOK, false
+	}
+	if err == nil && fs.NArg() > 0 {
+		err = fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if err == nil {
+		err = cfg.check()
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "herald bench: %v\n", err)
+		fmt.Fprintln(stderr, "run 'herald bench --help' for scenarios and flags")
+		return cfg, ExitUsage, false
+	}
+	return cfg, ExitOK, true
+}
+
+// check validates cfg and fills in the scenario defaults.
+func (cfg *config) check() error {
+	switch cfg.scenario {
+	case "":
+		return errors.New("no scenario given")
+	case "idle":
+		cfg.subscribers = cmp0(cfg.subscribers, 1000)
+		cfg.duration = cmp0(cfg.duration, 5*time.Second)
+	case "fanout":
+		cfg.subscribers = cmp0(cfg.subscribers, 100)
+		cfg.duration = cmp0(cfg.duration, 10*time.Second)
+		if len(cfg.rates) == 0 {
+			if cfg.rate <= 0 {
+				return errors.New("--rate must be positive")
+			}
+			cfg.rates = []float64{cfg.rate}
+		}
+	case "publish":
+		cfg.duration = cmp0(cfg.duration, 10*time.Second)
+	case "resume":
+		if cfg.events < 1 {
+			return errors.New("-k must be at least 1")
+		}
+	default:
+		return fmt.Errorf("unknown scenario %q", cfg.scenario)
+	}
+	switch {
+	case cfg.subscribers < 0 || cfg.procs < 0 || cfg.size < 0 || cfg.pid < 0:
+		return errors.New("-n, --procs, --size and --pid cannot be negative")
+	case cfg.concurrency < 1 || cfg.connectConcurrency < 1:
+		return errors.New("-c and --connect-concurrency must be at least 1")
+	case cfg.duration < 0 || cfg.timeout <= 0 || cfg.connectTimeout <= 0:
+		return errors.New("--duration, --timeout and --connect-timeout must be positive")
+	case cfg.token != "" && cfg.key != "":
+		return errors.New("give --token or --key, not both")
+	case cfg.size > 1<<20:
+		return errors.New("--size is at most 1 MiB")
+	case cfg.subscribers > maxSubscribers || cfg.events > maxEvents:
+		return fmt.Errorf("-n is at most %d and -k at most %d", maxSubscribers, maxEvents)
+	}
+	return nil
+}
+
+func cmp0[T comparable](v, def T) T {
+	var zero T
+	if v == zero {
+		return def
+	}
+	return v
+}
+
+// Command runs `herald bench`; args are the arguments after "bench". It
+// prints the report on stdout, progress and errors on stderr, and returns
+// the process exit code (ExitOK, ExitError, ExitUsage or ExitInexact).
+func Command(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	limit, err := raiseFileLimit()
+	if err != nil {
+		fmt.Fprintf(stderr, "herald bench: open-file limit: %v\n", err)
+	}
+	if len(args) > 0 && args[0] == childFlag {
+		if err := runChild(ctx, os.Stdin, stdout); err != nil {
+			// A stopped run is the parent's to explain.
+			if !errors.Is(err, errParentGone) && !errors.Is(err, context.Canceled) {
+				fmt.Fprintf(stderr, "herald bench child: %v\n", err)
+			}
+			return ExitError
+		}
+		return ExitOK
+	}
+	// Child processes and progress lines share stderr.
+	stderr = &lockedWriter{w: stderr}
+	cfg, code, ok := parseArgs(args, stdout, stderr)
+	if !ok {
+		return code
+	}
+	ctx, cancel := context.WithTimeout(ctx, cfg.timeout)
+	defer cancel()
+	r, err := newRunner(ctx, cfg, limit, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "herald bench: %v\n", err)
+		return ExitError
+	}
+	rep, err := r.run(ctx)
+	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil {
+			err = fmt.Errorf("%w (the run exceeded --timeout %s)", err, cfg.timeout)
+		}
+		fmt.Fprintf(stderr, "herald bench: %v\n", err)
+		return ExitError
+	}
+	if err := writeReport(stdout, rep, cfg.json); err != nil {
+		fmt.Fprintf(stderr, "herald bench: %v\n", err)
+		return ExitError
+	}
+	if cfg.svg != "" {
+		if err := writeSVGFile(cfg.svg, rep); err != nil {
+			fmt.Fprintf(stderr, "herald bench: %v\n", err)
+			return ExitError
+		}
+	}
+	if len(rep.Problems) > 0 {
+		return ExitInexact
+	}
+	return ExitOK
+}
+
+// lockedWriter serialises writes to w.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(b)
+}
+
+// newRunID returns a random identifier for the run's topic.
+func newRunID() string {
+	b := make([]byte, 6)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}

@@ -1,0 +1,34 @@
+// Package bench is the load generator behind `herald bench`. It measures a
+// hub that speaks the Mercure protocol — Herald, or Mercure itself — from
+// the outside, the way its users load it: SSE subscribers holding GET
+// requests open, publishers POSTing forms.
+//
+// [Command] is the whole API: the CLI hands it the arguments after "bench".
+// Four scenarios are built in:
+//
+//   - idle holds many subscribers and reports the hub's memory per
+//     connection (its RSS, from /proc/<pid> or from its Prometheus /metrics)
+//     and how fast connections are accepted;
+//   - fanout publishes sequence-numbered, timestamped events to many
+//     subscribers of one topic at a fixed rate, or a sweep of rates, and
+//     reports delivery latency percentiles, deliveries per second and any
+//     lost or duplicated event, and for a sweep the knee where p99 latency
+//     passes a threshold;
+//   - publish measures how many publishes per second concurrent publishers
+//     get through, and their latency;
+//   - resume makes a subscriber miss many events and checks that resuming
+//     with Last-Event-ID replays every one exactly once, in order, and how
+//     fast.
+//
+// Subscribers are cheap on the client side: each is one goroutine and two
+// small buffers, speaking just enough HTTP/1.1 and SSE to subscribe and read
+// id and data lines (the sse package has the complete decoder; this one only
+// needs to keep up). Beyond what one process may hold open they are spread
+// over child processes — the same executable re-run as `herald bench
+// --child`, speaking JSON lines over stdin and stdout.
+// Client source addresses rotate over 127.0.0.2-127.0.0.9 so that the
+// ephemeral ports of one address do not run out.
+//
+// Only hubs on this machine can be measured: a hub URL whose host does not
+// resolve to loopback is refused with [ErrNotLoopback].
+package bench

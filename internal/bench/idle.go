@@ -1,0 +1,139 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"time"
+)
+
+// idleReport is the outcome of the idle scenario.
+type idleReport struct {
+	Subscribers int   `json:"subscribers"`
+	Procs       int   `json:"procs"`
+	Connected   int64 `json:"connected"`
+	Failed      int64 `json:"failed"`
+	// ConnectSeconds runs from the first connect attempt to the last
+	// response headers; ConnectRate is Connected over it.
+	ConnectSeconds float64        `json:"connect_seconds"`
+	ConnectRate    float64        `json:"connect_rate"`
+	ConnectLatency latencySummary `json:"connect_latency"`
+	// Memory per connection: the hub's RSS once all are connected and it
+	// has settled, less its RSS before the first, over Connected.
+	RSSBeforeBytes  *int64       `json:"rss_before_bytes,omitempty"`
+	RSSSettledBytes *int64       `json:"rss_settled_bytes,omitempty"`
+	BytesPerConn    *float64     `json:"bytes_per_conn,omitempty"`
+	SettleSeconds   float64      `json:"settle_seconds"`
+	HoldSeconds     float64      `json:"hold_seconds"`
+	Dropped         int64        `json:"dropped"`     // streams the hub ended while held
+	OpenAtEnd       int64        `json:"open_at_end"` // streams open when the hold ended
+	ServerConnect   *serverUse   `json:"server_connect,omitempty"`
+	ServerHold      *serverUse   `json:"server_hold,omitempty"`
+	FirstError      string       `json:"first_error,omitempty"`
+	Ramp            []countPoint `json:"ramp"`
+}
+
+// countPoint is a count (subscribers connected, events replayed) some
+// time into a phase of the run.
+type countPoint struct {
+	Seconds float64 `json:"s"`
+	Count   int64   `json:"count"`
+}
+
+func (r *runner) idle(ctx context.Context) (*idleReport, error) {
+	n := r.cfg.subscribers
+	before := r.probe.sample(ctx)
+	groups, procs, err := r.startGroups(n)
+	if err != nil {
+		return nil, err
+	}
+	defer abortAll(groups)
+	rep := &idleReport{Subscribers: n, Procs: procs}
+
+	start := time.Now()
+	rep.Ramp = []countPoint{{}}
+	_, err = r.waitFor(ctx, remaining(ctx), func() bool {
+		st := statusOf(groups)
+		rep.Ramp = append(rep.Ramp, countPoint{Seconds: time.Since(start).Seconds(), Count: st.Connected})
+		return st.Attempted >= int64(n)
+	}, func() string {
+		st := statusOf(groups)
+		return fmt.Sprintf("%d/%d connected, %d failed", st.Connected, n, st.Failed)
+	})
+	if err != nil {
+		return nil, err
+	}
+	st := statusOf(groups)
+	rep.Ramp = append(rep.Ramp, countPoint{Seconds: time.Since(start).Seconds(), Count: st.Connected})
+	rep.Connected, rep.Failed, rep.FirstError = st.EverConnected, st.Failed, st.FirstError
+	if st.ConnectEnd > st.ConnectStart {
+		rep.ConnectSeconds = time.Duration(st.ConnectEnd - st.ConnectStart).Seconds()
+		rep.ConnectRate = float64(rep.Connected) / rep.ConnectSeconds
+	}
+	if rep.Connected == 0 {
+		return nil, fmt.Errorf("no subscriber could connect: %s", st.FirstError)
+	}
+	r.progressf("%d connected in %.2fs (%.0f/s); waiting for the hub's memory to settle", rep.Connected, rep.ConnectSeconds, rep.ConnectRate)
+
+	settleStart := time.Now()
+	settled, err := r.settle(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rep.SettleSeconds = time.Since(settleStart).Seconds()
+	rep.ServerConnect = between(before, settled)
+	rep.RSSBeforeBytes, rep.RSSSettledBytes = before.RSSBytes, settled.RSSBytes
+	if before.RSSBytes != nil && settled.RSSBytes != nil {
+		rep.BytesPerConn = ptr(float64(*settled.RSSBytes-*before.RSSBytes) / float64(rep.Connected))
+	}
+
+	holdStart := time.Now()
+	dropsBefore := statusOf(groups).Drops
+	if _, err := r.waitFor(ctx, r.cfg.duration, func() bool { return false }, func() string {
+		st := statusOf(groups)
+		return fmt.Sprintf("holding %d open, %d dropped", st.Connected, st.Drops-dropsBefore)
+	}); err != nil {
+		return nil, err
+	}
+	end := statusOf(groups)
+	rep.HoldSeconds = time.Since(holdStart).Seconds()
+	rep.Dropped, rep.OpenAtEnd = end.Drops-dropsBefore, end.Connected
+	rep.ServerHold = between(settled, r.probe.sample(ctx))
+
+	res, err := finishAll(ctx, groups)
+	if err != nil {
+		return nil, err
+	}
+	rep.ConnectLatency = res.Connect.summary()
+	return rep, nil
+}
+
+// settle samples the hub until its RSS changes by less than 1% over half a
+// second (the runtime returns memory and the kernel frees socket buffers
+// for a while after a burst), or --settle passes.
+func (r *runner) settle(ctx context.Context) (serverSample, error) {
+	prev := r.probe.sample(ctx)
+	if prev.RSSBytes == nil {
+		return prev, nil
+	}
+	deadline := time.Now().Add(r.cfg.settle)
+	tick := time.NewTicker(500 * time.Millisecond)
+	defer tick.Stop()
+	for time.Now().Before(deadline) {
+		select {
+		case <-ctx.Done():
+			return prev, ctx.Err()
+		case <-tick.C:
+		}
+		cur := r.probe.sample(ctx)
+		if cur.RSSBytes == nil {
+			return prev, nil
+		}
+		change := math.Abs(float64(*cur.RSSBytes-*prev.RSSBytes)) / float64(*prev.RSSBytes)
+		prev = cur
+		if change < 0.01 {
+			break
+		}
+	}
+	return prev, nil
+}

@@ -1,0 +1,253 @@
+package bench
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// report is the outcome of one run, as printed and as JSON.
+type report struct {
+	Scenario        string         `json:"scenario"`
+	Hub             string         `json:"hub"`
+	Topic           string         `json:"topic"`
+	Started         time.Time      `json:"started"`
+	ElapsedSeconds  float64        `json:"elapsed_seconds"`
+	BenchCPUSeconds *float64       `json:"bench_cpu_seconds,omitempty"` // the load generator's own cost
+	Idle            *idleReport    `json:"idle,omitempty"`
+	Fanout          *fanoutReport  `json:"fanout,omitempty"`
+	Publish         *publishReport `json:"publish,omitempty"`
+	Resume          *resumeReport  `json:"resume,omitempty"`
+	Notes           []string       `json:"notes,omitempty"`
+	// Problems are what makes Command return ExitInexact.
+	Problems []string `json:"problems,omitempty"`
+}
+
+// problems lists the checks the run failed: anything a healthy hub on an
+// unloaded machine would not do.
+func (rep *report) problems() []string {
+	var p []string
+	add := func(n int64, format string) {
+		if n > 0 {
+			p = append(p, fmt.Sprintf(format, n))
+		}
+	}
+	switch {
+	case rep.Idle != nil:
+		add(rep.Idle.Failed, "%d subscribers failed to connect")
+		add(rep.Idle.Dropped, "%d streams dropped while idle")
+	case rep.Fanout != nil:
+		add(rep.Fanout.Failed, "%d subscribers failed to connect")
+		for _, s := range rep.Fanout.Steps {
+			at := fmt.Sprintf(" at %g events/s", s.TargetRate)
+			add(s.Lost, "%d deliveries lost"+at)
+			add(s.Duplicates, "%d deliveries duplicated or out of order"+at)
+			add(s.PublishErrors, "%d publishes failed"+at)
+		}
+	case rep.Publish != nil:
+		add(rep.Publish.Errors, "%d publishes failed")
+	case rep.Resume != nil:
+		r := rep.Resume
+		add(r.PublishErrors, "%d publishes failed")
+		add(r.Missing, "%d missed events not replayed")
+		add(r.Duplicates, "%d events replayed more than once")
+		add(r.OutOfOrder, "%d events replayed out of order")
+		add(r.IDMismatch, "%d events replayed with another ID than the hub assigned")
+		add(r.Unexpected, "%d unexpected events replayed")
+	}
+	return p
+}
+
+// writeReport prints rep as a table, or as indented JSON.
+func writeReport(w io.Writer, rep *report, asJSON bool) error {
+	if asJSON {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "herald bench %s  %s\ntopic %s\n\n", rep.Scenario, rep.Hub, rep.Topic)
+	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	switch {
+	case rep.Idle != nil:
+		writeIdle(tw, rep.Idle)
+	case rep.Fanout != nil:
+		writeFanout(tw, rep.Fanout)
+	case rep.Publish != nil:
+		writePublish(tw, rep.Publish)
+	case rep.Resume != nil:
+		writeResume(tw, rep.Resume)
+	}
+	tw.Flush()
+	fmt.Fprintf(&b, "\nrun took %.1f s", rep.ElapsedSeconds)
+	if rep.BenchCPUSeconds != nil {
+		fmt.Fprintf(&b, "; the bench itself used %.1f s of CPU", *rep.BenchCPUSeconds)
+	}
+	b.WriteString("\n")
+	for _, n := range rep.Notes {
+		fmt.Fprintf(&b, "note: %s\n", n)
+	}
+	for _, p := range rep.Problems {
+		fmt.Fprintf(&b, "PROBLEM: %s\n", p)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func writeIdle(w io.Writer, r *idleReport) {
+	fmt.Fprintf(w, "subscribers\t%d requested, %d connected, %d failed (%s)\n", r.Subscribers, r.Connected, r.Failed, procsText(r.Procs))
+	fmt.Fprintf(w, "connect rate\t%.0f connections/s (%.2f s)\n", r.ConnectRate, r.ConnectSeconds)
+	fmt.Fprintf(w, "connect latency\t%s\n", latencyText(r.ConnectLatency))
+	if r.BytesPerConn != nil {
+		fmt.Fprintf(w, "server memory\t%s per connection (RSS %s -> %s, settled in %.1f s)\n",
+			bytesText(*r.BytesPerConn), bytesText(float64(*r.RSSBeforeBytes)), bytesText(float64(*r.RSSSettledBytes)), r.SettleSeconds)
+	} else {
+		fmt.Fprintf(w, "server memory\tunknown (give --pid, or a hub with /metrics)\n")
+	}
+	writeServer(w, "server, connecting", r.ServerConnect)
+	fmt.Fprintf(w, "held\t%.1f s: %d dropped, %d open at the end\n", r.HoldSeconds, r.Dropped, r.OpenAtEnd)
+	writeServer(w, "server, holding", r.ServerHold)
+	if r.FirstError != "" {
+		fmt.Fprintf(w, "first error\t%s\n", r.FirstError)
+	}
+}
+
+func writeFanout(w io.Writer, r *fanoutReport) {
+	fmt.Fprintf(w, "subscribers\t%d requested, %d connected, %d failed (%s), %.0f connections/s\n",
+		r.Subscribers, r.Connected, r.Failed, procsText(r.Procs), r.ConnectRate)
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "rate/s\tpublished\tpub/s\tpub p99 ms\tdeliveries/s\tp50 ms\tp90 ms\tp99 ms\tmax ms\tlost\tdup\tserver CPU\tserver RSS\t")
+	for _, s := range r.Steps {
+		cpu, rss := "-", "-"
+		if s.Server != nil && s.Server.CPUPercent != nil {
+			cpu = fmt.Sprintf("%.0f%%", *s.Server.CPUPercent)
+		}
+		if s.Server != nil && s.Server.RSSAfterBytes != nil {
+			rss = bytesText(float64(*s.Server.RSSAfterBytes))
+		}
+		fmt.Fprintf(w, "%g\t%d\t%.1f\t%.2f\t%.0f\t%.2f\t%.2f\t%.2f\t%.2f\t%d\t%d\t%s\t%s\t\n",
+			s.TargetRate, s.Published, s.PublishRate, s.PublishLatency.P99MS, s.DeliveriesPerSec,
+			s.Latency.P50MS, s.Latency.P90MS, s.Latency.P99MS, s.Latency.MaxMS, s.Lost, s.Duplicates, cpu, rss)
+	}
+	fmt.Fprintln(w)
+	for _, s := range r.Steps {
+		writeHubMetrics(w, fmt.Sprintf("hub at %g/s", s.TargetRate), s.Server)
+	}
+	if k := r.Knee; k != nil {
+		switch {
+		case !k.Reached:
+			fmt.Fprintf(w, "knee\tp99 stayed under %g ms at every rate\n", k.ThresholdMS)
+		case k.LastUnder > 0:
+			fmt.Fprintf(w, "knee\tp99 passes %g ms between %g and %g events/s\n", k.ThresholdMS, k.LastUnder, k.Rate)
+		default:
+			fmt.Fprintf(w, "knee\tp99 is over %g ms already at %g events/s\n", k.ThresholdMS, k.Rate)
+		}
+	}
+	fmt.Fprintf(w, "streams\t%d dropped, %d reconnected, %d late deliveries, %d foreign events\n", r.Drops, r.Reconnects, r.Late, r.Foreign)
+	if r.Unprimed > 0 {
+		fmt.Fprintf(w, "unprimed\t%d subscribers never received a probe\n", r.Unprimed)
+	}
+	if r.FirstError != "" {
+		fmt.Fprintf(w, "first error\t%s\n", r.FirstError)
+	}
+}
+
+func writePublish(w io.Writer, r *publishReport) {
+	fmt.Fprintf(w, "publishers\t%d for %.1f s\n", r.Publishers, r.Seconds)
+	fmt.Fprintf(w, "published\t%d (%.0f publishes/s)\n", r.Published, r.PublishesPerSec)
+	fmt.Fprintf(w, "latency\t%s\n", latencyText(r.Latency))
+	fmt.Fprintf(w, "errors\t%d\n", r.Errors)
+	for _, k := range r.ErrorKinds {
+		fmt.Fprintf(w, "  %s\t%d, e.g. %s\n", k.Kind, k.Count, k.Example)
+	}
+	writeServer(w, "server", r.Server)
+}
+
+func writeResume(w io.Writer, r *resumeReport) {
+	fmt.Fprintf(w, "published\t%d of %d by %d publishers in %.2f s (%.0f/s), %d errors\n",
+		r.Published, r.Events, r.Publishers, r.PublishSeconds, r.PublishRate, r.PublishErrors)
+	fmt.Fprintf(w, "resumed from\t%s", r.ResumedFrom)
+	if r.HubLastEventID != "" {
+		fmt.Fprintf(w, " (hub answered Last-Event-ID: %s)", r.HubLastEventID)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "replay\theaders %.1f ms, first event %.1f ms, last event %.1f ms (%.0f events/s)\n",
+		r.HeadersMS, r.FirstEventMS, r.LastEventMS, r.ReplayRate)
+	exact := "yes"
+	if !r.Exact {
+		exact = "NO"
+	}
+	fmt.Fprintf(w, "exact\t%s: %d replayed, %d missing, %d duplicated, %d out of order, %d with another ID, %d unexpected\n",
+		exact, r.Received, r.Missing, r.Duplicates, r.OutOfOrder, r.IDMismatch, r.Unexpected)
+}
+
+func writeServer(w io.Writer, label string, u *serverUse) {
+	if u == nil {
+		return
+	}
+	var parts []string
+	if u.CPUSeconds != nil {
+		parts = append(parts, fmt.Sprintf("CPU %.2f s", *u.CPUSeconds))
+	}
+	if u.CPUPercent != nil {
+		parts = append(parts, fmt.Sprintf("%.0f%% of a core", *u.CPUPercent))
+	}
+	if u.RSSAfterBytes != nil {
+		parts = append(parts, "RSS "+bytesText(float64(*u.RSSAfterBytes)))
+	}
+	if u.Goroutines != nil {
+		parts = append(parts, fmt.Sprintf("%d goroutines", *u.Goroutines))
+	}
+	if len(parts) > 0 {
+		fmt.Fprintf(w, "%s\t%s\n", label, strings.Join(parts, ", "))
+	}
+	writeHubMetrics(w, label, u)
+}
+
+// writeHubMetrics lists the hub's metrics that changed, one per line.
+func writeHubMetrics(w io.Writer, label string, u *serverUse) {
+	if u == nil {
+		return
+	}
+	for _, m := range u.HubMetrics {
+		delta := m.After - m.Before
+		sign := "+"
+		if delta < 0 {
+			sign = "-"
+		}
+		fmt.Fprintf(w, "%s\t%s %s -> %s (%s%s)\n", label, m.Name, numberText(m.Before), numberText(m.After), sign, numberText(math.Abs(delta)))
+		label = ""
+	}
+}
+
+func latencyText(l latencySummary) string {
+	if l.Count == 0 {
+		return "no samples"
+	}
+	return fmt.Sprintf("p50 %.2f ms, p90 %.2f ms, p99 %.2f ms, p99.9 %.2f ms, max %.2f ms (%d samples)",
+		l.P50MS, l.P90MS, l.P99MS, l.P999MS, l.MaxMS, l.Count)
+}
+
+func procsText(procs int) string {
+	if procs == 0 {
+		return "in this process"
+	}
+	return fmt.Sprintf("over %d child processes", procs)
+}
+
+// bytesText prints a byte count in binary units.
+func bytesText(n float64) string {
+	units := []string{"B", "KiB", "MiB", "GiB", "TiB"}
+	i := 0
+	for ; (n >= 1024 || n <= -1024) && i < len(units)-1; i++ {
+		n /= 1024
+	}
+	if i == 0 {
+		return fmt.Sprintf("%.0f B", n)
+	}
+	return fmt.Sprintf("%.1f %s", n, units[i])
+}

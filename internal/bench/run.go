@@ -1,0 +1,238 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/url"
+	"time"
+)
+
+// runner holds what every scenario needs.
+type runner struct {
+	cfg       config
+	target    *target
+	token     string
+	topic     string
+	probe     *serverProbe
+	fileLimit uint64
+	stderr    io.Writer
+	notes     []string
+}
+
+// perProcessSockets is the most subscribers one process holds: the
+// open-file limit less a margin for the publisher, metrics scrapes and the
+// runtime's own files.
+func perProcessSockets(limit uint64) int {
+	const margin = 1000
+	if limit == 0 || limit > 1<<24 {
+		return 1 << 24
+	}
+	return max(int(limit)-margin, 100)
+}
+
+func newRunner(ctx context.Context, cfg config, fileLimit uint64, stderr io.Writer) (*runner, error) {
+	hub, addr, err := resolveLoopback(ctx, systemLookup, cfg.hub)
+	if err != nil {
+		return nil, err
+	}
+	sources, err := chooseSources(cfg.sources, addr)
+	if err != nil {
+		return nil, err
+	}
+	t, err := newTarget(targetSpec{Hub: hub.String(), Addr: addr.String(), Sources: sources, Insecure: cfg.insecure})
+	if err != nil {
+		return nil, err
+	}
+	r := &runner{cfg: cfg, target: t, token: cfg.token, topic: cfg.topic, fileLimit: fileLimit, stderr: stderr}
+	if r.topic == "" {
+		r.topic = topicURL(cfg.scenario, newRunID())
+	}
+	if cfg.key != "" {
+		if r.token, err = mintToken(cfg.key, cfg.timeout+time.Hour); err != nil {
+			return nil, fmt.Errorf("minting a token: %w", err)
+		}
+	}
+	var metrics *target
+	if cfg.metrics != "none" {
+		raw := cfg.metrics
+		if raw == "auto" {
+			raw = (&url.URL{Scheme: hub.Scheme, Host: hub.Host, Path: "/metrics"}).String()
+		}
+		mu, maddr, err := resolveLoopback(ctx, systemLookup, raw)
+		if err != nil {
+			return nil, fmt.Errorf("--metrics: %w", err)
+		}
+		if metrics, err = newTarget(targetSpec{Hub: mu.String(), Addr: maddr.String(), Insecure: cfg.insecure}); err != nil {
+			return nil, err
+		}
+	}
+	var notes []string
+	// A hub without /metrics is normal: say so only when it was asked for.
+	r.probe, notes = newServerProbe(ctx, cfg.pid, metrics, cfg.metrics != "auto")
+	r.notes = append(r.notes, notes...)
+	if cfg.pid == 0 && !r.probe.enabled() && cfg.scenario == "idle" {
+		r.notes = append(r.notes, "no --pid and no /metrics: server memory per connection cannot be measured")
+	}
+	return r, nil
+}
+
+// run runs the configured scenario.
+func (r *runner) run(ctx context.Context) (*report, error) {
+	rep := &report{
+		Scenario: r.cfg.scenario, Hub: r.target.spec.Hub, Topic: r.topic,
+		Started: time.Now(),
+	}
+	defer r.probe.close()
+	cpuBefore, cpuOK := ownCPU()
+	var err error
+	switch r.cfg.scenario {
+	case "idle":
+		rep.Idle, err = r.idle(ctx)
+	case "fanout":
+		rep.Fanout, err = r.fanout(ctx)
+	case "publish":
+		rep.Publish, err = r.publishLoad(ctx)
+	case "resume":
+		rep.Resume, err = r.resume(ctx)
+	}
+	if err != nil {
+		return nil, err
+	}
+	rep.ElapsedSeconds = time.Since(rep.Started).Seconds()
+	if cpuAfter, ok := ownCPU(); ok && cpuOK {
+		rep.BenchCPUSeconds = ptr(cpuAfter - cpuBefore)
+	}
+	rep.Notes = r.notes
+	rep.Problems = rep.problems()
+	return rep, nil
+}
+
+// progressf prints a progress line on stderr unless --quiet.
+func (r *runner) progressf(format string, args ...any) {
+	if !r.cfg.quiet {
+		fmt.Fprintf(r.stderr, "bench %s: "+format+"\n", append([]any{r.cfg.scenario}, args...)...)
+	}
+}
+
+// pollEvery is how often the parent looks at its groups' counters.
+const pollEvery = 50 * time.Millisecond
+
+// waitFor polls done until it reports true, limit passes or ctx ends, and
+// prints progress() every second. It reports whether done became true; only
+// the end of ctx is an error.
+func (r *runner) waitFor(ctx context.Context, limit time.Duration, done func() bool, progress func() string) (bool, error) {
+	deadline := time.Now().Add(limit)
+	lastPrint := time.Now()
+	tick := time.NewTicker(pollEvery)
+	defer tick.Stop()
+	for {
+		if done() {
+			return true, nil
+		}
+		if time.Now().After(deadline) {
+			return false, nil
+		}
+		if progress != nil && time.Since(lastPrint) >= time.Second {
+			r.progressf("%s", progress())
+			lastPrint = time.Now()
+		}
+		select {
+		case <-ctx.Done():
+			return false, ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
+
+// remaining is how long ctx has left, or a day if it has no deadline.
+func remaining(ctx context.Context) time.Duration {
+	if d, ok := ctx.Deadline(); ok {
+		return time.Until(d)
+	}
+	return 24 * time.Hour
+}
+
+// startGroups spreads n subscribers of the run's topic over as many groups
+// as the open-file limit and --procs call for.
+func (r *runner) startGroups(n int) ([]group, int, error) {
+	per := perProcessSockets(r.fileLimit)
+	procs := r.cfg.procs
+	if procs == 0 && n > per {
+		procs = (n + per - 1) / per
+	}
+	if procs > 0 && (n+procs-1)/procs > per {
+		return nil, 0, fmt.Errorf("%d subscribers over %d processes is %d each, more than the open-file limit allows (%d): use --procs %d",
+			n, procs, (n+procs-1)/procs, per, (n+per-1)/per)
+	}
+	spec := groupSpec{
+		Target: r.target.spec, Token: r.token, Topic: r.topic,
+		Concurrency: r.cfg.connectConcurrency, ConnectTimeout: r.cfg.connectTimeout,
+	}
+	if procs == 0 {
+		spec.Count = n
+		p, err := startPool(spec)
+		if err != nil {
+			return nil, 0, err
+		}
+		return []group{localGroup{p}}, 0, nil
+	}
+	spec.Concurrency = max(r.cfg.connectConcurrency/procs, 1)
+	var groups []group
+	for i := range procs {
+		s := spec
+		s.Count = n*(i+1)/procs - n*i/procs
+		g, err := startChild(s, r.stderr)
+		if err != nil {
+			abortAll(groups)
+			return nil, 0, err
+		}
+		groups = append(groups, g)
+	}
+	return groups, procs, nil
+}
+
+func abortAll(groups []group) {
+	for _, g := range groups {
+		g.abort()
+	}
+}
+
+func statusOf(groups []group) groupStatus {
+	var s groupStatus
+	for _, g := range groups {
+		s.add(g.status())
+	}
+	return s
+}
+
+// collectAll gathers one step's results from every group.
+func collectAll(ctx context.Context, groups []group, step int) (stepResult, error) {
+	total := stepResult{Step: step, Latency: newHistogram()}
+	for _, g := range groups {
+		r, err := g.collect(ctx, step)
+		if err != nil {
+			return total, err
+		}
+		total.add(r)
+	}
+	return total, nil
+}
+
+// finishAll closes every group and adds up what they report.
+func finishAll(ctx context.Context, groups []group) (groupResult, error) {
+	total := groupResult{Connect: newHistogram()}
+	var firstErr error
+	for _, g := range groups {
+		res, err := g.finish(ctx)
+		if err != nil {
+			if firstErr == nil {
+				firstErr = err
+			}
+			continue
+		}
+		total.Status.add(res.Status)
+		total.Connect.merge(res.Connect)
+	}
+	return total, firstErr
+}

@@ -1,0 +1,260 @@
+package bench
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// clockTicks is USER_HZ, the unit of utime and stime in /proc/<pid>/stat.
+// It is 100 on every Linux architecture Go supports.
+const clockTicks = 100
+
+// serverSample is the hub's resource use at one moment, from /proc when
+// --pid is given, else from its Prometheus /metrics when it has one. A field
+// is nil when no source had it.
+type serverSample struct {
+	At         time.Time
+	RSSBytes   *int64
+	CPUSeconds *float64
+	Goroutines *int64
+	// Hub holds the hub's own unlabelled metrics (herald_*, mercure_*):
+	// everything but the Go runtime's and the process's.
+	Hub map[string]float64
+}
+
+// serverProbe samples the hub's resource use.
+type serverProbe struct {
+	pid        int
+	metricsURL string // "" when the hub has no usable /metrics
+	client     *http.Client
+}
+
+// newServerProbe checks the sources once, so that a run reports plainly
+// which figures it will have. metrics, when not nil, dials the metrics URL;
+// one that does not answer 200 with Prometheus text is dropped (Mercure
+// serves it on another port, if at all), with a note if noteMetrics.
+func newServerProbe(ctx context.Context, pid int, metrics *target, noteMetrics bool) (*serverProbe, []string) {
+	p := &serverProbe{pid: pid}
+	var notes []string
+	if pid > 0 {
+		if _, err := readProcStatus(pid); err != nil {
+			notes = append(notes, fmt.Sprintf("--pid %d: %v; no server memory or CPU from /proc", pid, err))
+			p.pid = 0
+		}
+	}
+	if metrics != nil {
+		p.client = newPublisher(metrics, "", 2).client
+		p.client.Timeout = 5 * time.Second
+		p.metricsURL = metrics.spec.Hub
+		if _, err := p.scrape(ctx); err != nil {
+			if noteMetrics {
+				notes = append(notes, fmt.Sprintf("no metrics from %s (%v)", p.metricsURL, err))
+			}
+			p.metricsURL = ""
+		}
+	}
+	return p, notes
+}
+
+func (p *serverProbe) enabled() bool { return p.pid > 0 || p.metricsURL != "" }
+
+// close releases the metrics client's connections.
+func (p *serverProbe) close() {
+	if p.client != nil {
+		p.client.CloseIdleConnections()
+	}
+}
+
+// sample reads the hub's figures now; what cannot be read stays nil.
+func (p *serverProbe) sample(ctx context.Context) serverSample {
+	s := serverSample{At: time.Now()}
+	if p.metricsURL != "" {
+		if m, err := p.scrape(ctx); err == nil {
+			if v, ok := m["process_resident_memory_bytes"]; ok {
+				s.RSSBytes = ptr(int64(v))
+			}
+			if v, ok := m["process_cpu_seconds_total"]; ok {
+				s.CPUSeconds = ptr(v)
+			}
+			if v, ok := m["go_goroutines"]; ok {
+				s.Goroutines = ptr(int64(v))
+			}
+			s.Hub = hubMetrics(m)
+		}
+	}
+	// /proc is exact and read last, so it wins over the metrics' figures.
+	if p.pid > 0 {
+		if st, err := readProcStatus(p.pid); err == nil {
+			s.RSSBytes = ptr(st.rssBytes)
+		}
+		if cpu, err := readProcCPU(p.pid); err == nil {
+			s.CPUSeconds = ptr(cpu)
+		}
+	}
+	return s
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// scrape fetches the unlabelled samples of the Prometheus text format.
+func (p *serverProbe) scrape(ctx context.Context) (map[string]float64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.metricsURL, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := p.client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("status %s", resp.Status)
+	}
+	m := parseMetrics(io.LimitReader(resp.Body, 8<<20))
+	if len(m) == 0 {
+		return nil, fmt.Errorf("no Prometheus samples")
+	}
+	return m, nil
+}
+
+// parseMetrics reads `name value` lines of the Prometheus text format;
+// labelled samples and comments are skipped.
+func parseMetrics(r io.Reader) map[string]float64 {
+	m := map[string]float64{}
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "" || line[0] == '#' || strings.ContainsRune(line, '{') {
+			continue
+		}
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		if v, err := strconv.ParseFloat(f[1], 64); err == nil {
+			m[f[0]] = v
+		}
+	}
+	return m
+}
+
+// hubMetrics keeps the metrics that describe the hub rather than the Go
+// runtime or the process.
+func hubMetrics(m map[string]float64) map[string]float64 {
+	hub := map[string]float64{}
+	for k, v := range m {
+		if !strings.HasPrefix(k, "go_") && !strings.HasPrefix(k, "process_") && !strings.HasPrefix(k, "promhttp_") {
+			hub[k] = v
+		}
+	}
+	return hub
+}
+
+type procStatus struct{ rssBytes int64 }
+
+// readProcStatus reads VmRSS from /proc/<pid>/status.
+func readProcStatus(pid int) (procStatus, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return procStatus{}, err
+	}
+	return parseProcStatus(b)
+}
+
+func parseProcStatus(b []byte) (procStatus, error) {
+	for line := range bytes.Lines(b) {
+		rest, ok := bytes.CutPrefix(line, []byte("VmRSS:"))
+		if !ok {
+			continue
+		}
+		f := bytes.Fields(rest)
+		if len(f) != 2 || string(f[1]) != "kB" {
+			break
+		}
+		kb, err := strconv.ParseInt(string(f[0]), 10, 64)
+		if err != nil {
+			break
+		}
+		return procStatus{rssBytes: kb * 1024}, nil
+	}
+	return procStatus{}, fmt.Errorf("no VmRSS line (is it a kernel thread, or a zombie?)")
+}
+
+// readProcCPU returns utime+stime of /proc/<pid>/stat, in seconds.
+func readProcCPU(pid int) (float64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	return parseProcStat(b)
+}
+
+func parseProcStat(b []byte) (float64, error) {
+	// The command name (field 2) is in parentheses and may itself hold
+	// spaces and parentheses: the fields resume after the last ')'.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("malformed /proc stat")
+	}
+	f := bytes.Fields(b[i+1:])
+	// f[0] is field 3 (state); utime and stime are fields 14 and 15.
+	if len(f) < 13 {
+		return 0, fmt.Errorf("malformed /proc stat: %d fields", len(f)+2)
+	}
+	utime, err1 := strconv.ParseUint(string(f[11]), 10, 64)
+	stime, err2 := strconv.ParseUint(string(f[12]), 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("malformed /proc stat times")
+	}
+	return float64(utime+stime) / clockTicks, nil
+}
+
+// serverUse is the hub's resource use over one phase of a run.
+type serverUse struct {
+	RSSBeforeBytes *int64   `json:"rss_before_bytes,omitempty"`
+	RSSAfterBytes  *int64   `json:"rss_after_bytes,omitempty"`
+	CPUSeconds     *float64 `json:"cpu_seconds,omitempty"`
+	// CPUPercent is CPU time over wall time: 100 is one core busy.
+	CPUPercent *float64 `json:"cpu_percent,omitempty"`
+	Goroutines *int64   `json:"goroutines,omitempty"`
+	// HubMetrics are the hub's own metrics that changed over the phase.
+	HubMetrics []metricChange `json:"hub_metrics,omitempty"`
+}
+
+// metricChange is one hub metric at the start and the end of a phase.
+type metricChange struct {
+	Name   string  `json:"name"`
+	Before float64 `json:"before"`
+	After  float64 `json:"after"`
+}
+
+func between(a, b serverSample) *serverUse {
+	u := &serverUse{RSSBeforeBytes: a.RSSBytes, RSSAfterBytes: b.RSSBytes, Goroutines: b.Goroutines}
+	if a.CPUSeconds != nil && b.CPUSeconds != nil {
+		cpu := *b.CPUSeconds - *a.CPUSeconds
+		u.CPUSeconds = &cpu
+		if wall := b.At.Sub(a.At).Seconds(); wall > 0 {
+			u.CPUPercent = ptr(100 * cpu / wall)
+		}
+	}
+	for name, after := range b.Hub {
+		if before, ok := a.Hub[name]; ok && before != after {
+			u.HubMetrics = append(u.HubMetrics, metricChange{Name: name, Before: before, After: after})
+		}
+	}
+	slices.SortFunc(u.HubMetrics, func(x, y metricChange) int { return strings.Compare(x.Name, y.Name) })
+	if u.RSSBeforeBytes == nil && u.RSSAfterBytes == nil && u.CPUSeconds == nil && u.Goroutines == nil && u.HubMetrics == nil {
+		return nil
+	}
+	return u
+}

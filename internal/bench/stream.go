@@ -1,0 +1,203 @@
+package bench
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// stream is one SSE subscription over a connection of its own. It speaks
+// just enough HTTP/1.1 to subscribe, and parses only the id and data fields:
+// at 15,000 subscribers net/http's two goroutines and two buffers per
+// connection would cost the client more than the server being measured.
+//
+// The parser follows the WHATWG rules for what it reads (LF or CRLF line
+// ends, comments, one optional space after the colon, data lines joined
+// with LF, the last event ID kept across events); a lone CR as line end,
+// which neither Herald nor Mercure emit, is not recognised.
+type stream struct {
+	conn net.Conn
+	body *bufio.Reader
+	// lastEventID is the Last-Event-ID response header (Mercure puts the
+	// ID replay started from there, or "earliest").
+	lastEventID string
+
+	id   []byte // last event ID buffer; persists across events per the spec
+	data []byte
+	line []byte // holds a line longer than the read buffer
+}
+
+// maxLine bounds one line of the stream, so that a broken hub cannot make
+// the client buffer without limit.
+const maxLine = 1 << 20
+
+// errStreamEnded reports a subscription the hub closed.
+var errStreamEnded = errors.New("hub closed the stream")
+
+// subscribeRequest is what one subscription asks for.
+type subscribeRequest struct {
+	topic       string
+	token       string
+	lastEventID string
+}
+
+// subscribe opens a subscription and returns once the hub has sent its
+// response headers: that is when the subscriber counts as connected.
+func (t *target) subscribe(ctx context.Context, req subscribeRequest) (*stream, error) {
+	conn, err := t.dial(ctx)
+	if err != nil {
+		return nil, err
+	}
+	// The deadline covers the request and the response headers; a hub that
+	// accepts the connection and then says nothing must not hang a run.
+	if d, ok := ctx.Deadline(); ok {
+		conn.SetDeadline(d)
+	}
+	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
+
+	if _, err := io.WriteString(conn, t.subscribeHead(req)); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	br := bufio.NewReaderSize(conn, 1024)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 256))
+		conn.Close()
+		return nil, fmt.Errorf("subscribe: hub answered %s: %s", resp.Status, bytes.TrimSpace(snippet))
+	}
+	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/event-stream") {
+		conn.Close()
+		return nil, fmt.Errorf("subscribe: hub answered Content-Type %q, not text/event-stream", ct)
+	}
+	if !stop() {
+		conn.Close()
+		return nil, ctx.Err()
+	}
+	conn.SetDeadline(time.Time{})
+	return &stream{
+		conn:        conn,
+		body:        bufio.NewReaderSize(resp.Body, 2048),
+		lastEventID: resp.Header.Get("Last-Event-ID"),
+	}, nil
+}
+
+// subscribeHead is the HTTP/1.1 request that opens a subscription.
+func (t *target) subscribeHead(req subscribeRequest) string {
+	q := t.hub.Query()
+	q.Add("topic", req.topic)
+	path := t.hub.EscapedPath()
+	if path == "" {
+		path = "/"
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "GET %s?%s HTTP/1.1\r\nHost: %s\r\n", path, q.Encode(), t.hub.Host)
+	b.WriteString("Accept: text/event-stream\r\nCache-Control: no-cache\r\nUser-Agent: herald-bench\r\n")
+	if req.token != "" {
+		fmt.Fprintf(&b, "Authorization: Bearer %s\r\n", req.token)
+	}
+	if req.lastEventID != "" {
+		fmt.Fprintf(&b, "Last-Event-ID: %s\r\n", sanitizeHeader(req.lastEventID))
+	}
+	b.WriteString("\r\n")
+	return b.String()
+}
+
+// sanitizeHeader drops the characters that would end a header early; an ID
+// the hub sent us can contain anything but CR, LF or NUL anyway.
+func sanitizeHeader(v string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '\r' || r == '\n' || r == 0 {
+			return -1
+		}
+		return r
+	}, v)
+}
+
+// next returns the next event's ID and data. Both alias buffers of s that
+// the following call overwrites. An event with no data line is skipped, as
+// an EventSource skips it.
+func (s *stream) next() (id, data []byte, err error) {
+	s.data = s.data[:0]
+	hasData := false
+	for {
+		line, err := s.readLine()
+		if err != nil {
+			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+				err = errStreamEnded
+			}
+			return nil, nil, err
+		}
+		if len(line) == 0 {
+			if hasData {
+				return s.id, s.data, nil
+			}
+			continue
+		}
+		if line[0] == ':' {
+			continue
+		}
+		field, value, found := bytes.Cut(line, []byte(":"))
+		if found && len(value) > 0 && value[0] == ' ' {
+			value = value[1:]
+		}
+		switch string(field) {
+		case "data":
+			if hasData {
+				s.data = append(s.data, '\n')
+			}
+			s.data = append(s.data, value...)
+			hasData = true
+		case "id":
+			if bytes.IndexByte(value, 0) < 0 {
+				s.id = append(s.id[:0], value...)
+			}
+		}
+	}
+}
+
+// readLine returns one line without its LF or CRLF ending.
+func (s *stream) readLine() ([]byte, error) {
+	line, err := s.body.ReadSlice('\n')
+	if errors.Is(err, bufio.ErrBufferFull) {
+		s.line = append(s.line[:0], line...)
+		for errors.Is(err, bufio.ErrBufferFull) {
+			line, err = s.body.ReadSlice('\n')
+			s.line = append(s.line, line...)
+			if len(s.line) > maxLine {
+				return nil, fmt.Errorf("hub sent a line longer than %d bytes", maxLine)
+			}
+		}
+		line = s.line
+	}
+	if err != nil {
+		return nil, err
+	}
+	line = line[:len(line)-1]
+	if n := len(line); n > 0 && line[n-1] == '\r' {
+		line = line[:n-1]
+	}
+	return line, nil
+}
+
+// close ends the subscription.
+func (s *stream) close() error { return s.conn.Close() }
+
+// topicURL builds a topic IRI unique to one run, so that runs never see each
+// other's events and a hub's history of earlier runs is never replayed.
+func topicURL(scenario, run string) string {
+	return "https://herald.bench/" + url.PathEscape(scenario) + "/" + url.PathEscape(run)
+}
