@@ -2,7 +2,7 @@
 GO ?= go
 PKGS := ./...
 
-.PHONY: all build test lint vet staticcheck unit e2e bench fmt
+.PHONY: all build test lint vet staticcheck unit e2e e2e-deps bench fmt
 
 all: build
 
@@ -24,7 +24,15 @@ lint: vet staticcheck
 unit:
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
 
-test: lint unit
+# The end-to-end suite: the built binary against real Chromium (Debian's
+# package, installed when missing) and the npm eventsource client.
+e2e-deps:
+	./e2e/install.sh
+
+e2e: build e2e-deps
+	HERALD_BIN=$(CURDIR)/bin/herald ./e2e/run.sh
+
+test: lint unit e2e
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 3 $(PKGS)

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs what the end-to-end suite needs, only when it is missing:
+# Debian's chromium (and openssl, for the TLS scenario) through apt, and the
+# npm packages pinned in package-lock.json.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+missing=()
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+command -v openssl >/dev/null || missing+=(openssl)
+if [ ${#missing[@]} -gt 0 ]; then
+	echo "e2e/install.sh: installing ${missing[*]} with apt-get" >&2
+	sudo=()
+	[ "$(id -u)" -eq 0 ] || sudo=(sudo)
+	"${sudo[@]}" apt-get update
+	"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
+fi
+
+if ! command -v npm >/dev/null; then
+	echo "e2e/install.sh: npm is missing: install Node.js 20 or newer" >&2
+	exit 1
+fi
+npm ci --no-audit --no-fund

@@ -1,0 +1,124 @@
+// The real clients under test: headless Chromium (driven by playwright-core,
+// running the browser's own EventSource) and the npm `eventsource` package.
+// Both are wrapped as a "subscriber" with one shape, so a scenario can be
+// written once and run against each.
+import fs from 'node:fs';
+
+import { EventSource } from 'eventsource';
+import { chromium } from 'playwright-core';
+
+import { waitFor } from './wait.mjs';
+
+export const CHROMIUM = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
+
+if (!fs.existsSync(CHROMIUM)) {
+  throw new Error(`chromium not found at ${CHROMIUM}: run e2e/install.sh (apt-get install chromium)`);
+}
+
+// Quiet, deterministic Chromium: no QUIC (the servers speak TCP only), no
+// background traffic, no first-run UI. playwright-core gives each launch a
+// fresh temporary profile.
+const BROWSER_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+];
+
+/** Launches Debian's Chromium; extraArgs are appended to the usual flags. */
+export function launchBrowser(extraArgs = []) {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [...BROWSER_ARGS, ...extraArgs],
+  });
+}
+
+export const CONNECTING = 0;
+export const OPEN = 1;
+export const CLOSED = 2;
+
+/**
+ * @typedef {{type: string, id: string, data: string}} Received
+ * @typedef {{readyState: number, opens: number, openedAt: number[], errors: number, events: Received[]}} Snapshot
+ *   openedAt holds the wall-clock time (ms) of each open event.
+ * @typedef {{snapshot(): Promise<Snapshot>, close(): Promise<void>}} Subscriber
+ */
+
+let pageSubscribers = 0;
+
+/**
+ * Opens `new EventSource(url, {withCredentials})` inside page and records
+ * every event of the given types.
+ * @returns {Promise<Subscriber>}
+ */
+export async function pageSubscriber(page, url, { types = ['message'], withCredentials = false } = {}) {
+  const name = `s${++pageSubscribers}`;
+  await page.evaluate(({ name, url, types, withCredentials }) => {
+    const rec = { events: [], openedAt: [], errors: 0 };
+    rec.es = new EventSource(url, { withCredentials });
+    for (const type of types) {
+      rec.es.addEventListener(type, (e) => rec.events.push({ type: e.type, id: e.lastEventId, data: e.data }));
+    }
+    rec.es.addEventListener('open', () => rec.openedAt.push(Date.now()));
+    rec.es.addEventListener('error', () => rec.errors++);
+    (window.e2eSubscribers ??= {})[name] = rec;
+  }, { name, url: String(url), types, withCredentials });
+  return {
+    snapshot: () => page.evaluate((name) => {
+      const { es, events, openedAt, errors } = window.e2eSubscribers[name];
+      return { readyState: es.readyState, opens: openedAt.length, openedAt, errors, events };
+    }, name),
+    close: () => page.evaluate((name) => window.e2eSubscribers[name].es.close(), name),
+  };
+}
+
+/**
+ * Opens an npm `eventsource` EventSource in this process and records every
+ * event of the given types.
+ * @returns {Subscriber}
+ */
+export function nodeSubscriber(url, { types = ['message'] } = {}) {
+  const rec = { events: [], openedAt: [], errors: 0 };
+  const es = new EventSource(String(url));
+  for (const type of types) {
+    es.addEventListener(type, (e) => rec.events.push({ type: e.type, id: e.lastEventId, data: e.data }));
+  }
+  es.addEventListener('open', () => rec.openedAt.push(Date.now()));
+  es.addEventListener('error', () => rec.errors++);
+  return {
+    snapshot: async () => ({
+      readyState: es.readyState,
+      opens: rec.openedAt.length,
+      openedAt: [...rec.openedAt],
+      errors: rec.errors,
+      events: [...rec.events],
+    }),
+    close: async () => es.close(),
+  };
+}
+
+/** Waits until the subscriber's snapshot satisfies pred, and returns it. */
+export function waitForSubscriber(sub, pred, { timeout = 10_000, what = 'subscriber state' } = {}) {
+  let last;
+  return waitFor(async () => {
+    last = await sub.snapshot();
+    return pred(last) ? last : false;
+  }, { timeout, what }).catch((err) => {
+    throw new Error(`${err.message}; last state: ${JSON.stringify(last)}`, { cause: err });
+  });
+}
+
+/** Waits until the subscriber is OPEN. */
+export function waitOpen(sub, opts) {
+  return waitForSubscriber(sub, (s) => s.readyState === OPEN, { what: 'readyState OPEN', ...opts });
+}
+
+/** Waits until the subscriber has received at least n events. */
+export function waitEvents(sub, n, opts) {
+  return waitForSubscriber(sub, (s) => s.events.length >= n, { what: `${n} events`, ...opts });
+}
