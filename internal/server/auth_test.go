@@ -136,35 +136,39 @@ func TestSubscribeAuthentication(t *testing.T) {
 }
 
 func TestPrivateEvents(t *testing.T) {
-	e := newEnv(t, func(c *serverConfig, _ *hubConfig) { c.Anonymous = true })
-	anon := e.subscribe("topic=*", nil)
-	granted := e.subscribe("topic=*", bearer(e.token(auth.MintClaims{Subscribe: []string{"https://example.com/users/{id}"}})))
-	other := e.subscribe("topic=*", bearer(e.token(auth.MintClaims{Subscribe: []string{"https://example.com/groups/1"}})))
+	inModes(t, func(t *testing.T, mode option) {
+		e := newEnv(t, mode, func(c *serverConfig, _ *hubConfig) { c.Anonymous = true })
+		anon := e.subscribe("topic=*", nil)
+		granted := e.subscribe("topic=*", bearer(e.token(auth.MintClaims{Subscribe: []string{"https://example.com/users/{id}"}})))
+		other := e.subscribe("topic=*", bearer(e.token(auth.MintClaims{Subscribe: []string{"https://example.com/groups/1"}})))
 
-	e.mustPublish(form("topic", "https://example.com/users/42", "data", "secret", "private", "on"))
-	e.mustPublish(form("topic", "https://example.com/public", "data", "hello"))
+		e.mustPublish(form("topic", "https://example.com/users/42", "data", "secret", "private", "on"))
+		e.mustPublish(form("topic", "https://example.com/public", "data", "hello"))
 
-	if ev := granted.next(t); string(ev.Data) != "secret" {
-		t.Errorf("granted subscriber got %q first, want the private event", ev.Data)
-	}
-	for name, s := range map[string]*stream{"anonymous": anon, "other grant": other} {
-		if ev := s.next(t); string(ev.Data) != "hello" {
-			t.Errorf("%s subscriber got %q, want only the public event", name, ev.Data)
+		if ev := granted.next(t); string(ev.Data) != "secret" {
+			t.Errorf("granted subscriber got %q first, want the private event", ev.Data)
 		}
-	}
-	// A private event is delivered when an alternate topic is granted.
-	e.mustPublish(form("topic", "https://example.com/x", "topic", "https://example.com/groups/1", "data", "alt", "private", "true"))
-	if ev := other.next(t); string(ev.Data) != "alt" {
-		t.Errorf("alternate-granted subscriber got %q", ev.Data)
-	}
-	anon.expectNone(t, 100*time.Millisecond)
+		for name, s := range map[string]*stream{"anonymous": anon, "other grant": other} {
+			if ev := s.next(t); string(ev.Data) != "hello" {
+				t.Errorf("%s subscriber got %q, want only the public event", name, ev.Data)
+			}
+		}
+		// A private event is delivered when an alternate topic is granted.
+		e.mustPublish(form("topic", "https://example.com/x", "topic", "https://example.com/groups/1", "data", "alt", "private", "true"))
+		if ev := other.next(t); string(ev.Data) != "alt" {
+			t.Errorf("alternate-granted subscriber got %q", ev.Data)
+		}
+		anon.expectNone(t, 100*time.Millisecond)
+	})
 }
 
 func TestTokenExpiryEndsStream(t *testing.T) {
-	e := newEnv(t)
-	tok := e.token(auth.MintClaims{Subscribe: []string{"*"}, TTL: 1500 * time.Millisecond})
-	s := e.subscribe("topic=t", bearer(tok))
-	s.ended(t)
+	inModes(t, func(t *testing.T, mode option) {
+		e := newEnv(t, mode)
+		tok := e.token(auth.MintClaims{Subscribe: []string{"*"}, TTL: 1500 * time.Millisecond})
+		s := e.subscribe("topic=t", bearer(tok))
+		s.ended(t)
+	})
 }
 
 func TestRS256PerRoleKeys(t *testing.T) {

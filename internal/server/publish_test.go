@@ -12,41 +12,45 @@ import (
 )
 
 func TestPublishDeliversToSubscriber(t *testing.T) {
-	e := newEnv(t)
-	sub := e.subscribe("topic=https://example.com/books/1", bearer(e.token(auth.MintClaims{Subscribe: []string{"*"}})))
-	if got := sub.resp.Header.Get("Content-Type"); got != "text/event-stream" {
-		t.Errorf("Content-Type = %q", got)
-	}
-	if got := sub.resp.Header.Get("Cache-Control"); got != "no-cache" {
-		t.Errorf("Cache-Control = %q", got)
-	}
+	inModes(t, func(t *testing.T, mode option) {
+		e := newEnv(t, mode)
+		sub := e.subscribe("topic=https://example.com/books/1", bearer(e.token(auth.MintClaims{Subscribe: []string{"*"}})))
+		if got := sub.resp.Header.Get("Content-Type"); got != "text/event-stream" {
+			t.Errorf("Content-Type = %q", got)
+		}
+		if got := sub.resp.Header.Get("Cache-Control"); got != "no-cache" {
+			t.Errorf("Cache-Control = %q", got)
+		}
 
-	id := e.mustPublish(form("topic", "https://example.com/books/1", "data", "line 1\nline 2\r\nline 3 — ünïcødé", "type", "update", "retry", "2500"))
-	if !strings.HasPrefix(id, "urn:herald:") {
-		t.Errorf("generated id = %q", id)
-	}
-	ev := sub.next(t)
-	if ev.ID != id || ev.Type != "update" || string(ev.Data) != "line 1\nline 2\nline 3 — ünïcødé" || ev.Retry != 2500*time.Millisecond {
-		t.Errorf("got %+v (data %q), want id %s type update", ev, ev.Data, id)
-	}
+		id := e.mustPublish(form("topic", "https://example.com/books/1", "data", "line 1\nline 2\r\nline 3 — ünïcødé", "type", "update", "retry", "2500"))
+		if !strings.HasPrefix(id, "urn:herald:") {
+			t.Errorf("generated id = %q", id)
+		}
+		ev := sub.next(t)
+		if ev.ID != id || ev.Type != "update" || string(ev.Data) != "line 1\nline 2\nline 3 — ünïcødé" || ev.Retry != 2500*time.Millisecond {
+			t.Errorf("got %+v (data %q), want id %s type update", ev, ev.Data, id)
+		}
 
-	// A publisher-chosen ID is used as is; alternates deliver too.
-	id2 := e.mustPublish(form("topic", "https://example.com/other", "topic", "https://example.com/books/1", "data", "x", "id", "my-id-1"))
-	if id2 != "my-id-1" {
-		t.Errorf("publisher id answered %q", id2)
-	}
-	if ev := sub.next(t); ev.ID != "my-id-1" || ev.Type != "" {
-		t.Errorf("alternate-topic event = %+v", ev)
-	}
-	// Unrelated topics are not delivered.
-	e.mustPublish(form("topic", "https://example.com/books/2", "data", "no"))
-	sub.expectNone(t, 100*time.Millisecond)
+		// A publisher-chosen ID is used as is; alternates deliver too.
+		id2 := e.mustPublish(form("topic", "https://example.com/other", "topic", "https://example.com/books/1", "data", "x", "id", "my-id-1"))
+		if id2 != "my-id-1" {
+			t.Errorf("publisher id answered %q", id2)
+		}
+		if ev := sub.next(t); ev.ID != "my-id-1" || ev.Type != "" {
+			t.Errorf("alternate-topic event = %+v", ev)
+		}
+		// Unrelated topics are not delivered.
+		e.mustPublish(form("topic", "https://example.com/books/2", "data", "no"))
+		sub.expectNone(t, 100*time.Millisecond)
+	})
 }
 
 func TestStreamStartsWithRetryHint(t *testing.T) {
-	e := newEnv(t, func(c *serverConfig, _ *hubConfig) { c.RetryHint = 1500 * time.Millisecond; c.Anonymous = true })
-	s := e.subscribe("topic=a", nil)
-	readRaw(t, s.resp.Body, "retry: 1500\n\n")
+	inModes(t, func(t *testing.T, mode option) {
+		e := newEnv(t, mode, func(c *serverConfig, _ *hubConfig) { c.RetryHint = 1500 * time.Millisecond; c.Anonymous = true })
+		s := e.subscribe("topic=a", nil)
+		readRaw(t, s.resp.Body, "retry: 1500\n\n")
+	})
 }
 
 func TestPublishRefusesBadInput(t *testing.T) {

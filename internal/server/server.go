@@ -3,8 +3,10 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -70,6 +72,14 @@ type Config struct {
 	Index http.Handler
 	// Version is reported by /healthz.
 	Version string
+	// GoroutineStreams serves every stream from its own goroutine, as
+	// net/http does, even where push streams are possible (plain
+	// HTTP/1.1 on Linux). Push streams hold no goroutine or buffer while
+	// idle; this switch exists to compare the two.
+	GoroutineStreams bool
+	// PushWorkers is the number of goroutines writing push streams
+	// (default: GOMAXPROCS).
+	PushWorkers int
 }
 
 func (c *Config) setDefaults() {
@@ -100,6 +110,9 @@ func (c *Config) setDefaults() {
 	if c.Metrics == nil {
 		c.Metrics = metrics.NewRegistry()
 	}
+	if c.PushWorkers == 0 {
+		c.PushWorkers = runtime.GOMAXPROCS(0)
+	}
 }
 
 // Server is Herald's HTTP surface. It implements http.Handler.
@@ -110,6 +123,7 @@ type Server struct {
 	cors    *corsPolicy
 	metrics *serverMetrics
 
+	push     *pushPool     // nil when every stream has its own goroutine
 	streams  atomic.Int64  // open subscriber streams
 	draining chan struct{} // closed by Drain: streams end so clients reconnect elsewhere
 	drainOne sync.Once
@@ -132,6 +146,11 @@ func New(cfg Config) (*Server, error) {
 		cors:     cors,
 		draining: make(chan struct{}),
 	}
+	if pushSupported && !cfg.GoroutineStreams {
+		if s.push, err = newPushPool(s, cfg.PushWorkers); err != nil {
+			return nil, fmt.Errorf("server: push streams: %w", err)
+		}
+	}
 	s.metrics = newServerMetrics(cfg.Metrics, s)
 	s.mux = s.routes()
 	s.ready.Store(true)
@@ -146,11 +165,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // Drain makes the server unready and ends every open stream, so that
 // clients reconnect (elsewhere, behind a load balancer) and resume from
 // their Last-Event-ID. Call it before http.Server.Shutdown, which waits for
-// handlers to return.
+// handlers to return (and knows nothing of hijacked push streams); it also
+// stops the server's own goroutines, so call it before discarding a server.
 func (s *Server) Drain() {
 	s.drainOne.Do(func() {
 		s.ready.Store(false)
 		close(s.draining)
+		if s.push != nil {
+			s.push.close()
+		}
 	})
 }
 

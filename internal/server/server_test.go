@@ -259,3 +259,22 @@ type (
 	serverConfig = server.Config
 	hubConfig    = hub.Config
 )
+
+// streamModes are the two ways a stream is written: push streams
+// (hijacked, no goroutine while idle; the default for HTTP/1.1 on Linux)
+// and goroutine streams (net/http's way, used for HTTP/2 and TLS). Tests of
+// stream behaviour run in both.
+var streamModes = []struct {
+	name string
+	opt  option
+}{
+	{"push", func(*serverConfig, *hubConfig) {}},
+	{"goroutine", func(c *serverConfig, _ *hubConfig) { c.GoroutineStreams = true }},
+}
+
+// inModes runs fn once per stream mode.
+func inModes(t *testing.T, fn func(t *testing.T, mode option)) {
+	for _, m := range streamModes {
+		t.Run(m.name, func(t *testing.T) { fn(t, m.opt) })
+	}
+}

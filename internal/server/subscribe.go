@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/heraldhub/herald/internal/auth"
@@ -45,6 +47,13 @@ func (s *Server) handleSubscribe() http.Handler {
 			return
 		}
 
+		select {
+		case <-s.draining:
+			w.Header().Set("Retry-After", "1")
+			writeError(w, errorf(http.StatusServiceUnavailable, "server shutting down"))
+			return
+		default:
+		}
 		if n := s.streams.Add(1); s.cfg.MaxConnections > 0 && n > int64(s.cfg.MaxConnections) {
 			s.streams.Add(-1)
 			s.metrics.rejectedStreams.Inc()
@@ -52,33 +61,113 @@ func (s *Server) handleSubscribe() http.Handler {
 			writeError(w, errorf(http.StatusServiceUnavailable, "too many connections"))
 			return
 		}
-		defer s.streams.Add(-1)
 
+		push := s.canPush(w, r)
+		var pushTo atomic.Pointer[pushConn]
 		req := hub.SubscribeRequest{Selectors: sels, LastEventID: lastID}
+		if push {
+			// Until the connection is handed to the push pool, queued
+			// frames wait; add() looks at the queue once armed.
+			req.OnReady = func() {
+				if c := pushTo.Load(); c != nil {
+					c.schedule()
+				}
+			}
+		}
 		if claims != nil {
 			req.Grants = claims.Subscribe
 			req.Payload = claims.Payload
 		}
 		sub, err := s.cfg.Hub.Subscribe(r.Context(), req)
 		if err != nil {
+			s.streams.Add(-1)
 			s.log.Warn("subscribe failed", "err", err)
 			writeError(w, errorf(http.StatusServiceUnavailable, "hub unavailable, retry later"))
 			return
 		}
-		defer sub.Close()
+		// ended releases what the stream holds, once, whichever way it ends.
+		ended := func() {
+			sub.Close()
+			s.streams.Add(-1)
+			s.announce(sub, sels, req.Payload, false)
+		}
 
 		h := w.Header()
 		h.Set("Last-Event-ID", responseLastEventID(lastID, sub))
 		s.announce(sub, sels, req.Payload, true)
-		defer s.announce(sub, sels, req.Payload, false)
 
 		var expires time.Time
 		if claims != nil {
 			expires = claims.ExpiresAt
 		}
+		if push {
+			c, err := s.startPush(w, r, sub, expires, &pushTo, ended)
+			if err != nil {
+				s.log.Debug("stream ended", "subscriber", sub.ID(), "reason", err)
+				if c == nil {
+					ended()
+				}
+			}
+			return
+		}
+		defer ended()
 		err = s.stream(w, r, sub, expires)
 		s.log.Debug("stream ended", "subscriber", sub.ID(), "reason", err)
 	})
+}
+
+// startPush turns the request into a push stream: it hijacks the
+// connection, writes the head, the retry hint and the replay, then hands
+// the connection to the push pool and returns, leaving no goroutine behind.
+// When it returns a connection, that connection's close runs ended.
+func (s *Server) startPush(w http.ResponseWriter, r *http.Request, sub *hub.Subscription, expires time.Time,
+	pushTo *atomic.Pointer[pushConn], ended func()) (*pushConn, error) {
+	setStreamHeaders(w.Header())
+	c, err := s.hijack(w, r)
+	if err != nil {
+		return nil, err
+	}
+	c.sub = sub
+	var once sync.Once
+	c.onClose = func() { once.Do(func() { go ended() }) }
+	s.metrics.streamsOpened.Inc()
+
+	buf := appendResponseHead(make([]byte, 0, 512), r.Proto, w.Header())
+	if s.cfg.RetryHint > 0 {
+		buf = sse.AppendRetry(buf, s.cfg.RetryHint)
+	}
+	write := func(b []byte) error { return c.writeBlocking([][]byte{b}) }
+	err = sub.Replay(r.Context(), func(m *hub.Message) error {
+		buf = append(buf, m.Frame...)
+		if len(buf) < replayChunk {
+			return nil
+		}
+		err := write(buf)
+		buf = buf[:0]
+		return err
+	})
+	if err == nil && len(buf) > 0 {
+		err = write(buf)
+	}
+	if err != nil {
+		c.close(err)
+		return c, err
+	}
+	if !expires.IsZero() {
+		c.timers = append(c.timers, time.AfterFunc(time.Until(expires), func() { c.close(errTokenExpired) }))
+	}
+	if s.cfg.MaxLifetime > 0 {
+		c.timers = append(c.timers, time.AfterFunc(jitter(s.cfg.MaxLifetime), func() { c.close(errLifetime) }))
+	}
+	pushTo.Store(c)
+	return c, s.push.add(c)
+}
+
+// setStreamHeaders sets the headers of every SSE response.
+func setStreamHeaders(h http.Header) {
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no")
 }
 
 // lastEventID is where the client resumes from: the header wins over the
@@ -140,10 +229,7 @@ var (
 func (s *Server) stream(w http.ResponseWriter, r *http.Request, sub *hub.Subscription, expires time.Time) error {
 	ctx := r.Context()
 	rc := http.NewResponseController(w)
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-cache")
-	h.Set("X-Accel-Buffering", "no")
+	setStreamHeaders(w.Header())
 
 	write := func(b []byte) error {
 		return s.writeFrames(w, rc, b)

@@ -71,85 +71,89 @@ func (e *hubEnv) publishN(topic string, n int) []string {
 }
 
 func TestResume(t *testing.T) {
-	e := newEnv(t, anonymous)
-	ids := e.publishN("t", 10)
-	// The response header names the newest event fanned out: wait for the
-	// hub to have followed the journal to the last publish.
-	checkFor(t, 5*time.Second, 5*time.Millisecond, func() error {
-		if got := e.hub.HeadID(); got != ids[9] {
-			return fmt.Errorf("hub head %q, want %q", got, ids[9])
+	inModes(t, func(t *testing.T, mode option) {
+		e := newEnv(t, anonymous, mode)
+		ids := e.publishN("t", 10)
+		// The response header names the newest event fanned out: wait for the
+		// hub to have followed the journal to the last publish.
+		checkFor(t, 5*time.Second, 5*time.Millisecond, func() error {
+			if got := e.hub.HeadID(); got != ids[9] {
+				return fmt.Errorf("hub head %q, want %q", got, ids[9])
+			}
+			return nil
+		})
+
+		// Header: everything after the 4th event, then live.
+		s := e.subscribe("topic=t", http.Header{"Last-Event-ID": {ids[3]}})
+		if got := s.resp.Header.Get("Last-Event-ID"); got != ids[9] {
+			t.Errorf("Last-Event-ID response header = %q, want the newest %q", got, ids[9])
 		}
-		return nil
+		for _, want := range ids[4:] {
+			if ev := s.next(t); ev.ID != want {
+				t.Fatalf("replayed %q, want %q", ev.ID, want)
+			}
+		}
+		live := e.mustPublish(form("topic", "t", "data", "live"))
+		if ev := s.next(t); ev.ID != live {
+			t.Fatalf("live %q, want %q", ev.ID, live)
+		}
+
+		// Query parameter, for a browser's first connection.
+		q := e.subscribe("topic=t&lastEventID="+url.QueryEscape(ids[8]), nil)
+		if ev := q.next(t); ev.ID != ids[9] {
+			t.Errorf("query resume started at %q, want %q", ev.ID, ids[9])
+		}
+
+		// The header wins over the query parameter.
+		both := e.subscribe("topic=t&lastEventID="+url.QueryEscape(ids[0]), http.Header{"Last-Event-ID": {ids[9]}})
+		if ev := both.next(t); ev.ID != live {
+			t.Errorf("header+query resume started at %q, want %q", ev.ID, live)
+		}
+
+		// Unknown ID: answered "earliest" and replayed from the oldest retained.
+		u := e.subscribe("topic=t", http.Header{"Last-Event-ID": {"no-such-id"}})
+		if got := u.resp.Header.Get("Last-Event-ID"); got != "earliest" {
+			t.Errorf("unknown id: Last-Event-ID header = %q, want earliest", got)
+		}
+		if ev := u.next(t); ev.ID != ids[0] {
+			t.Errorf("unknown id replay started at %q, want %q", ev.ID, ids[0])
+		}
+		// "earliest" replays everything retained.
+		all := e.subscribe("topic=t&lastEventID=earliest", nil)
+		if ev := all.next(t); ev.ID != ids[0] {
+			t.Errorf("earliest replay started at %q", ev.ID)
+		}
 	})
-
-	// Header: everything after the 4th event, then live.
-	s := e.subscribe("topic=t", http.Header{"Last-Event-ID": {ids[3]}})
-	if got := s.resp.Header.Get("Last-Event-ID"); got != ids[9] {
-		t.Errorf("Last-Event-ID response header = %q, want the newest %q", got, ids[9])
-	}
-	for _, want := range ids[4:] {
-		if ev := s.next(t); ev.ID != want {
-			t.Fatalf("replayed %q, want %q", ev.ID, want)
-		}
-	}
-	live := e.mustPublish(form("topic", "t", "data", "live"))
-	if ev := s.next(t); ev.ID != live {
-		t.Fatalf("live %q, want %q", ev.ID, live)
-	}
-
-	// Query parameter, for a browser's first connection.
-	q := e.subscribe("topic=t&lastEventID="+url.QueryEscape(ids[8]), nil)
-	if ev := q.next(t); ev.ID != ids[9] {
-		t.Errorf("query resume started at %q, want %q", ev.ID, ids[9])
-	}
-
-	// The header wins over the query parameter.
-	both := e.subscribe("topic=t&lastEventID="+url.QueryEscape(ids[0]), http.Header{"Last-Event-ID": {ids[9]}})
-	if ev := both.next(t); ev.ID != live {
-		t.Errorf("header+query resume started at %q, want %q", ev.ID, live)
-	}
-
-	// Unknown ID: answered "earliest" and replayed from the oldest retained.
-	u := e.subscribe("topic=t", http.Header{"Last-Event-ID": {"no-such-id"}})
-	if got := u.resp.Header.Get("Last-Event-ID"); got != "earliest" {
-		t.Errorf("unknown id: Last-Event-ID header = %q, want earliest", got)
-	}
-	if ev := u.next(t); ev.ID != ids[0] {
-		t.Errorf("unknown id replay started at %q, want %q", ev.ID, ids[0])
-	}
-	// "earliest" replays everything retained.
-	all := e.subscribe("topic=t&lastEventID=earliest", nil)
-	if ev := all.next(t); ev.ID != ids[0] {
-		t.Errorf("earliest replay started at %q", ev.ID)
-	}
 }
 
 func TestResumeUnderConcurrentPublishing(t *testing.T) {
-	e := newEnv(t, anonymous)
-	first := e.publishN("t", 50)
-	var wg sync.WaitGroup
-	wg.Add(1)
-	var published []string
-	go func() {
-		defer wg.Done()
-		for i := range 200 {
-			status, id := e.publishForm(e.publisherToken(), form("topic", "t", "data", fmt.Sprint("c", i)))
-			if status != 200 {
-				t.Errorf("publish: %d %s", status, id)
-				return
+	inModes(t, func(t *testing.T, mode option) {
+		e := newEnv(t, anonymous, mode)
+		first := e.publishN("t", 50)
+		var wg sync.WaitGroup
+		wg.Add(1)
+		var published []string
+		go func() {
+			defer wg.Done()
+			for i := range 200 {
+				status, id := e.publishForm(e.publisherToken(), form("topic", "t", "data", fmt.Sprint("c", i)))
+				if status != 200 {
+					t.Errorf("publish: %d %s", status, id)
+					return
+				}
+				published = append(published, id)
 			}
-			published = append(published, id)
+		}()
+		s := e.subscribe("topic=t", http.Header{"Last-Event-ID": {first[9]}})
+		wg.Wait()
+		want := append(first[10:], published...)
+		for i, id := range want {
+			if ev := s.next(t); ev.ID != id {
+				t.Fatalf("event %d: got %q, want %q (gap or duplicate)", i, ev.ID, id)
+			}
 		}
-	}()
-	s := e.subscribe("topic=t", http.Header{"Last-Event-ID": {first[9]}})
-	wg.Wait()
-	want := append(first[10:], published...)
-	for i, id := range want {
-		if ev := s.next(t); ev.ID != id {
-			t.Fatalf("event %d: got %q, want %q (gap or duplicate)", i, ev.ID, id)
-		}
-	}
-	s.expectNone(t, 100*time.Millisecond)
+		s.expectNone(t, 100*time.Millisecond)
+	})
 }
 
 func TestResumeAcrossRestart(t *testing.T) {
@@ -183,119 +187,127 @@ func TestResumeAcrossRestart(t *testing.T) {
 }
 
 func TestSlowConsumerIsolated(t *testing.T) {
-	e := newEnv(t, anonymous, func(_ *serverConfig, h *hubConfig) { h.QueueBytes = 1 << 20 })
-	// The stalled subscriber never reads; TCP buffers fill, then its queue.
-	stalled := e.subscribe("topic=t", nil)
-	_ = stalled
-	fast := e.subscribe("topic=t", nil)
+	inModes(t, func(t *testing.T, mode option) {
+		e := newEnv(t, anonymous, mode, func(_ *serverConfig, h *hubConfig) { h.QueueBytes = 1 << 20 })
+		// The stalled subscriber never reads; TCP buffers fill, then its queue.
+		stalled := e.subscribe("topic=t", nil)
+		_ = stalled
+		fast := e.subscribe("topic=t", nil)
 
-	payload := strings.Repeat("x", 8<<10)
-	const n = 3000 // 24 MiB: more than the socket buffers and the queue hold
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
+		payload := strings.Repeat("x", 8<<10)
+		const n = 3000 // 24 MiB: more than the socket buffers and the queue hold
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			for i := range n {
+				if got := fast.next(t); got.Data == nil || len(got.Data) != len(payload) {
+					t.Errorf("fast subscriber event %d: %d bytes", i, len(got.Data))
+					return
+				}
+			}
+		}()
+		start := time.Now()
+		tok := e.publisherToken()
 		for i := range n {
-			if got := fast.next(t); got.Data == nil || len(got.Data) != len(payload) {
-				t.Errorf("fast subscriber event %d: %d bytes", i, len(got.Data))
-				return
+			if status, body := e.publishForm(tok, form("topic", "t", "data", payload)); status != 200 {
+				t.Fatalf("publish %d: %d %s", i, status, body)
 			}
 		}
-	}()
-	start := time.Now()
-	tok := e.publisherToken()
-	for i := range n {
-		if status, body := e.publishForm(tok, form("topic", "t", "data", payload)); status != 200 {
-			t.Fatalf("publish %d: %d %s", i, status, body)
-		}
-	}
-	<-done
-	t.Logf("published and delivered %d events of 8 KiB in %v", n, time.Since(start))
-	checkFor(t, 5*time.Second, 10*time.Millisecond, func() error {
-		if e.hub.Stats().SlowConsumerDisconnects == 0 {
-			return fmt.Errorf("stalled subscriber not disconnected")
-		}
-		return nil
+		<-done
+		t.Logf("published and delivered %d events of 8 KiB in %v", n, time.Since(start))
+		checkFor(t, 5*time.Second, 10*time.Millisecond, func() error {
+			if e.hub.Stats().SlowConsumerDisconnects == 0 {
+				return fmt.Errorf("stalled subscriber not disconnected")
+			}
+			return nil
+		})
 	})
 }
 
 func TestMaxConnections(t *testing.T) {
-	e := newEnv(t, anonymous, func(c *serverConfig, _ *hubConfig) { c.MaxConnections = 2 })
-	e.subscribe("topic=a", nil)
-	b := e.subscribe("topic=a", nil)
-	_, status, _ := e.trySubscribe("topic=a", nil)
-	if status != http.StatusServiceUnavailable {
-		t.Errorf("third stream: %d, want 503", status)
-	}
-	b.close()
-	checkFor(t, 5*time.Second, 10*time.Millisecond, func() error {
-		if _, status, _ := e.trySubscribe("topic=a", nil); status != 200 {
-			return fmt.Errorf("after a close: %d", status)
+	inModes(t, func(t *testing.T, mode option) {
+		e := newEnv(t, anonymous, mode, func(c *serverConfig, _ *hubConfig) { c.MaxConnections = 2 })
+		e.subscribe("topic=a", nil)
+		b := e.subscribe("topic=a", nil)
+		_, status, _ := e.trySubscribe("topic=a", nil)
+		if status != http.StatusServiceUnavailable {
+			t.Errorf("third stream: %d, want 503", status)
 		}
-		return nil
+		b.close()
+		checkFor(t, 5*time.Second, 10*time.Millisecond, func() error {
+			if _, status, _ := e.trySubscribe("topic=a", nil); status != 200 {
+				return fmt.Errorf("after a close: %d", status)
+			}
+			return nil
+		})
 	})
 }
 
 func TestDrainEndsStreams(t *testing.T) {
-	e := newEnv(t, anonymous)
-	s := e.subscribe("topic=a", nil)
-	e.srv.Drain()
-	s.ended(t)
-	resp, err := http.Get(e.ts.URL + "/readyz")
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusServiceUnavailable {
-		t.Errorf("/readyz while draining = %d, want 503", resp.StatusCode)
-	}
-}
-
-func TestSubscriptionsAPI(t *testing.T) {
-	e := newEnv(t, func(c *serverConfig, _ *hubConfig) { c.SubscriptionEvents = true })
-	watcher := e.subscribe("topic="+url.QueryEscape("/.well-known/mercure/subscriptions/{topic}/{subscriber}"),
-		bearer(e.token(auth.MintClaims{Subscribe: []string{"/.well-known/mercure/subscriptions/{topic}/{subscriber}"}})))
-	s := e.subscribe("topic=books", bearer(e.token(auth.MintClaims{Subscribe: []string{"books"}, Payload: map[string]string{"user": "ann"}})))
-	// The watcher first sees its own subscription announced.
-	if ev := watcher.next(t); !strings.Contains(string(ev.Data), `"topic":"/.well-known/mercure/subscriptions/{topic}/{subscriber}"`) {
-		t.Errorf("first event = %s, want the watcher's own subscription", ev.Data)
-	}
-	ev := watcher.next(t)
-	data := string(ev.Data)
-	for _, want := range []string{`"type":"Subscription"`, `"topic":"books"`, `"active":true`, `"payload":{"user":"ann"}`, `"subscriber":"urn:uuid:`} {
-		if !strings.Contains(data, want) {
-			t.Errorf("subscription event %s lacks %s", data, want)
-		}
-	}
-
-	get := func(path string, tok string) (int, string) {
-		req, _ := http.NewRequest("GET", e.ts.URL+path, nil)
-		req.Header.Set("Authorization", "Bearer "+tok)
-		resp, err := http.DefaultClient.Do(req)
+	inModes(t, func(t *testing.T, mode option) {
+		e := newEnv(t, anonymous, mode)
+		s := e.subscribe("topic=a", nil)
+		e.srv.Drain()
+		s.ended(t)
+		resp, err := http.Get(e.ts.URL + "/readyz")
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(body)
-	}
-	admin := e.token(auth.MintClaims{Subscribe: []string{"/.well-known/mercure/subscriptions{/topic}{/subscriber}"}})
-	status, body := get("/.well-known/mercure/subscriptions", admin)
-	if status != 200 || !strings.Contains(body, `"type":"Subscriptions"`) || !strings.Contains(body, `"topic":"books"`) {
-		t.Errorf("GET subscriptions: %d %s", status, body)
-	}
-	status, body = get("/.well-known/mercure/subscriptions/books", admin)
-	if status != 200 || !strings.Contains(body, `"topic":"books"`) || strings.Contains(body, `"topic":"/.well-known`) {
-		t.Errorf("GET subscriptions/books: %d %s", status, body)
-	}
-	if status, _ := get("/.well-known/mercure/subscriptions", e.token(auth.MintClaims{Subscribe: []string{"books"}})); status != 403 {
-		t.Errorf("subscriptions API without grant: %d, want 403", status)
-	}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusServiceUnavailable {
+			t.Errorf("/readyz while draining = %d, want 503", resp.StatusCode)
+		}
+	})
+}
 
-	s.close()
-	ev = watcher.next(t)
-	if !strings.Contains(string(ev.Data), `"active":false`) {
-		t.Errorf("disconnect event = %s", ev.Data)
-	}
+func TestSubscriptionsAPI(t *testing.T) {
+	inModes(t, func(t *testing.T, mode option) {
+		e := newEnv(t, mode, func(c *serverConfig, _ *hubConfig) { c.SubscriptionEvents = true })
+		watcher := e.subscribe("topic="+url.QueryEscape("/.well-known/mercure/subscriptions/{topic}/{subscriber}"),
+			bearer(e.token(auth.MintClaims{Subscribe: []string{"/.well-known/mercure/subscriptions/{topic}/{subscriber}"}})))
+		s := e.subscribe("topic=books", bearer(e.token(auth.MintClaims{Subscribe: []string{"books"}, Payload: map[string]string{"user": "ann"}})))
+		// The watcher first sees its own subscription announced.
+		if ev := watcher.next(t); !strings.Contains(string(ev.Data), `"topic":"/.well-known/mercure/subscriptions/{topic}/{subscriber}"`) {
+			t.Errorf("first event = %s, want the watcher's own subscription", ev.Data)
+		}
+		ev := watcher.next(t)
+		data := string(ev.Data)
+		for _, want := range []string{`"type":"Subscription"`, `"topic":"books"`, `"active":true`, `"payload":{"user":"ann"}`, `"subscriber":"urn:uuid:`} {
+			if !strings.Contains(data, want) {
+				t.Errorf("subscription event %s lacks %s", data, want)
+			}
+		}
+
+		get := func(path string, tok string) (int, string) {
+			req, _ := http.NewRequest("GET", e.ts.URL+path, nil)
+			req.Header.Set("Authorization", "Bearer "+tok)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(resp.Body)
+			return resp.StatusCode, string(body)
+		}
+		admin := e.token(auth.MintClaims{Subscribe: []string{"/.well-known/mercure/subscriptions{/topic}{/subscriber}"}})
+		status, body := get("/.well-known/mercure/subscriptions", admin)
+		if status != 200 || !strings.Contains(body, `"type":"Subscriptions"`) || !strings.Contains(body, `"topic":"books"`) {
+			t.Errorf("GET subscriptions: %d %s", status, body)
+		}
+		status, body = get("/.well-known/mercure/subscriptions/books", admin)
+		if status != 200 || !strings.Contains(body, `"topic":"books"`) || strings.Contains(body, `"topic":"/.well-known`) {
+			t.Errorf("GET subscriptions/books: %d %s", status, body)
+		}
+		if status, _ := get("/.well-known/mercure/subscriptions", e.token(auth.MintClaims{Subscribe: []string{"books"}})); status != 403 {
+			t.Errorf("subscriptions API without grant: %d, want 403", status)
+		}
+
+		s.close()
+		ev = watcher.next(t)
+		if !strings.Contains(string(ev.Data), `"active":false`) {
+			t.Errorf("disconnect event = %s", ev.Data)
+		}
+	})
 }
 
 func TestCORS(t *testing.T) {
@@ -341,4 +353,53 @@ func TestHealthReadyMetrics(t *testing.T) {
 			t.Errorf("GET %s: %d %s, want %s", path, resp.StatusCode, body, want)
 		}
 	}
+}
+
+// Push streams get their heartbeats from one ticker for all connections;
+// goroutine streams are checked with synctest in TestHeartbeat.
+func TestPushHeartbeatAndLifetime(t *testing.T) {
+	e := newEnv(t, anonymous, func(c *serverConfig, _ *hubConfig) {
+		c.Heartbeat = 100 * time.Millisecond
+		c.RetryHint = -1
+		c.MaxLifetime = 1500 * time.Millisecond
+	})
+	req, _ := http.NewRequest("GET", e.url+"?topic=t", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	start := time.Now()
+	body, err := io.ReadAll(resp.Body) // until the lifetime ends the stream
+	if err != nil {
+		t.Fatal(err)
+	}
+	lived := time.Since(start)
+	if lived < 1300*time.Millisecond || lived > 3*time.Second {
+		t.Errorf("stream lived %v, want 1.5s ±10%%", lived)
+	}
+	beats := strings.Count(string(body), ":\n")
+	if beats < 5 || strings.Trim(string(body), ":\n") != "" {
+		t.Errorf("stream carried %q: want only heartbeats, several of them", body)
+	}
+}
+
+// A client that goes away is noticed without a reader goroutine: its push
+// stream is closed and counted out.
+func TestPushNoticesClientHangup(t *testing.T) {
+	e := newEnv(t, anonymous, func(c *serverConfig, _ *hubConfig) { c.Heartbeat = -1 })
+	s := e.subscribe("topic=t", nil)
+	checkFor(t, 5*time.Second, 5*time.Millisecond, func() error {
+		if n := e.srv.Streams(); n != 1 {
+			return fmt.Errorf("%d streams, want 1", n)
+		}
+		return nil
+	})
+	s.close()
+	checkFor(t, 5*time.Second, 5*time.Millisecond, func() error {
+		if n, subs := e.srv.Streams(), e.hub.Stats().Subscribers; n != 0 || subs != 0 {
+			return fmt.Errorf("after hang-up: %d streams, %d subscriptions", n, subs)
+		}
+		return nil
+	})
 }

@@ -56,6 +56,8 @@ func bubbleServer(t *testing.T, cfg server.Config, header http.Header) (*syncWri
 	ctx, cancel := context.WithCancel(t.Context())
 	go func() { _ = h.Run(ctx) }()
 	cfg.Hub, cfg.Journal = h, j
+	// A bubble has no real sockets: streams are written by their handler.
+	cfg.GoroutineStreams = true
 	srv, err := server.New(cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -1,0 +1,149 @@
+//go:build linux
+
+package server
+
+import (
+	"errors"
+	"sync"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// pushSupported: Linux has the non-blocking writev and epoll push streams
+// need.
+const pushSupported = true
+
+// maxIOV is the most buffers one writev takes (IOV_MAX).
+const maxIOV = 1024
+
+// writevNow makes one non-blocking writev of bufs: the socket is already
+// in non-blocking mode (Go's poller), and returning true from the raw
+// write callback means "do not wait for writability".
+func writevNow(raw syscall.RawConn, bufs [][]byte) (int, error) {
+	var n int
+	var werr error
+	err := raw.Write(func(fd uintptr) bool {
+		for {
+			n, werr = unix.Writev(int(fd), bufs)
+			if !errors.Is(werr, unix.EINTR) {
+				return true
+			}
+		}
+	})
+	if n < 0 {
+		n = 0
+	}
+	if err != nil {
+		return n, err
+	}
+	return n, werr
+}
+
+// hangupWatcher tells when the client of a push connection has closed it,
+// without a goroutine reading each connection: an epoll set of its own
+// (beside Go's poller) waits for RDHUP/HUP/ERR on every push socket.
+type hangupWatcher struct {
+	epfd   int
+	gone   func(*pushConn)
+	mu     sync.Mutex
+	conns  map[int32]*pushConn
+	closed chan struct{}
+	done   chan struct{}
+	pipe   [2]int // written to wake the waiter at close
+}
+
+func newHangupWatcher(gone func(*pushConn)) (*hangupWatcher, error) {
+	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, err
+	}
+	h := &hangupWatcher{epfd: epfd, gone: gone, conns: make(map[int32]*pushConn),
+		closed: make(chan struct{}), done: make(chan struct{})}
+	if err := unix.Pipe2(h.pipe[:], unix.O_CLOEXEC|unix.O_NONBLOCK); err != nil {
+		unix.Close(epfd)
+		return nil, err
+	}
+	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(h.pipe[0])}
+	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, h.pipe[0], &ev); err != nil {
+		h.closeFDs()
+		return nil, err
+	}
+	go h.wait()
+	return h, nil
+}
+
+func (h *hangupWatcher) closeFDs() {
+	unix.Close(h.epfd)
+	unix.Close(h.pipe[0])
+	unix.Close(h.pipe[1])
+}
+
+// watch adds c's socket. Any input counts: an SSE client sends nothing after
+// its request, so readable means closed or misbehaving, and either way the
+// stream is over.
+func (h *hangupWatcher) watch(c *pushConn) error {
+	var fd int
+	err := c.raw.Control(func(f uintptr) { fd = int(f) })
+	if err != nil {
+		return err
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	c.fd = fd
+	h.conns[int32(fd)] = c
+	ev := unix.EpollEvent{Events: unix.EPOLLRDHUP | unix.EPOLLIN | unix.EPOLLHUP | unix.EPOLLERR | unix.EPOLLONESHOT, Fd: int32(fd)}
+	if err := unix.EpollCtl(h.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
+		delete(h.conns, int32(fd))
+		return err
+	}
+	return nil
+}
+
+// forget removes c before its socket is closed, so that a later socket
+// with the same descriptor number is not mistaken for it.
+func (h *hangupWatcher) forget(c *pushConn) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if c.fd >= 0 && h.conns[int32(c.fd)] == c {
+		delete(h.conns, int32(c.fd))
+		_ = unix.EpollCtl(h.epfd, unix.EPOLL_CTL_DEL, c.fd, nil)
+	}
+}
+
+func (h *hangupWatcher) wait() {
+	defer close(h.done)
+	events := make([]unix.EpollEvent, 256)
+	for {
+		n, err := unix.EpollWait(h.epfd, events, -1)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return
+		}
+		for _, ev := range events[:n] {
+			if int(ev.Fd) == h.pipe[0] {
+				return
+			}
+			h.mu.Lock()
+			c := h.conns[ev.Fd]
+			h.mu.Unlock()
+			if c != nil {
+				h.gone(c)
+			}
+		}
+	}
+}
+
+func (h *hangupWatcher) close() {
+	select {
+	case <-h.closed:
+		return
+	default:
+	}
+	close(h.closed)
+	_, _ = unix.Write(h.pipe[1], []byte{0})
+	<-h.done
+	h.closeFDs()
+}
