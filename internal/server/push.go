@@ -45,7 +45,8 @@ type pushConn struct {
 	srv  *Server
 	conn *net.TCPConn
 	raw  syscall.RawConn
-	fd   int
+	fd   int    // the socket's descriptor, once watched for hang-ups
+	gen  uint32 // tells this connection from a later one with the same fd
 	sub  *hub.Subscription
 
 	mu    sync.Mutex
@@ -372,17 +373,19 @@ func (c *pushConn) writeNow(bufs [][]byte) ([][]byte, error) {
 	return nil, nil
 }
 
-// writeBlocking writes bufs within the write timeout.
+// writeBlocking writes bufs within the write timeout. The deadline is
+// cleared afterwards: left in place, it would fail the workers' later
+// non-blocking writes once it passed.
 func (c *pushConn) writeBlocking(bufs [][]byte) error {
 	if err := c.conn.SetWriteDeadline(time.Now().Add(c.srv.cfg.WriteTimeout)); err != nil {
 		return err
 	}
 	nb := net.Buffers(bufs)
-	_, err := nb.WriteTo(c.conn)
-	if err == nil {
-		c.lastWrite.Store(time.Now().UnixNano())
+	if _, err := nb.WriteTo(c.conn); err != nil {
+		return err
 	}
-	return err
+	c.lastWrite.Store(time.Now().UnixNano())
+	return c.conn.SetWriteDeadline(time.Time{})
 }
 
 // consume drops the first n bytes of bufs.

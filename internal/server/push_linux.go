@@ -47,6 +47,7 @@ type hangupWatcher struct {
 	epfd   int
 	gone   func(*pushConn)
 	mu     sync.Mutex
+	gen    uint32
 	conns  map[int32]*pushConn
 	closed chan struct{}
 	done   chan struct{}
@@ -90,9 +91,14 @@ func (h *hangupWatcher) watch(c *pushConn) error {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	c.fd = fd
+	h.gen++
+	c.fd, c.gen = fd, h.gen
 	h.conns[int32(fd)] = c
-	ev := unix.EpollEvent{Events: unix.EPOLLRDHUP | unix.EPOLLIN | unix.EPOLLHUP | unix.EPOLLERR | unix.EPOLLONESHOT, Fd: int32(fd)}
+	// The event carries the generation beside the descriptor (the Pad half
+	// of epoll's 64-bit data), so an event fetched just before a socket was
+	// closed cannot close a new one that reused its number.
+	ev := unix.EpollEvent{Events: unix.EPOLLRDHUP | unix.EPOLLIN | unix.EPOLLHUP | unix.EPOLLERR | unix.EPOLLONESHOT,
+		Fd: int32(fd), Pad: int32(c.gen)}
 	if err := unix.EpollCtl(h.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
 		delete(h.conns, int32(fd))
 		return err
@@ -129,7 +135,7 @@ func (h *hangupWatcher) wait() {
 			h.mu.Lock()
 			c := h.conns[ev.Fd]
 			h.mu.Unlock()
-			if c != nil {
+			if c != nil && int32(c.gen) == ev.Pad {
 				h.gone(c)
 			}
 		}

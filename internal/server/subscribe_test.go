@@ -403,3 +403,24 @@ func TestPushNoticesClientHangup(t *testing.T) {
 		return nil
 	})
 }
+
+// The write timeout bounds each write, not the stream: a stream that was
+// written with a deadline (its replay) keeps receiving after the deadline
+// would have passed.
+func TestWriteTimeoutIsPerWrite(t *testing.T) {
+	inModes(t, func(t *testing.T, mode option) {
+		e := newEnv(t, anonymous, mode, func(c *serverConfig, _ *hubConfig) { c.WriteTimeout = 100 * time.Millisecond })
+		ids := e.publishN("t", 3)
+		s := e.subscribe("topic=t", http.Header{"Last-Event-ID": {ids[0]}})
+		for _, want := range ids[1:] {
+			if ev := s.next(t); ev.ID != want {
+				t.Fatalf("replayed %q, want %q", ev.ID, want)
+			}
+		}
+		time.Sleep(300 * time.Millisecond)
+		live := e.mustPublish(form("topic", "t", "data", "after the deadline"))
+		if ev := s.next(t); ev.ID != live {
+			t.Fatalf("got %q, want %q", ev.ID, live)
+		}
+	})
+}
