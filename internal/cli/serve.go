@@ -42,6 +42,9 @@ type serveConfig struct {
 	logLevel          string
 	logFormat         string
 	shutdownTimeout   time.Duration
+	debugAddr         string
+	goroutineStreams  bool
+	pushWorkers       int
 	readHeaderTimeout time.Duration
 }
 
@@ -72,6 +75,9 @@ func serveFlags(env *Env) (*serveConfig, *flag.FlagSet) {
 	fs.StringVar(&c.logFormat, "log-format", "text", "log format: text or json")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long shutdown waits for streams and requests to end")
 	fs.DurationVar(&c.readHeaderTimeout, "read-header-timeout", 10*time.Second, "time allowed to read a request's headers")
+	fs.StringVar(&c.debugAddr, "debug-addr", "", "serve Go's pprof profiles on this separate address, e.g. 127.0.0.1:6060 (empty: off)")
+	fs.IntVar(&c.pushWorkers, "push-workers", 0, "goroutines writing push streams (0: half the CPUs, at least one)")
+	fs.BoolVar(&c.goroutineStreams, "goroutine-streams", false, "write every stream from its own goroutine (net/http's way) instead of push streams; for comparison")
 	return c, fs
 }
 
@@ -126,6 +132,8 @@ func serve(env *Env, args []string) error {
 		Logger:             log,
 		Index:              web.Handler(),
 		Version:            version(),
+		GoroutineStreams:   c.goroutineStreams,
+		PushWorkers:        c.pushWorkers,
 	})
 	if err != nil {
 		return err
@@ -155,6 +163,15 @@ func serve(env *Env, args []string) error {
 	base := scheme + "://" + displayAddr(ln.Addr())
 	log.Info("herald listening", "url", base, "journal", c.journal, "data", c.data, "version", version())
 	printWelcome(env, base, keys)
+
+	if c.debugAddr != "" {
+		stopDebug, err := serveDebug(c.debugAddr, log)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		defer stopDebug()
+	}
 
 	serveDone := make(chan error, 1)
 	go func() {

@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/pem"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -228,4 +229,19 @@ func rsaKeyPair(t *testing.T) (auth.Key, []byte) {
 		t.Fatal(err)
 	}
 	return priv, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pubDER})
+}
+
+// A verified token is remembered, but never past its expiry.
+func TestCachedTokenExpires(t *testing.T) {
+	e := newEnv(t)
+	tok := e.token(auth.MintClaims{Publish: []string{"*"}, TTL: time.Second})
+	if status, body := e.publishForm(tok, form("topic", "t", "data", "x")); status != 200 {
+		t.Fatalf("fresh token: %d %s", status, body)
+	}
+	checkFor(t, 5*time.Second, 50*time.Millisecond, func() error {
+		if status, _ := e.publishForm(tok, form("topic", "t", "data", "x")); status != 401 {
+			return fmt.Errorf("expired token still publishes: %d", status)
+		}
+		return nil
+	})
 }

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"sync"
+	"time"
 
 	"github.com/heraldhub/herald/internal/auth"
 )
@@ -21,12 +23,66 @@ func (s *Server) authenticate(r *http.Request, key *auth.Key) (*auth.Claims, aut
 	if key == nil {
 		return nil, from, auth.ErrInvalidToken
 	}
+	if c := s.tokens.get(key, token, time.Now()); c != nil {
+		return c, from, nil
+	}
 	v := auth.Verifier{Key: *key}
 	claims, err := v.Verify(token)
 	if err != nil {
 		return nil, from, err
 	}
+	s.tokens.put(key, token, claims)
 	return claims, from, nil
+}
+
+// tokenCache remembers verified tokens: a publisher or a reconnecting
+// subscriber presents the same token many times, and verifying it (decode,
+// signature, claims, selector compilation) is most of a publish's cost
+// after HTTP itself. Claims are immutable once verified; an entry is used
+// only until the token expires, and only with the key that verified it.
+type tokenCache struct {
+	mu      sync.Mutex
+	entries map[tokenKey]*auth.Claims
+}
+
+type tokenKey struct {
+	key   *auth.Key
+	token string
+}
+
+// maxCachedTokens bounds the cache; past it, entries are dropped at random.
+const maxCachedTokens = 10000
+
+func (c *tokenCache) get(key *auth.Key, token string, now time.Time) *auth.Claims {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	claims := c.entries[tokenKey{key, token}]
+	if claims == nil {
+		return nil
+	}
+	if !claims.ExpiresAt.IsZero() && !now.Before(claims.ExpiresAt) {
+		delete(c.entries, tokenKey{key, token})
+		return nil
+	}
+	return claims
+}
+
+func (c *tokenCache) put(key *auth.Key, token string, claims *auth.Claims) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.entries == nil {
+		c.entries = make(map[tokenKey]*auth.Claims)
+	}
+	if len(c.entries) >= maxCachedTokens {
+		n := 0
+		for k := range c.entries { // map order is random: a random half goes
+			delete(c.entries, k)
+			if n++; n >= maxCachedTokens/2 {
+				break
+			}
+		}
+	}
+	c.entries[tokenKey{key, token}] = claims
 }
 
 // unauthorized answers a failed authentication: 401 with an RFC 6750
