@@ -1,9 +1,11 @@
 package server_test
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"path/filepath"
 	"strconv"
@@ -14,6 +16,7 @@ import (
 
 	"github.com/heraldhub/herald/internal/auth"
 	"github.com/heraldhub/herald/internal/journal/bolt"
+	"github.com/heraldhub/herald/sse"
 )
 
 func anonymous(c *serverConfig, _ *hubConfig) { c.Anonymous = true }
@@ -423,4 +426,36 @@ func TestWriteTimeoutIsPerWrite(t *testing.T) {
 			t.Fatalf("got %q, want %q", ev.ID, live)
 		}
 	})
+}
+
+// Over TLS the server speaks HTTP/2 to Go clients too; such streams are
+// written by their own goroutine (push streams need a plain socket).
+func TestHTTP2OverTLS(t *testing.T) {
+	e := newEnv(t, anonymous)
+	ts := httptest.NewUnstartedServer(e.srv)
+	ts.EnableHTTP2 = true
+	ts.StartTLS()
+	t.Cleanup(ts.Close)
+	client := ts.Client()
+
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", ts.URL+"/.well-known/mercure?topic=t", nil)
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.ProtoMajor != 2 || resp.StatusCode != 200 {
+		t.Fatalf("got %s %d, want HTTP/2 200", resp.Proto, resp.StatusCode)
+	}
+	id := e.mustPublish(form("topic", "t", "data", "over h2"))
+	dec := sse.NewDecoder(resp.Body)
+	ev, err := dec.Next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev.ID != id || string(ev.Data) != "over h2" {
+		t.Errorf("got %+v", ev)
+	}
 }
