@@ -404,13 +404,23 @@ func consume(bufs [][]byte, n int) [][]byte {
 	return bufs
 }
 
+// closeAfter closes the connection after d, for reason err.
+func (c *pushConn) closeAfter(d time.Duration, err error) {
+	t := time.AfterFunc(d, func() { c.close(err) })
+	c.mu.Lock()
+	c.timers = append(c.timers, t)
+	c.mu.Unlock()
+}
+
 // close ends the connection once, for reason err (logged only).
 func (c *pushConn) close(err error) {
 	c.closeOnce.Do(func() {
 		c.mu.Lock()
 		c.state = pushClosed
+		timers := c.timers
+		c.timers = nil
 		c.mu.Unlock()
-		for _, t := range c.timers {
+		for _, t := range timers {
 			t.Stop()
 		}
 		if c.shard != nil {

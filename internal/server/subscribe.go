@@ -137,7 +137,25 @@ func (s *Server) startPush(w http.ResponseWriter, r *http.Request, sub *hub.Subs
 		buf = sse.AppendRetry(buf, s.cfg.RetryHint)
 	}
 	write := func(b []byte) error { return c.writeBlocking([][]byte{b}) }
-	err = sub.Replay(r.Context(), func(m *hub.Message) error {
+	if err := replay(r.Context(), sub, buf, write); err != nil {
+		c.close(err)
+		return c, err
+	}
+	if !expires.IsZero() {
+		c.closeAfter(time.Until(expires), errTokenExpired)
+	}
+	if s.cfg.MaxLifetime > 0 {
+		c.closeAfter(jitter(s.cfg.MaxLifetime), errLifetime)
+	}
+	pushTo.Store(c)
+	return c, s.push.add(c)
+}
+
+// replay writes what the subscription is due from the journal after buf
+// (the stream's first bytes, if any), gathered into writes of about
+// replayChunk bytes.
+func replay(ctx context.Context, sub *hub.Subscription, buf []byte, write func([]byte) error) error {
+	err := sub.Replay(ctx, func(m *hub.Message) error {
 		buf = append(buf, m.Frame...)
 		if len(buf) < replayChunk {
 			return nil
@@ -149,18 +167,7 @@ func (s *Server) startPush(w http.ResponseWriter, r *http.Request, sub *hub.Subs
 	if err == nil && len(buf) > 0 {
 		err = write(buf)
 	}
-	if err != nil {
-		c.close(err)
-		return c, err
-	}
-	if !expires.IsZero() {
-		c.timers = append(c.timers, time.AfterFunc(time.Until(expires), func() { c.close(errTokenExpired) }))
-	}
-	if s.cfg.MaxLifetime > 0 {
-		c.timers = append(c.timers, time.AfterFunc(jitter(s.cfg.MaxLifetime), func() { c.close(errLifetime) }))
-	}
-	pushTo.Store(c)
-	return c, s.push.add(c)
+	return err
 }
 
 // setStreamHeaders sets the headers of every SSE response.
@@ -246,23 +253,9 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, sub *hub.Subscri
 	}
 	s.metrics.streamsOpened.Inc()
 
-	buf = buf[:0]
-	err := sub.Replay(ctx, func(m *hub.Message) error {
-		buf = append(buf, m.Frame...)
-		if len(buf) < replayChunk {
-			return nil
-		}
-		err := write(buf)
-		buf = buf[:0]
-		return err
-	})
-	if err == nil && len(buf) > 0 {
-		err = write(buf)
-	}
-	if err != nil {
+	if err := replay(ctx, sub, buf[:0], write); err != nil {
 		return err
 	}
-	buf = nil
 
 	var heartbeat <-chan time.Time
 	if s.cfg.Heartbeat > 0 {
