@@ -242,6 +242,10 @@ func validate(ev *journal.Event) error {
 			return fmt.Errorf("%w: empty topic", ErrInvalidEvent)
 		}
 	}
+	// A subscriber resuming from this ID would be replayed everything.
+	if ev.ID == Earliest {
+		return fmt.Errorf("%w: the id %q is reserved", ErrInvalidEvent, Earliest)
+	}
 	// Refused here rather than skipped at fan-out: once journaled, an event
 	// that cannot be framed would never reach anyone.
 	if err := (sse.Event{ID: ev.ID, Type: ev.Type}).Validate(); err != nil {

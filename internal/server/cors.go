@@ -51,13 +51,22 @@ func (p *corsPolicy) check(r *http.Request, origin string) (allowed, credentials
 	return p.any, false
 }
 
-// sameOrigin reports whether origin names the host the request was sent to.
+// sameOrigin reports whether origin is the scheme and host the request was
+// sent to. Behind a proxy that terminates TLS, X-Forwarded-Proto gives the
+// scheme: a page's script cannot set that header on a cross-origin request
+// (it is not among the headers a preflight allows).
 func sameOrigin(r *http.Request, origin string) bool {
 	u, err := url.Parse(origin)
-	if err != nil {
+	if err != nil || u.Host == "" {
 		return false
 	}
-	return u.Host != "" && strings.EqualFold(u.Host, r.Host)
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	} else if p := r.Header.Get("X-Forwarded-Proto"); p == "https" || p == "http" {
+		scheme = p
+	}
+	return u.Scheme == scheme && strings.EqualFold(u.Host, r.Host)
 }
 
 func (p *corsPolicy) setHeaders(h http.Header, origin string, credentials bool) {

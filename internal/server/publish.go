@@ -123,6 +123,10 @@ func (s *Server) parseUpdate(w http.ResponseWriter, r *http.Request) (*journal.E
 	if journal.IsReserved(ev.ID) {
 		return nil, errorf(http.StatusBadRequest, "invalid id: the urn:herald: prefix is reserved")
 	}
+	if ev.ID == earliest {
+		// A client holding it would resume from the start of history.
+		return nil, errorf(http.StatusBadRequest, "invalid id: earliest is reserved")
+	}
 	ev.Type = form.Get("type")
 	if herr := checkField("type", ev.Type); herr != nil {
 		return nil, herr

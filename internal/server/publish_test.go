@@ -73,6 +73,7 @@ func TestPublishRefusesBadInput(t *testing.T) {
 		{"LF in type", []string{"topic", "t", "type", "x\ndata: injected"}, 400, "invalid type"},
 		{"CR in type", []string{"topic", "t", "type", "x\r"}, 400, "invalid type"},
 		{"reserved id", []string{"topic", "t", "id", "urn:herald:abc:1"}, 400, "reserved"},
+		{"earliest as id", []string{"topic", "t", "id", "earliest"}, 400, "reserved"},
 		{"duplicate id", []string{"topic", "t", "id", "taken"}, 409, "already exists"},
 		{"negative retry", []string{"topic", "t", "retry", "-5"}, 400, "invalid retry"},
 		{"text retry", []string{"topic", "t", "retry", "soon"}, 400, "invalid retry"},

@@ -141,18 +141,35 @@ func (p *pushPool) closeAll(err error) {
 }
 
 // add registers a hijacked connection whose response head and replay are
-// written, and starts pushing to it.
+// written. It refuses once the pool is closing: the stop check and the
+// insertion happen under the shard lock that closeAll also takes after
+// closing stop, so a connection is either refused here or closed there.
+// Until add returns, nothing else can reach the connection; the caller
+// arms it (OnReady, timers) and schedules it afterwards.
 func (p *pushPool) add(c *pushConn) error {
-	c.shard = &p.shards[p.next.Add(1)%pushShards]
-	c.shard.mu.Lock()
-	c.shard.conns[c] = struct{}{}
-	c.shard.mu.Unlock()
+	sh := &p.shards[p.next.Add(1)%pushShards]
+	sh.mu.Lock()
+	select {
+	case <-p.stop:
+		sh.mu.Unlock()
+		c.close(errDraining)
+		return errDraining
+	default:
+	}
+	c.mu.Lock()
+	if c.state == pushClosed {
+		c.mu.Unlock()
+		sh.mu.Unlock()
+		return errClientGone
+	}
+	c.shard = sh
+	c.mu.Unlock()
+	sh.conns[c] = struct{}{}
+	sh.mu.Unlock()
 	if err := p.hangups.watch(c); err != nil {
 		c.close(err)
 		return err
 	}
-	// Frames may have queued while the replay was written.
-	c.schedule()
 	return nil
 }
 
@@ -417,16 +434,16 @@ func (c *pushConn) close(err error) {
 	c.closeOnce.Do(func() {
 		c.mu.Lock()
 		c.state = pushClosed
-		timers := c.timers
+		timers, shard := c.timers, c.shard
 		c.timers = nil
 		c.mu.Unlock()
 		for _, t := range timers {
 			t.Stop()
 		}
-		if c.shard != nil {
-			c.shard.mu.Lock()
-			delete(c.shard.conns, c)
-			c.shard.mu.Unlock()
+		if shard != nil {
+			shard.mu.Lock()
+			delete(shard.conns, c)
+			shard.mu.Unlock()
 		}
 		c.srv.push.hangups.forget(c)
 		_ = c.conn.Close()

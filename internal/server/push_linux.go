@@ -44,14 +44,14 @@ func writevNow(raw syscall.RawConn, bufs [][]byte) (int, error) {
 // without a goroutine reading each connection: an epoll set of its own
 // (beside Go's poller) waits for RDHUP/HUP/ERR on every push socket.
 type hangupWatcher struct {
-	epfd   int
-	gone   func(*pushConn)
-	mu     sync.Mutex
-	gen    uint32
-	conns  map[int32]*pushConn
-	closed chan struct{}
-	done   chan struct{}
-	pipe   [2]int // written to wake the waiter at close
+	epfd    int
+	gone    func(*pushConn)
+	mu      sync.Mutex
+	gen     uint32
+	stopped bool
+	conns   map[int32]*pushConn
+	done    chan struct{}
+	pipe    [2]int // written to wake the waiter at close
 }
 
 func newHangupWatcher(gone func(*pushConn)) (*hangupWatcher, error) {
@@ -59,8 +59,7 @@ func newHangupWatcher(gone func(*pushConn)) (*hangupWatcher, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := &hangupWatcher{epfd: epfd, gone: gone, conns: make(map[int32]*pushConn),
-		closed: make(chan struct{}), done: make(chan struct{})}
+	h := &hangupWatcher{epfd: epfd, gone: gone, conns: make(map[int32]*pushConn), done: make(chan struct{})}
 	if err := unix.Pipe2(h.pipe[:], unix.O_CLOEXEC|unix.O_NONBLOCK); err != nil {
 		unix.Close(epfd)
 		return nil, err
@@ -82,28 +81,34 @@ func (h *hangupWatcher) closeFDs() {
 
 // watch adds c's socket. Any input counts: an SSE client sends nothing after
 // its request, so readable means closed or misbehaving, and either way the
-// stream is over.
+// stream is over. The descriptor is registered inside Control, which keeps
+// it from being closed (and its number reused) meanwhile.
 func (h *hangupWatcher) watch(c *pushConn) error {
-	var fd int
-	err := c.raw.Control(func(f uintptr) { fd = int(f) })
+	var werr error
+	err := c.raw.Control(func(f uintptr) {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		if h.stopped {
+			werr = errDraining
+			return
+		}
+		fd := int(f)
+		h.gen++
+		// The event carries the generation beside the descriptor (the Pad
+		// half of epoll's 64-bit data), so an event fetched just before a
+		// socket was closed cannot close a new one that reused its number.
+		ev := unix.EpollEvent{Events: unix.EPOLLRDHUP | unix.EPOLLIN | unix.EPOLLHUP | unix.EPOLLERR | unix.EPOLLONESHOT,
+			Fd: int32(fd), Pad: int32(h.gen)}
+		if werr = unix.EpollCtl(h.epfd, unix.EPOLL_CTL_ADD, fd, &ev); werr != nil {
+			return
+		}
+		c.fd, c.gen = fd, h.gen
+		h.conns[int32(fd)] = c
+	})
 	if err != nil {
 		return err
 	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.gen++
-	c.fd, c.gen = fd, h.gen
-	h.conns[int32(fd)] = c
-	// The event carries the generation beside the descriptor (the Pad half
-	// of epoll's 64-bit data), so an event fetched just before a socket was
-	// closed cannot close a new one that reused its number.
-	ev := unix.EpollEvent{Events: unix.EPOLLRDHUP | unix.EPOLLIN | unix.EPOLLHUP | unix.EPOLLERR | unix.EPOLLONESHOT,
-		Fd: int32(fd), Pad: int32(c.gen)}
-	if err := unix.EpollCtl(h.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
-		delete(h.conns, int32(fd))
-		return err
-	}
-	return nil
+	return werr
 }
 
 // forget removes c before its socket is closed, so that a later socket
@@ -111,10 +116,11 @@ func (h *hangupWatcher) watch(c *pushConn) error {
 func (h *hangupWatcher) forget(c *pushConn) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if c.fd >= 0 && h.conns[int32(c.fd)] == c {
-		delete(h.conns, int32(c.fd))
-		_ = unix.EpollCtl(h.epfd, unix.EPOLL_CTL_DEL, c.fd, nil)
+	if h.stopped || c.fd < 0 || h.conns[int32(c.fd)] != c {
+		return
 	}
+	delete(h.conns, int32(c.fd))
+	_ = unix.EpollCtl(h.epfd, unix.EPOLL_CTL_DEL, c.fd, nil)
 }
 
 func (h *hangupWatcher) wait() {
@@ -143,13 +149,15 @@ func (h *hangupWatcher) wait() {
 }
 
 func (h *hangupWatcher) close() {
-	select {
-	case <-h.closed:
+	h.mu.Lock()
+	if h.stopped {
+		h.mu.Unlock()
 		return
-	default:
 	}
-	close(h.closed)
+	h.stopped = true
+	h.mu.Unlock()
 	_, _ = unix.Write(h.pipe[1], []byte{0})
 	<-h.done
+	// No watch or forget touches the descriptors once stopped is set.
 	h.closeFDs()
 }

@@ -15,6 +15,7 @@ func (s *Server) routes() *http.ServeMux {
 	mux.Handle("GET "+hubPath+"/subscriptions", s.cors.wrap(s.handleSubscriptions()))
 	mux.Handle("GET "+hubPath+"/subscriptions/{topic}", s.cors.wrap(s.handleSubscriptions()))
 	mux.Handle("GET "+hubPath+"/subscriptions/{topic}/{subscriber}", s.cors.wrap(s.handleSubscriptions()))
+	mux.Handle("OPTIONS "+hubPath+"/subscriptions", s.cors.preflight())
 	mux.Handle("OPTIONS "+hubPath+"/subscriptions/", s.cors.preflight())
 
 	mux.Handle("GET /healthz", s.handleHealth())

@@ -41,6 +41,12 @@ func (s *Server) handleSubscribe() http.Handler {
 			s.unauthorized(w, r, auth.ErrNoToken)
 			return
 		}
+		if r.Method == http.MethodHead {
+			// GET routes answer HEAD too: say what a stream would be,
+			// without opening one.
+			setStreamHeaders(w.Header())
+			return
+		}
 		lastID := lastEventID(r)
 		if herr := checkField("Last-Event-ID", lastID); herr != nil {
 			writeError(w, herr)
@@ -141,6 +147,9 @@ func (s *Server) startPush(w http.ResponseWriter, r *http.Request, sub *hub.Subs
 		c.close(err)
 		return c, err
 	}
+	if err := s.push.add(c); err != nil {
+		return c, err
+	}
 	if !expires.IsZero() {
 		c.closeAfter(time.Until(expires), errTokenExpired)
 	}
@@ -148,7 +157,9 @@ func (s *Server) startPush(w http.ResponseWriter, r *http.Request, sub *hub.Subs
 		c.closeAfter(jitter(s.cfg.MaxLifetime), errLifetime)
 	}
 	pushTo.Store(c)
-	return c, s.push.add(c)
+	// Frames may have queued while the replay was written.
+	c.schedule()
+	return c, nil
 }
 
 // replay writes what the subscription is due from the journal after buf

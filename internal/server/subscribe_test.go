@@ -323,17 +323,28 @@ func TestCORS(t *testing.T) {
 	if _, status, _ := e.trySubscribe("topic=a", http.Header{"Origin": {"https://evil.example.net"}}); status != 403 {
 		t.Errorf("foreign origin: %d, want 403", status)
 	}
-	req, _ := http.NewRequest("OPTIONS", e.url, nil)
-	req.Header.Set("Origin", "https://app.example.com")
-	req.Header.Set("Access-Control-Request-Method", "POST")
-	req.Header.Set("Access-Control-Request-Headers", "authorization")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
+	for _, path := range []string{"", "/subscriptions", "/subscriptions/x"} {
+		req, _ := http.NewRequest("OPTIONS", e.url+path, nil)
+		req.Header.Set("Origin", "https://app.example.com")
+		req.Header.Set("Access-Control-Request-Method", "POST")
+		req.Header.Set("Access-Control-Request-Headers", "authorization")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 204 || !strings.Contains(resp.Header.Get("Access-Control-Allow-Headers"), "Authorization") {
+			t.Errorf("preflight of %q: %d %v", path, resp.StatusCode, resp.Header)
+		}
 	}
-	resp.Body.Close()
-	if resp.StatusCode != 204 || !strings.Contains(resp.Header.Get("Access-Control-Allow-Headers"), "Authorization") {
-		t.Errorf("preflight: %d %v", resp.StatusCode, resp.Header)
+	// Same host over another scheme is another origin: no credentials.
+	host := strings.TrimPrefix(e.ts.URL, "http://")
+	if _, status, _ := e.trySubscribe("topic=a", http.Header{"Origin": {"https://" + host}}); status != 403 {
+		t.Errorf("https origin on an http hub: %d, want 403", status)
+	}
+	same := e.subscribe("topic=a", http.Header{"Origin": {"http://" + host}})
+	if same.resp.Header.Get("Access-Control-Allow-Credentials") != "true" {
+		t.Errorf("same origin: %v", same.resp.Header)
 	}
 }
 
@@ -458,4 +469,23 @@ func TestHTTP2OverTLS(t *testing.T) {
 	if ev.ID != id || string(ev.Data) != "over h2" {
 		t.Errorf("got %+v", ev)
 	}
+}
+
+// GET routes answer HEAD too: a HEAD on the hub says what a stream would
+// be, and opens none.
+func TestSubscribeHEAD(t *testing.T) {
+	inModes(t, func(t *testing.T, mode option) {
+		e := newEnv(t, anonymous, mode)
+		resp, err := http.Head(e.url + "?topic=x")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/event-stream" {
+			t.Errorf("HEAD: %d %v", resp.StatusCode, resp.Header)
+		}
+		if n := e.hub.Stats().Subscribers; n != 0 || e.srv.Streams() != 0 {
+			t.Errorf("HEAD opened a stream: %d subscriptions, %d streams", n, e.srv.Streams())
+		}
+	})
 }
