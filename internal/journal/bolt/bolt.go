@@ -1,10 +1,12 @@
 package bolt
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -38,6 +40,9 @@ type Options struct {
 	// NoSync skips fsync, so a crash of the machine may lose or corrupt the
 	// journal. For tests and benchmarks only.
 	NoSync bool
+	// Logger receives reports of records that cannot be decoded (they are
+	// skipped); nil means slog.Default().
+	Logger *slog.Logger
 }
 
 const (
@@ -101,10 +106,11 @@ type Journal struct {
 	// committed is closed when the committer has exited.
 	committed chan struct{}
 
-	// last is the newest position committed. Only the committer writes it,
-	// just after each commit, so readers that must agree exactly with the
-	// file (Lookup) ask the file instead.
+	// last is the newest position committed and durable. Only the
+	// committer writes it, just after each commit; Read, Follow and Lookup
+	// see nothing beyond it.
 	last atomic.Uint64
+	log  *slog.Logger
 
 	closeOnce sync.Once
 	closeErr  error
@@ -144,6 +150,7 @@ func Open(path string, opts Options) (*Journal, error) {
 	j := &Journal{
 		db:        db,
 		path:      path,
+		log:       cmp.Or(opts.Logger, slog.Default()),
 		opts:      opts,
 		feed:      journal.NewFeed(),
 		reqs:      make(chan *request, opts.MaxBatch),
@@ -280,11 +287,10 @@ func (j *Journal) Append(ctx context.Context, ev *journal.Event) error {
 	}
 	j.mu.RUnlock()
 
-	select {
-	case <-r.done:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	// Once queued, the outcome is a commit away: wait for it rather than
+	// answer "failed" for an event that may be stored anyway (a publisher
+	// retrying would then publish it twice).
+	<-r.done
 	if r.err != nil {
 		return r.err
 	}
@@ -313,7 +319,11 @@ func (j *Journal) fetch(after, until uint64, buf []*journal.Event) ([]*journal.E
 			}
 			ev, err := decodeEvent(seq, v, j.epoch)
 			if err != nil {
-				return fmt.Errorf("event %d: %w", seq, err)
+				// One damaged record must not stop every reader behind it
+				// (the hub's feed would stall on it for good): skip it,
+				// loudly.
+				j.log.Error("journal: skipping an undecodable event", "path", j.path, "seq", seq, "err", err)
+				continue
 			}
 			buf = append(buf, ev)
 		}
@@ -364,8 +374,14 @@ func (j *Journal) Follow(ctx context.Context, after uint64) (<-chan *journal.Eve
 	if j.isClosed() {
 		return nil, journal.ErrClosed
 	}
+	// Followers read only up to the last position published by the
+	// committer, which it stores once the commit is durable. bbolt lets new
+	// read transactions see a commit while its meta page is still being
+	// synced: reading past j.last would fan out an event that is not yet
+	// durable, and that Read (bounded by j.last) would not replay — a gap
+	// for a subscriber resuming at that moment.
 	return j.feed.Follow(ctx, after, func(_ context.Context, after uint64, buf []*journal.Event) ([]*journal.Event, error) {
-		return j.fetch(after, ^uint64(0), buf)
+		return j.fetch(after, j.last.Load(), buf)
 	})
 }
 
@@ -399,7 +415,8 @@ func (j *Journal) Lookup(ctx context.Context, id string) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	if !found {
+	// Like Read, Lookup knows only what the committer has published.
+	if !found || seq > j.last.Load() {
 		return 0, journal.ErrUnknownID
 	}
 	return seq, nil
