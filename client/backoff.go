@@ -26,5 +26,5 @@ func backoff(base, ceiling time.Duration, n int, rnd func(int64) int64) time.Dur
 		d *= 2
 	}
 	half := d / 2
-	return d - half + time.Duration(rnd(int64(half)+1))
+	return max(base, d-half+time.Duration(rnd(int64(half)+1)))
 }

@@ -19,8 +19,9 @@ func TestBackoffBounds(t *testing.T) {
 		{time.Second, time.Minute, 4, 4 * time.Second, 8 * time.Second},
 		{time.Second, 10 * time.Second, 5, 5 * time.Second, 10 * time.Second},
 		{time.Second, 10 * time.Second, math.MaxInt, 5 * time.Second, 10 * time.Second},
-		// A reconnection time above the ceiling is kept: the server wins.
-		{time.Minute, time.Second, 3, 30 * time.Second, time.Minute},
+		// A reconnection time above the ceiling is kept, never shortened
+		// by the jitter: the server wins.
+		{time.Minute, time.Second, 3, time.Minute, time.Minute},
 		// Near the largest Duration nothing overflows.
 		{math.MaxInt64 / 3, math.MaxInt64, 10, math.MaxInt64 / 2, math.MaxInt64},
 		{0, time.Second, 3, 0, 0},

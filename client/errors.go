@@ -5,14 +5,17 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 )
 
 var (
 	// ErrBadStatus reports a response whose status is not 200 OK. For a
-	// subscription it is final: a server answers 204 No Content to tell a
-	// client to stop reconnecting. Errors of type [*StatusError] match it
-	// with errors.Is.
+	// subscription it is final — a server answers 204 No Content to tell a
+	// client to stop reconnecting — except on a reconnection answered with
+	// a temporary status (see [StatusError.Temporary]). Errors of type
+	// [*StatusError] match it with errors.Is.
 	ErrBadStatus = errors.New("client: unexpected HTTP status")
 	// ErrBadContentType reports a subscription response whose media type is
 	// not text/event-stream. It is final: the stream is closed.
@@ -38,6 +41,21 @@ type StatusError struct {
 	// Message is the start of the response body, which is where servers
 	// explain a refusal; it may be empty.
 	Message string
+	// RetryAfter is the wait the response's Retry-After header asked for
+	// (0 when absent or unreadable).
+	RetryAfter time.Duration
+}
+
+// Temporary reports whether the status says "not now" rather than "no":
+// 429 Too Many Requests, 502 Bad Gateway, 503 Service Unavailable and 504
+// Gateway Timeout. A server draining for a restart, or over its connection
+// limit, answers so; a [Stream] that was open waits and reconnects.
+func (e *StatusError) Temporary() bool {
+	switch e.StatusCode {
+	case http.StatusTooManyRequests, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		return true
+	}
+	return false
 }
 
 func (e *StatusError) Error() string {
@@ -55,12 +73,27 @@ func (e *StatusError) Unwrap() error { return ErrBadStatus }
 // explanation, and never a stream that a misbehaving server keeps open.
 const maxMessage = 512
 
-// newStatusError returns the StatusError for status, with the start of the
-// response body as its message.
-func newStatusError(status int, body io.Reader) *StatusError {
+// newStatusError returns the StatusError for a response, with the start of
+// its body as the message.
+func newStatusError(resp *http.Response, body io.Reader) *StatusError {
 	b, _ := io.ReadAll(io.LimitReader(body, maxMessage))
 	return &StatusError{
-		StatusCode: status,
+		StatusCode: resp.StatusCode,
 		Message:    strings.TrimSpace(strings.ToValidUTF8(string(b), "\uFFFD")),
+		RetryAfter: retryAfter(resp.Header.Get("Retry-After"), time.Now()),
 	}
+}
+
+// retryAfter reads a Retry-After value: seconds, or an HTTP date.
+func retryAfter(v string, now time.Time) time.Duration {
+	if v == "" {
+		return 0
+	}
+	if secs, err := strconv.ParseUint(v, 10, 32); err == nil {
+		return time.Duration(secs) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
 }

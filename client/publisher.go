@@ -92,7 +92,7 @@ func (p *Publisher) Publish(ctx context.Context, u Update) (id string, err error
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return "", newStatusError(resp.StatusCode, resp.Body)
+		return "", newStatusError(resp, resp.Body)
 	}
 	b, err := io.ReadAll(io.LimitReader(resp.Body, maxIDSize))
 	if err != nil {

@@ -339,11 +339,21 @@ func (st *Stream) reconnect() error {
 		}
 		st.immediate = false
 		err := st.connect()
+		var status *StatusError
 		switch {
 		case err == nil:
 			return nil
 		case st.ctx.Err() != nil:
 			return context.Cause(st.ctx)
+		case errors.As(err, &status) && status.Temporary():
+			// The server says "not now" (draining, over its limit): wait
+			// as long as it asks, then go on with the backoff.
+			st.failures++
+			st.report(err)
+			if err := st.wait(status.RetryAfter); err != nil {
+				return err
+			}
+			continue
 		case errors.Is(err, ErrBadStatus), errors.Is(err, ErrBadContentType):
 			return err
 		}

@@ -150,7 +150,7 @@ func (st *Stream) newRequest(ctx context.Context) (*http.Request, error) {
 // resp.Body; the caller closes it.
 func checkResponse(resp *http.Response, body io.Reader) error {
 	if resp.StatusCode != http.StatusOK {
-		return newStatusError(resp.StatusCode, body)
+		return newStatusError(resp, body)
 	}
 	ct := resp.Header.Get("Content-Type")
 	mediaType, _, err := mime.ParseMediaType(ct)

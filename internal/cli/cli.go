@@ -118,15 +118,25 @@ func newFlagSet(env *Env, name, synopsis string) *flag.FlagSet {
 	return fs
 }
 
-// parseFlags parses args, then fills every flag not given on the command
-// line from its HERALD_<NAME> environment variable (dashes become
-// underscores).
-func parseFlags(env *Env, fs *flag.FlagSet, args []string) error {
+// parseFlags parses args.
+func parseFlags(fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
 		}
 		return usageError{err.Error()}
+	}
+	return nil
+}
+
+// parseServeFlags parses args, then fills every flag not given on the
+// command line from its HERALD_<NAME> environment variable (dashes become
+// underscores). Only serve reads the environment: a deployment's
+// HERALD_RETRY is the server's retry hint, and must not become the retry of
+// every event a `herald publish` in the same environment sends.
+func parseServeFlags(env *Env, fs *flag.FlagSet, args []string) error {
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	set := make(map[string]bool)
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })

@@ -206,6 +206,8 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"serve", "--journal", "nope"}, nil, 2, "unknown --journal"},
 		{[]string{"serve"}, []string{"HERALD_HEARTBEAT=soon"}, 2, "HERALD_HEARTBEAT"},
 		{[]string{"publish", "x"}, nil, 2, "--topic"},
+		// Only serve reads HERALD_* variables.
+		{[]string{"publish", "x"}, []string{"HERALD_TOPIC=t"}, 2, "--topic"},
 		{[]string{"token", "--key", "k"}, nil, 2, "--publish"},
 	}
 	for _, c := range cases {

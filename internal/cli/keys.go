@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/heraldhub/herald/internal/auth"
@@ -18,6 +19,8 @@ type serveKeys struct {
 	// generatedPath is set when the publisher key was generated (or loaded
 	// from an earlier generation) because none was configured.
 	generatedPath string
+	// subscriberSeparate is set when subscribers have a key of their own.
+	subscriberSeparate bool
 }
 
 // welcomeTokenTTL is the lifetime of the token printed at start.
@@ -40,6 +43,7 @@ func loadServeKeys(c *serveConfig) (*serveKeys, error) {
 		if k.subscriber, err = auth.LoadKey(c.subscriberKey); err != nil {
 			return nil, fmt.Errorf("--subscriber-key: %w", err)
 		}
+		k.subscriberSeparate = true
 	} else {
 		k.subscriber = k.publisher
 	}
@@ -47,29 +51,46 @@ func loadServeKeys(c *serveConfig) (*serveKeys, error) {
 }
 
 // loadOrCreateKey returns the HMAC key kept in path, generating a random
-// 256-bit secret (file mode 0600) the first time.
+// 256-bit secret (file mode 0600) the first time. The secret is written to
+// a temporary file, synced, and linked into place, so a crash never leaves
+// an empty key file and two servers starting together agree on one key.
 func loadOrCreateKey(path string) (auth.Key, error) {
-	_, err := os.Stat(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		raw := make([]byte, 32)
-		if _, err := rand.Read(raw); err != nil {
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		if err := createKeyFile(path); err != nil {
 			return auth.Key{}, err
-		}
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-		if err != nil {
-			return auth.Key{}, fmt.Errorf("creating key file: %w", err)
-		}
-		_, werr := f.Write([]byte(hex.EncodeToString(raw) + "\n"))
-		if cerr := f.Close(); werr == nil {
-			werr = cerr
-		}
-		if werr != nil {
-			return auth.Key{}, fmt.Errorf("writing key file: %w", werr)
 		}
 	} else if err != nil {
 		return auth.Key{}, fmt.Errorf("reading key file: %w", err)
 	}
 	return auth.LoadKey(auth.FilePrefix + path)
+}
+
+func createKeyFile(path string) error {
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), ".herald.key-*")
+	if err != nil {
+		return fmt.Errorf("creating key file: %w", err)
+	}
+	defer os.Remove(f.Name())
+	_, err = f.Write([]byte(hex.EncodeToString(raw) + "\n"))
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("writing key file: %w", err)
+	}
+	// Link fails if another process created the key meanwhile: then that
+	// key is the one.
+	if err := os.Link(f.Name(), path); err != nil && !errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("creating key file: %w", err)
+	}
+	return nil
 }
 
 // printWelcome tells a newcomer how to use the hub they just started: with
@@ -79,6 +100,18 @@ func printWelcome(env *Env, base string, k *serveKeys) {
 	out := env.stdout
 	fmt.Fprintf(out, "Herald is running at %s (live page: %s/)\n", base, base)
 	if k.generatedPath == "" {
+		return
+	}
+	if k.subscriberSeparate {
+		// Subscribers are verified with another key, which this token
+		// could not satisfy: say so rather than print a curl line that
+		// would get 401.
+		tok, err := auth.Mint(k.publisher, auth.MintClaims{Publish: []string{"*"}, TTL: welcomeTokenTTL})
+		if err != nil {
+			fmt.Fprintf(out, "(could not mint a token: %v)\n", err)
+			return
+		}
+		fmt.Fprintf(out, "\nKey: %s (generated)\nPublisher token (valid 30 days; subscribers need tokens signed for --subscriber-key):\n\n  %s\n\n", k.generatedPath, tok)
 		return
 	}
 	tok, err := auth.Mint(k.publisher, auth.MintClaims{

@@ -10,6 +10,9 @@ import (
 	"github.com/heraldhub/herald/client"
 )
 
+// maxStdinData bounds the data publish reads from standard input.
+const maxStdinData = 16 << 20
+
 // defaultHub is the hub URL of a local `herald serve`.
 const defaultHub = "http://localhost:8080/.well-known/mercure"
 
@@ -24,7 +27,7 @@ func publish(env *Env, args []string) error {
 	retry := fs.Duration("retry", 0, "reconnection time hint sent with the event")
 	private := fs.Bool("private", false, "deliver only to subscribers granted one of the topics")
 	timeout := fs.Duration("timeout", 30*time.Second, "give up after this long")
-	if err := parseFlags(env, fs, args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if len(topics.values) == 0 {
@@ -33,9 +36,12 @@ func publish(env *Env, args []string) error {
 	var data []byte
 	switch fs.NArg() {
 	case 0:
-		b, err := io.ReadAll(io.LimitReader(env.stdin, 16<<20))
+		b, err := io.ReadAll(io.LimitReader(env.stdin, maxStdinData+1))
 		if err != nil {
 			return err
+		}
+		if len(b) > maxStdinData {
+			return fmt.Errorf("standard input is over %d bytes: too large for one event", maxStdinData)
 		}
 		data = b
 	case 1:

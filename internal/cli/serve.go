@@ -83,7 +83,7 @@ func serveFlags(env *Env) (*serveConfig, *flag.FlagSet) {
 
 func serve(env *Env, args []string) error {
 	c, fs := serveFlags(env)
-	if err := parseFlags(env, fs, args); err != nil {
+	if err := parseServeFlags(env, fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {

@@ -21,7 +21,7 @@ func subscribe(env *Env, args []string) error {
 	last := fs.String("last-event-id", "", "resume after this event ID (earliest: everything retained)")
 	asJSON := fs.Bool("json", false, "print one JSON object per event instead of SSE frames")
 	count := fs.Int("n", 0, "exit after this many events (0: run until interrupted)")
-	if err := parseFlags(env, fs, args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if len(topics.values) == 0 {

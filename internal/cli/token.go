@@ -19,7 +19,7 @@ func token(env *Env, args []string) error {
 	payload := fs.String("payload", "", "JSON value attached to the token's subscriptions (mercure.payload)")
 	subject := fs.String("subject", "", "the token's sub claim")
 	ttl := fs.Duration("ttl", time.Hour, "lifetime of the token (0: no expiry)")
-	if err := parseFlags(env, fs, args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
