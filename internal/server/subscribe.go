@@ -72,8 +72,8 @@ func (s *Server) handleSubscribe() http.Handler {
 		var pushTo atomic.Pointer[pushConn]
 		req := hub.SubscribeRequest{Selectors: sels, LastEventID: lastID}
 		if push {
-			// Until the connection is handed to the push pool, queued
-			// frames wait; add() looks at the queue once armed.
+			// Until startPush has registered and armed the connection,
+			// queued frames wait; it then schedules the connection once.
 			req.OnReady = func() {
 				if c := pushTo.Load(); c != nil {
 					c.schedule()
