@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -15,7 +16,10 @@ import (
 	"time"
 
 	"github.com/heraldhub/herald/internal/auth"
+	"github.com/heraldhub/herald/internal/hub"
+	"github.com/heraldhub/herald/internal/journal"
 	"github.com/heraldhub/herald/internal/journal/bolt"
+	"github.com/heraldhub/herald/internal/server"
 	"github.com/heraldhub/herald/sse"
 )
 
@@ -487,5 +491,46 @@ func TestSubscribeHEAD(t *testing.T) {
 		if n := e.hub.Stats().Subscribers; n != 0 || e.srv.Streams() != 0 {
 			t.Errorf("HEAD opened a stream: %d subscriptions, %d streams", n, e.srv.Streams())
 		}
+	})
+}
+
+// Stopping a server leaves nothing running: no push worker, heartbeat
+// ticker, hang-up watcher or stream goroutine.
+func TestNoGoroutineLeftAfterDrain(t *testing.T) {
+	http.DefaultClient.CloseIdleConnections()
+	before := runtime.NumGoroutine()
+	func() {
+		key, err := auth.ParseKey([]byte(testSecret))
+		if err != nil {
+			t.Fatal(err)
+		}
+		j := journal.NewMemory(journal.Retention{})
+		h := hub.New(j, hub.Config{})
+		ctx, cancel := context.WithCancel(context.Background())
+		hubDone := make(chan struct{})
+		go func() { defer close(hubDone); _ = h.Run(ctx) }()
+		<-h.Started()
+		srv, err := server.New(server.Config{Hub: h, Journal: j, PublisherKey: &key, Anonymous: true, Heartbeat: 50 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ts := httptest.NewServer(srv)
+		e := &hubEnv{t: t, srv: srv, hub: h, journal: j, ts: ts, key: key, url: ts.URL + "/.well-known/mercure"}
+		push := e.subscribe("topic=t", nil)
+		e.mustPublish(form("topic", "t", "data", "x"))
+		push.next(t)
+		srv.Drain()
+		push.ended(t)
+		ts.Close()
+		cancel()
+		<-hubDone
+		push.close()
+	}()
+	http.DefaultClient.CloseIdleConnections()
+	checkFor(t, 5*time.Second, 10*time.Millisecond, func() error {
+		if n := runtime.NumGoroutine(); n > before {
+			return fmt.Errorf("%d goroutines after the server stopped, %d before", n, before)
+		}
+		return nil
 	})
 }
