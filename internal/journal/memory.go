@@ -168,26 +168,7 @@ func (m *Memory) Read(ctx context.Context, after uint64, fn func(*Event) error) 
 	if err != nil {
 		return err
 	}
-	batch := make([]*Event, 0, readBatch)
-	for after < until {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		batch, err = m.fetch(after, until, batch[:0])
-		if err != nil {
-			return err
-		}
-		if len(batch) == 0 {
-			return nil
-		}
-		for _, ev := range batch {
-			if err := fn(ev); err != nil {
-				return err
-			}
-			after = ev.Seq
-		}
-	}
-	return nil
+	return ReadBatches(ctx, after, until, readBatch, m.fetch, fn)
 }
 
 // Follow returns every event with Seq > after, starting with the retained

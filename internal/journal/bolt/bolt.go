@@ -343,28 +343,7 @@ func (j *Journal) Read(ctx context.Context, after uint64, fn func(*journal.Event
 	if j.isClosed() {
 		return journal.ErrClosed
 	}
-	until := j.last.Load()
-	batch := make([]*journal.Event, 0, readBatch)
-	for after < until {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		var err error
-		batch, err = j.fetch(after, until, batch[:0])
-		if err != nil {
-			return err
-		}
-		if len(batch) == 0 {
-			return nil
-		}
-		for _, ev := range batch {
-			if err := fn(ev); err != nil {
-				return err
-			}
-			after = ev.Seq
-		}
-	}
-	return nil
+	return journal.ReadBatches(ctx, after, j.last.Load(), readBatch, j.fetch, fn)
 }
 
 // Follow returns every event with Seq > after, starting with the retained
