@@ -15,7 +15,7 @@ func (s *Server) handleHealth() http.Handler {
 // draining, and only when the journal answers.
 func (s *Server) handleReady() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !s.ready.Load() {
+		if s.isDraining() {
 			writeError(w, errorf(http.StatusServiceUnavailable, "draining"))
 			return
 		}

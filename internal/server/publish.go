@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"mime"
@@ -12,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/heraldhub/herald/internal/auth"
+	"github.com/heraldhub/herald/internal/hub"
 	"github.com/heraldhub/herald/internal/journal"
 )
 
@@ -27,7 +29,7 @@ func (s *Server) handlePublish() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		claims, from, err := s.authenticate(r, s.cfg.PublisherKey)
 		if err != nil || claims == nil {
-			s.unauthorized(w, r, cmpErr(err, auth.ErrNoToken))
+			s.unauthorized(w, r, cmp.Or(err, auth.ErrNoToken))
 			return
 		}
 		if from == auth.FromCookie && !s.cookieOriginAllowed(r) {
@@ -65,6 +67,10 @@ func (s *Server) publishError(r *http.Request, err error) *httpError {
 		return errorf(http.StatusConflict, "an event with this id already exists")
 	case errors.Is(err, journal.ErrReservedID):
 		return errorf(http.StatusBadRequest, "invalid id: the urn:herald: prefix is reserved")
+	case errors.Is(err, hub.ErrInvalidEvent):
+		// parseUpdate refuses what the hub would; this keeps a rule added
+		// to the hub alone from surfacing as "journal unavailable".
+		return errorf(http.StatusBadRequest, err.Error())
 	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
 		return errorf(http.StatusServiceUnavailable, "request canceled")
 	}
@@ -193,12 +199,4 @@ func reservedTopic(t string) bool {
 		return strings.HasPrefix(t, hubPath)
 	}
 	return u.Path == hubPath || strings.HasPrefix(u.Path, hubPath+"/")
-}
-
-// cmpErr returns err, or def when err is nil.
-func cmpErr(err, def error) error {
-	if err == nil {
-		return def
-	}
-	return err
 }

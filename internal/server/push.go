@@ -21,7 +21,7 @@ import (
 // the connection, writes the response head and the replay itself, and
 // returns: from then on the connection is a pushConn with no goroutine and
 // no buffer. When the hub queues frames, the subscription's OnReady puts
-// the connection on a run queue; a few workers (one per CPU) drain it with
+// the connection on a run queue; a few workers (half the CPUs) drain it with
 // one non-blocking writev of the shared frames. A write that cannot finish
 // at once (the client reads slowly) is finished by a goroutine of its own
 // with the write timeout, which returns to the pool when the queue is
@@ -83,7 +83,6 @@ type pushPool struct {
 	hangups *hangupWatcher
 	stop    chan struct{}
 	wg      sync.WaitGroup
-	slow    atomic.Int64 // connections currently on the slow path
 }
 
 func newPushPool(s *Server, workers int) (*pushPool, error) {
@@ -116,7 +115,7 @@ func (p *pushPool) close() {
 	default:
 	}
 	close(p.stop)
-	p.closeAll(errDraining)
+	p.closeAll()
 	p.runq.mu.Lock()
 	p.runq.closed = true
 	p.runq.mu.Unlock()
@@ -125,7 +124,7 @@ func (p *pushPool) close() {
 	p.wg.Wait()
 }
 
-func (p *pushPool) closeAll(err error) {
+func (p *pushPool) closeAll() {
 	for i := range p.shards {
 		sh := &p.shards[i]
 		sh.mu.Lock()
@@ -135,7 +134,7 @@ func (p *pushPool) closeAll(err error) {
 		}
 		sh.mu.Unlock()
 		for _, c := range conns {
-			c.close(err)
+			c.close(errDraining)
 		}
 	}
 }
@@ -295,12 +294,7 @@ func (w *pushWriter) run(c *pushConn, blocking bool) {
 			return
 		default:
 		}
-		w.msgs = c.sub.Drain(w.msgs[:0])
-		w.bufs = w.bufs[:0]
-		for _, m := range w.msgs {
-			w.bufs = append(w.bufs, m.Frame)
-		}
-		clear(w.msgs)
+		w.msgs, w.bufs = drainFrames(c.sub, w.msgs, w.bufs)
 		c.mu.Lock()
 		if c.heartbeat {
 			c.heartbeat = false
@@ -343,9 +337,7 @@ func (w *pushWriter) run(c *pushConn, blocking bool) {
 			// so this worker goes on with other connections.
 			pending := slices.Clone(rest)
 			clear(w.bufs)
-			c.srv.push.slow.Add(1)
 			go func() {
-				defer c.srv.push.slow.Add(-1)
 				var sw pushWriter
 				if err := c.writeBlocking(pending); err != nil {
 					c.close(err)

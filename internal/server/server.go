@@ -130,7 +130,6 @@ type Server struct {
 	tokens   tokenCache
 	draining chan struct{} // closed by Drain: streams end so clients reconnect elsewhere
 	drainOne sync.Once
-	ready    atomic.Bool
 }
 
 // New returns a server for cfg.
@@ -156,7 +155,6 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.metrics = newServerMetrics(cfg.Metrics, s)
 	s.mux = s.routes()
-	s.ready.Store(true)
 	return s, nil
 }
 
@@ -172,12 +170,21 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // stops the server's own goroutines, so call it before discarding a server.
 func (s *Server) Drain() {
 	s.drainOne.Do(func() {
-		s.ready.Store(false)
 		close(s.draining)
 		if s.push != nil {
 			s.push.close()
 		}
 	})
+}
+
+// isDraining reports whether Drain was called.
+func (s *Server) isDraining() bool {
+	select {
+	case <-s.draining:
+		return true
+	default:
+		return false
+	}
 }
 
 // Streams returns the number of open subscriber streams.

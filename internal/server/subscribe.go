@@ -6,7 +6,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -53,12 +52,10 @@ func (s *Server) handleSubscribe() http.Handler {
 			return
 		}
 
-		select {
-		case <-s.draining:
+		if s.isDraining() {
 			w.Header().Set("Retry-After", "1")
 			writeError(w, errorf(http.StatusServiceUnavailable, "server shutting down"))
 			return
-		default:
 		}
 		if n := s.streams.Add(1); s.cfg.MaxConnections > 0 && n > int64(s.cfg.MaxConnections) {
 			s.streams.Add(-1)
@@ -134,8 +131,7 @@ func (s *Server) startPush(w http.ResponseWriter, r *http.Request, sub *hub.Subs
 		return nil, err
 	}
 	c.sub = sub
-	var once sync.Once
-	c.onClose = func() { once.Do(func() { go ended() }) }
+	c.onClose = func() { go ended() } // close runs it once
 	s.metrics.streamsOpened.Inc()
 
 	buf := appendResponseHead(make([]byte, 0, 512), r.Proto, w.Header())
@@ -235,7 +231,7 @@ func (s *Server) parseSelectors(raw []string) (selector.Set, *httpError) {
 	return set, nil
 }
 
-// errStreamEnd values say why a stream ended; they are logged only.
+// Why a stream ended; these are logged only.
 var (
 	errDraining     = errors.New("server draining")
 	errTokenExpired = errors.New("token expired")
@@ -253,18 +249,17 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, sub *hub.Subscri
 		return s.writeFrames(w, rc, b)
 	}
 
-	var buf []byte
+	// The first bytes flush the headers: the retry hint, or a comment.
+	buf := heartbeatFrame
 	if s.cfg.RetryHint > 0 {
-		buf = sse.AppendRetry(buf, s.cfg.RetryHint)
-	} else {
-		buf = sse.AppendComment(buf, "")
+		buf = sse.AppendRetry(nil, s.cfg.RetryHint)
 	}
 	if err := write(buf); err != nil {
 		return err
 	}
 	s.metrics.streamsOpened.Inc()
 
-	if err := replay(ctx, sub, buf[:0], write); err != nil {
+	if err := replay(ctx, sub, nil, write); err != nil {
 		return err
 	}
 
@@ -292,12 +287,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, sub *hub.Subscri
 	for {
 		select {
 		case <-sub.Ready():
-			msgs = sub.Drain(msgs[:0])
-			frames = frames[:0]
-			for _, m := range msgs {
-				frames = append(frames, m.Frame)
-			}
-			clear(msgs)
+			msgs, frames = drainFrames(sub, msgs, frames)
 			if len(frames) == 0 {
 				continue
 			}
@@ -330,7 +320,20 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, sub *hub.Subscri
 // heartbeatFrame is the keep-alive comment: the smallest frame a client
 // ignores, enough to detect a dead connection and keep proxies from
 // timing out.
-var heartbeatFrame = []byte(":\n")
+var heartbeatFrame = sse.AppendComment(nil, "")
+
+// drainFrames takes everything queued for sub and returns the frames to
+// write, reusing msgs (scratch, returned cleared) and frames. The frames
+// are shared by every subscriber and must not be modified.
+func drainFrames(sub *hub.Subscription, msgs []*hub.Message, frames [][]byte) ([]*hub.Message, [][]byte) {
+	msgs = sub.Drain(msgs[:0])
+	frames = frames[:0]
+	for _, m := range msgs {
+		frames = append(frames, m.Frame)
+	}
+	clear(msgs)
+	return msgs, frames
+}
 
 // writeFrames writes frames (shared by every subscriber, so never
 // modified) through the response's buffer and flushes once, within the

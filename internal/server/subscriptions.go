@@ -1,12 +1,14 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"net/http"
 	"net/url"
 	"time"
 
+	"github.com/heraldhub/herald/internal/auth"
 	"github.com/heraldhub/herald/internal/hub"
 	"github.com/heraldhub/herald/internal/journal"
 	"github.com/heraldhub/herald/internal/selector"
@@ -72,7 +74,7 @@ func (s *Server) handleSubscriptions() http.Handler {
 		}
 		claims, _, err := s.authenticate(r, s.cfg.SubscriberKey)
 		if err != nil || claims == nil {
-			s.unauthorized(w, r, err)
+			s.unauthorized(w, r, cmp.Or(err, auth.ErrNoToken))
 			return
 		}
 		// The requested URL is itself a topic: a subscriber may read it when
