@@ -36,7 +36,9 @@
 //   - A silent connection is dropped after [Subscriber.ReadTimeout].
 //   - A response other than 200 OK ([ErrBadStatus], including the 204 No
 //     Content with which a server tells clients to stop) or one that is not
-//     text/event-stream ([ErrBadContentType]) closes the stream for good.
+//     text/event-stream ([ErrBadContentType]) closes the stream for good,
+//     except that a reconnection answered with a temporary status (see
+//     [StatusError.Temporary]) waits its Retry-After and goes on trying.
 //
 // Redirects are followed by the http.Client, which keeps the request's
 // headers on the way except that it drops Authorization and Cookie when

@@ -96,7 +96,7 @@ func TestFailsForGood(t *testing.T) {
 			if tt.target == client.ErrBadStatus {
 				var se *client.StatusError
 				if !errors.As(err, &se) || se.StatusCode != tt.status {
-					t.Errorf("error %v is not a StatusError with status %d", err, tt.status)
+					t.Fatalf("error %v is not a StatusError with status %d", err, tt.status)
 				}
 				if tt.status != http.StatusNoContent && se.Message != "go away" {
 					t.Errorf("StatusError.Message = %q, want the body", se.Message)

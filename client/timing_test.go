@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"slices"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -131,7 +132,7 @@ func TestRetryFieldSetsReconnectionTime(t *testing.T) {
 		sub := &client.Subscriber{InitialRetry: 2 * time.Second, MaxRetry: 10 * time.Second}
 		runScript(t, sub, f, 5)
 		want := []time.Duration{2 * time.Second, 1500 * time.Millisecond, 1500 * time.Millisecond, time.Minute}
-		if got := f.gaps(); !equalDurations(got, want) {
+		if got := f.gaps(); !slices.Equal(got, want) {
 			t.Errorf("gaps between attempts = %v, want %v (a retry beyond MaxRetry still wins)", got, want)
 		}
 	})
@@ -141,7 +142,7 @@ func TestDefaultInitialRetry(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := &fakeTransport{replies: []reply{{steps: []step{{0, ":hi\n"}}}}}
 		runScript(t, &client.Subscriber{}, f, 2)
-		if got := f.gaps(); !equalDurations(got, []time.Duration{client.DefaultInitialRetry}) {
+		if got := f.gaps(); !slices.Equal(got, []time.Duration{client.DefaultInitialRetry}) {
 			t.Errorf("gap = %v, want %v", got, client.DefaultInitialRetry)
 		}
 	})
@@ -214,7 +215,7 @@ func TestReadTimeout(t *testing.T) {
 		if got, want := dropped.Sub(start), 5*900*time.Millisecond+timeout; got != want {
 			t.Errorf("dropped after %v, want %v", got, want)
 		}
-		if got := f.gaps(); !equalDurations(got, []time.Duration{5*900*time.Millisecond + timeout + 100*time.Millisecond}) {
+		if got := f.gaps(); !slices.Equal(got, []time.Duration{5*900*time.Millisecond + timeout + 100*time.Millisecond}) {
 			t.Errorf("gap = %v", got)
 		}
 	})
@@ -265,7 +266,7 @@ func TestRestartCutsWaitShort(t *testing.T) {
 		}
 		st.Restart()
 		synctest.Wait()
-		if got := f.gaps(); !equalDurations(got, []time.Duration{time.Minute}) {
+		if got := f.gaps(); !slices.Equal(got, []time.Duration{time.Minute}) {
 			t.Errorf("gap = %v, want the restart one minute in", got)
 		}
 		f.mu.Lock()
@@ -286,15 +287,3 @@ func TestRestartCutsWaitShort(t *testing.T) {
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(req *http.Request) (*http.Response, error) { return f(req) }
-
-func equalDurations(a, b []time.Duration) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}

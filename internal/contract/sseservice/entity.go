@@ -12,7 +12,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/heraldhub/herald/client"
 	"github.com/heraldhub/herald/sse"
@@ -85,6 +84,8 @@ func (e *entity) onEvent(ev sse.Event) {
 
 // listen makes the stream report the events of eventType.
 func (e *entity) listen(eventType string) {
+	// As for AddListener, "" is "message", which is listened for already.
+	eventType = cmp.Or(eventType, "message")
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.listening[eventType] {
@@ -124,10 +125,9 @@ func (e *entity) post(msg map[string]any) {
 		e.log.Error("encoding callback", "err", err)
 		return
 	}
-	ctx, cancel := context.WithTimeout(e.ctx, 10*time.Second)
-	defer cancel()
 	url := e.callbackURL + "/" + strconv.Itoa(e.counter)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	// e.callbacks has the timeout; e.ctx cuts a post short on close.
+	req, err := http.NewRequestWithContext(e.ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
 		e.log.Error("callback", "url", url, "err", err)
 		return

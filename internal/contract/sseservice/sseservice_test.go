@@ -284,12 +284,12 @@ func TestStreamLifecycle(t *testing.T) {
 }
 
 func TestQuit(t *testing.T) {
-	var stdout, stderr strings.Builder
+	var stderr strings.Builder
 	pr, pw := io.Pipe()
 	done := make(chan int, 1)
 	go func() {
 		defer pw.Close()
-		done <- run(context.Background(), []string{"-port", "0"}, io.MultiWriter(pw, &stdout), &stderr)
+		done <- run(context.Background(), []string{"-port", "0"}, pw, &stderr)
 	}()
 	line, err := bufio.NewReader(pr).ReadString('\n')
 	if err != nil {
