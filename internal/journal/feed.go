@@ -18,7 +18,7 @@ const (
 // oldest first, the retained events with Seq > after, stopping when buf is
 // full (len(buf) == cap(buf)) or the store has nothing newer, and returns
 // the extended slice. The events must be the caller's to keep.
-type FetchFunc func(ctx context.Context, after uint64, buf []*Event) ([]*Event, error)
+type FetchFunc func(after uint64, buf []*Event) ([]*Event, error)
 
 // Feed implements Follow for a journal whose events are all committed in
 // this process. The journal calls [Feed.Notify] after each commit; each
@@ -102,7 +102,7 @@ func (f *Feed) follow(ctx context.Context, after uint64, fetch FetchFunc, out ch
 		// committed after the fetch below closes it, so none is missed.
 		wake := f.wakeup()
 		var err error
-		batch, err = fetch(ctx, after, batch[:0])
+		batch, err = fetch(after, batch[:0])
 		if err != nil {
 			return
 		}

@@ -180,7 +180,7 @@ func (m *Memory) Follow(ctx context.Context, after uint64) (<-chan *Event, error
 	if closed {
 		return nil, ErrClosed
 	}
-	return m.feed.Follow(ctx, after, func(_ context.Context, after uint64, buf []*Event) ([]*Event, error) {
+	return m.feed.Follow(ctx, after, func(after uint64, buf []*Event) ([]*Event, error) {
 		return m.fetch(after, ^uint64(0), buf)
 	})
 }

@@ -32,7 +32,7 @@ type Options struct {
 	// as the appenders that are ready have queued, which already batches
 	// under load: every append that arrives during one commit's fsync shares
 	// the next. A delay helps when publishers come back slower than that,
-	// at the cost of that much latency on every append.
+	// at the cost of up to that much latency on every append.
 	MaxBatchDelay time.Duration
 	// LockTimeout is how long Open waits for another process holding the
 	// file to release it before failing with ErrLocked; 0 means 1s.
@@ -51,8 +51,8 @@ const (
 	// initialMmapSize is mapped up front so the file can grow this far
 	// without bbolt remapping it, which blocks every transaction.
 	initialMmapSize = 256 << 20
-	// readBatch is how many events Read and Follow decode in one read
-	// transaction before releasing it to call fn.
+	// readBatch is how many events Read decodes in one read transaction
+	// before releasing it to call fn. (Followers use journal.Feed's batch.)
 	readBatch = 512
 	// formatVersion is the layout of the buckets, stored in the meta bucket.
 	formatVersion = 1
@@ -260,9 +260,11 @@ func (j *Journal) Path() string { return j.path }
 // generated namespace is refused with ErrReservedID, one still retained
 // with ErrDuplicateID.
 //
-// If ctx ends first, Append returns its error; an event already queued is
-// then dropped unless the committer has taken it, in which case it may be
-// stored even though Append failed.
+// If ctx ends before the event is queued, Append returns ctx's error. Once
+// it is queued, Append waits for the commit whatever ctx does: the
+// committer drops an event whose ctx has ended by the time it writes the
+// batch, and Append then returns ctx's error. So an error from ctx always
+// means the event was not stored.
 func (j *Journal) Append(ctx context.Context, ev *journal.Event) error {
 	if ev.ID != "" && journal.IsReserved(ev.ID) {
 		return journal.ErrReservedID
@@ -359,13 +361,14 @@ func (j *Journal) Follow(ctx context.Context, after uint64) (<-chan *journal.Eve
 	// synced: reading past j.last would fan out an event that is not yet
 	// durable, and that Read (bounded by j.last) would not replay — a gap
 	// for a subscriber resuming at that moment.
-	return j.feed.Follow(ctx, after, func(_ context.Context, after uint64, buf []*journal.Event) ([]*journal.Event, error) {
+	return j.feed.Follow(ctx, after, func(after uint64, buf []*journal.Event) ([]*journal.Event, error) {
 		return j.fetch(after, j.last.Load(), buf)
 	})
 }
 
 // Lookup maps a retained event's ID to its position. It answers from the
-// file, so it agrees with Read even while a commit is being applied.
+// file, bounded like Read by the last durable commit, so the two agree even
+// while a commit is being applied.
 func (j *Journal) Lookup(ctx context.Context, id string) (uint64, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err

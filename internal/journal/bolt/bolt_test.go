@@ -1,10 +1,15 @@
 package bolt_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -333,5 +338,60 @@ func TestFollowNeverAheadOfLast(t *testing.T) {
 	wg.Wait()
 	if seen == 0 {
 		t.Fatal("the follower saw no event")
+	}
+}
+
+// A record that cannot be decoded is skipped, with a log, by Read and
+// Follow: one damaged event must not stall every reader behind it.
+func TestUndecodableRecordSkipped(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "journal.db")
+	j := open(t, path, bolt.Options{})
+	for range 3 {
+		if err := j.Append(t.Context(), &journal.Event{Topics: []string{"t"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err := bbolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Update(func(tx *bbolt.Tx) error {
+		return tx.Bucket([]byte("events")).Put(binary.BigEndian.AppendUint64(nil, 2), []byte("garbage"))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	var logged bytes.Buffer
+	j = open(t, path, bolt.Options{Logger: slog.New(slog.NewTextHandler(&logged, nil))})
+	var read []uint64
+	if err := j.Read(t.Context(), 0, func(ev *journal.Event) error {
+		read = append(read, ev.Seq)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(read, []uint64{1, 3}) {
+		t.Fatalf("Read past a damaged record delivered Seq %v, want [1 3]", read)
+	}
+	ch, err := j.Follow(t.Context(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []uint64{1, 3} {
+		select {
+		case ev := <-ch:
+			if ev == nil || ev.Seq != want {
+				t.Fatalf("Follow past a damaged record delivered %v, want Seq %d", ev, want)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("Follow past a damaged record: no Seq %d", want)
+		}
+	}
+	if !strings.Contains(logged.String(), "seq=2") {
+		t.Fatalf("skipping the damaged record logged %q, want a line naming seq=2", logged.String())
 	}
 }

@@ -175,16 +175,14 @@ func (d *decoder) uvarint() uint64 {
 	return v
 }
 
+// varint undoes the zig-zag encoding of binary.AppendVarint on top of
+// uvarint, as binary.Varint does.
 func (d *decoder) varint() int64 {
-	if d.err != nil {
-		return 0
+	u := d.uvarint()
+	v := int64(u >> 1)
+	if u&1 != 0 {
+		v = ^v
 	}
-	v, n := binary.Varint(d.b)
-	if n <= 0 {
-		d.fail()
-		return 0
-	}
-	d.b = d.b[n:]
 	return v
 }
 
