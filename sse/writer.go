@@ -50,12 +50,12 @@ func (w *Writer) SetWriteTimeout(d time.Duration) { w.timeout = max(d, 0) }
 // Event writes the frame of e and flushes it. An invalid event writes
 // nothing and returns an error wrapping [ErrInvalidField].
 func (w *Writer) Event(e Event) error {
-	if err := e.Validate(); err != nil {
-		return err
-	}
 	buf := getBuffer()
 	defer putBuffer(buf)
-	*buf, _ = e.AppendTo((*buf)[:0])
+	var err error
+	if *buf, err = e.AppendTo((*buf)[:0]); err != nil {
+		return err
+	}
 	return w.Write(*buf)
 }
 
