@@ -28,11 +28,17 @@ type Writer struct {
 // change them until then, and should call [Writer.Flush] at once if the
 // client is to see the response open before the first event.
 func NewWriter(w http.ResponseWriter) *Writer {
-	h := w.Header()
+	SetHeaders(w.Header())
+	return &Writer{w: w, rc: http.NewResponseController(w)}
+}
+
+// SetHeaders sets the response headers of an event stream on h, as
+// [NewWriter] does: for handlers that write the stream some other way
+// (a hijacked connection, or a HEAD answer).
+func SetHeaders(h http.Header) {
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no")
-	return &Writer{w: w, rc: http.NewResponseController(w)}
 }
 
 // SetWriteTimeout bounds every later write and flush: each one must finish
@@ -70,12 +76,21 @@ func (w *Writer) Comment(text string) error {
 
 // Write writes frames, bytes already encoded with [Event.AppendTo],
 // [AppendComment] or [AppendRetry], and flushes them. It lets a server
-// encode an event once and write it to many streams, and write several
-// queued frames with one flush. Write does not check frames.
+// encode an event once and write it to many streams. Write does not check
+// frames.
 func (w *Writer) Write(frames []byte) error {
+	return w.WriteFrames(frames)
+}
+
+// WriteFrames writes several encoded frames, in order, under one deadline
+// and with one flush: a server's queue of shared frames, written without
+// copying them into one buffer. It does not check the frames.
+func (w *Writer) WriteFrames(frames ...[]byte) error {
 	return w.do(func() error {
-		if _, err := w.w.Write(frames); err != nil {
-			return err
+		for _, f := range frames {
+			if _, err := w.w.Write(f); err != nil {
+				return err
+			}
 		}
 		return w.rc.Flush()
 	})

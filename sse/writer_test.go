@@ -97,6 +97,11 @@ func TestWriterStreams(t *testing.T) {
 					}
 					return w.Write(frames)
 				}, []event{{ID: "2", Data: "two"}, {ID: "2", Data: "three"}}},
+				{func(w *sse.Writer) error {
+					four, _ := sse.Event{ID: "4", Data: []byte("four")}.AppendTo(nil)
+					five, _ := sse.Event{Data: []byte("five")}.AppendTo(nil)
+					return w.WriteFrames(four, five)
+				}, []event{{ID: "4", Data: "four"}, {ID: "4", Data: "five"}}},
 			}
 			for i, tt := range tests {
 				steps <- tt.step
@@ -236,5 +241,14 @@ func TestWriterTimeoutStalledClient(t *testing.T) {
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("handler still writing to a stalled client")
+	}
+}
+
+func TestSetHeaders(t *testing.T) {
+	h := http.Header{}
+	sse.SetHeaders(h)
+	want := http.Header{"Content-Type": {"text/event-stream"}, "Cache-Control": {"no-cache"}, "X-Accel-Buffering": {"no"}}
+	if !reflect.DeepEqual(h, want) {
+		t.Errorf("headers = %v, want %v", h, want)
 	}
 }

@@ -43,7 +43,7 @@ func (s *Server) handleSubscribe() http.Handler {
 		if r.Method == http.MethodHead {
 			// GET routes answer HEAD too: say what a stream would be,
 			// without opening one.
-			setStreamHeaders(w.Header())
+			sse.SetHeaders(w.Header())
 			return
 		}
 		lastID := lastEventID(r)
@@ -125,7 +125,7 @@ func (s *Server) handleSubscribe() http.Handler {
 // When it returns a connection, that connection's close runs ended.
 func (s *Server) startPush(w http.ResponseWriter, r *http.Request, sub *hub.Subscription, expires time.Time,
 	pushTo *atomic.Pointer[pushConn], ended func()) (*pushConn, error) {
-	setStreamHeaders(w.Header())
+	sse.SetHeaders(w.Header())
 	c, err := s.hijack(w, r)
 	if err != nil {
 		return nil, err
@@ -175,13 +175,6 @@ func replay(ctx context.Context, sub *hub.Subscription, buf []byte, write func([
 		err = write(buf)
 	}
 	return err
-}
-
-// setStreamHeaders sets the headers of every SSE response.
-func setStreamHeaders(h http.Header) {
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-cache")
-	h.Set("X-Accel-Buffering", "no")
 }
 
 // lastEventID is where the client resumes from: the header wins over the
@@ -242,24 +235,20 @@ var (
 // ends it, its token expires or the server drains.
 func (s *Server) stream(w http.ResponseWriter, r *http.Request, sub *hub.Subscription, expires time.Time) error {
 	ctx := r.Context()
-	rc := http.NewResponseController(w)
-	setStreamHeaders(w.Header())
-
-	write := func(b []byte) error {
-		return s.writeFrames(w, rc, b)
-	}
+	sw := sse.NewWriter(w)
+	sw.SetWriteTimeout(s.cfg.WriteTimeout)
 
 	// The first bytes flush the headers: the retry hint, or a comment.
 	buf := heartbeatFrame
 	if s.cfg.RetryHint > 0 {
 		buf = sse.AppendRetry(nil, s.cfg.RetryHint)
 	}
-	if err := write(buf); err != nil {
+	if err := sw.Write(buf); err != nil {
 		return err
 	}
 	s.metrics.streamsOpened.Inc()
 
-	if err := replay(ctx, sub, nil, write); err != nil {
+	if err := replay(ctx, sub, nil, sw.Write); err != nil {
 		return err
 	}
 
@@ -291,13 +280,13 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, sub *hub.Subscri
 			if len(frames) == 0 {
 				continue
 			}
-			err := s.writeFrames(w, rc, frames...)
+			err := sw.WriteFrames(frames...)
 			clear(frames)
 			if err != nil {
 				return err
 			}
 		case <-heartbeat:
-			if err := write(heartbeatFrame); err != nil {
+			if err := sw.Write(heartbeatFrame); err != nil {
 				return err
 			}
 		case <-sub.Done():
@@ -333,28 +322,6 @@ func drainFrames(sub *hub.Subscription, msgs []*hub.Message, frames [][]byte) ([
 	}
 	clear(msgs)
 	return msgs, frames
-}
-
-// writeFrames writes frames (shared by every subscriber, so never
-// modified) through the response's buffer and flushes once, within the
-// write timeout. The deadline is cleared afterwards: an idle HTTP/2 stream
-// whose deadline passed would be reset.
-func (s *Server) writeFrames(w http.ResponseWriter, rc *http.ResponseController, frames ...[]byte) error {
-	if err := rc.SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout)); err != nil && !errors.Is(err, http.ErrNotSupported) {
-		return err
-	}
-	for _, f := range frames {
-		if _, err := w.Write(f); err != nil {
-			return err
-		}
-	}
-	if err := rc.Flush(); err != nil {
-		return err
-	}
-	if err := rc.SetWriteDeadline(time.Time{}); err != nil && !errors.Is(err, http.ErrNotSupported) {
-		return err
-	}
-	return nil
 }
 
 // jitter spreads d over ±10% so that streams opened together do not all

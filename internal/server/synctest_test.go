@@ -39,7 +39,8 @@ func (w *syncWriter) Write(p []byte) (int, error) {
 	defer w.mu.Unlock()
 	return w.body.Write(p)
 }
-func (w *syncWriter) Flush() {}
+func (w *syncWriter) Flush()                           {}
+func (w *syncWriter) SetWriteDeadline(time.Time) error { return nil }
 func (w *syncWriter) String() string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
