@@ -59,6 +59,33 @@ func (c *childPipe) next(wantStatus bool) childMessage {
 	return childMessage{}
 }
 
+// start sends the child a start request for spec and waits until all its
+// subscribers are connected.
+func (c *childPipe) start(spec groupSpec) {
+	c.t.Helper()
+	b, err := json.Marshal(childRequest{Op: "start", Spec: &spec})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	c.send(string(b))
+	c.waitStatus(func(st groupStatus) bool { return st.Connected >= int64(spec.Count) })
+}
+
+// waitStatus reads the child's statuses until one satisfies done; a
+// subscriber that failed to connect ends the test.
+func (c *childPipe) waitStatus(done func(groupStatus) bool) {
+	c.t.Helper()
+	for {
+		st := c.next(true).Status
+		if st.Failed > 0 {
+			c.t.Fatalf("subscribers failed: %s", st.FirstError)
+		}
+		if done(*st) {
+			return
+		}
+	}
+}
+
 func (c *childPipe) exit() error {
 	c.t.Helper()
 	select {
@@ -93,19 +120,12 @@ func TestChildProtocol(t *testing.T) {
 	fx, hub := newFixture(t, nil)
 	spec := fixtureSpec(t, hub, 5)
 	c := startChildPipe(t)
-	b, _ := json.Marshal(childRequest{Op: "start", Spec: &spec})
-	c.send(string(b))
-
-	for st := c.next(true).Status; st.Connected < 5; st = c.next(true).Status {
-		if st.Failed > 0 {
-			t.Fatalf("subscribers failed: %s", st.FirstError)
-		}
-	}
+	c.start(spec)
 	tgt, err := newTarget(spec.Target)
 	if err != nil {
 		t.Fatal(err)
 	}
-	pub := newPublisher(tgt, spec.Token, 1)
+	pub := newPublisher(tgt, spec.Token, 1, 5*time.Second)
 	defer pub.close()
 	for seq := range uint64(3) {
 		data := appendPayload(nil, payload{step: 1, seq: seq + 1, sent: time.Now().UnixNano()}, 0)
@@ -113,8 +133,7 @@ func TestChildProtocol(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for st := c.next(true).Status; st.Received < 15; st = c.next(true).Status {
-	}
+	c.waitStatus(func(st groupStatus) bool { return st.Received >= 15 })
 
 	c.send(`{"op":"collect","step":1}`)
 	m := c.next(false)
@@ -156,10 +175,7 @@ func TestChildStopsWhenParentGoes(t *testing.T) {
 	fx, hub := newFixture(t, nil)
 	spec := fixtureSpec(t, hub, 3)
 	c := startChildPipe(t)
-	b, _ := json.Marshal(childRequest{Op: "start", Spec: &spec})
-	c.send(string(b))
-	for st := c.next(true).Status; st.Connected < 3; st = c.next(true).Status {
-	}
+	c.start(spec)
 	c.in.Close() // the parent died
 	if err := c.exit(); err == nil || !strings.Contains(err.Error(), "parent went away") {
 		t.Errorf("child ended with %v, want 'parent went away'", err)

@@ -2,7 +2,6 @@ package bench
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 )
@@ -81,7 +80,7 @@ func (r *runner) fanout(ctx context.Context) (*fanoutReport, error) {
 		return nil, fmt.Errorf("no subscriber could connect: %s", st.FirstError)
 	}
 
-	pub := newPublisher(r.target, r.token, 2)
+	pub := newPublisher(r.target, r.token, 2, r.cfg.connectTimeout)
 	defer pub.close()
 	if rep.Unprimed, err = r.prime(ctx, pub, groups); err != nil {
 		return nil, err
@@ -144,25 +143,15 @@ func (r *runner) fanout(ctx context.Context) (*fanoutReport, error) {
 // returns how many subscribers were still waiting when primeLimit passed.
 func (r *runner) prime(ctx context.Context, pub *publisher, groups []group) (int64, error) {
 	var buf []byte
-	probe := func() error {
-		buf = appendPayload(buf[:0], payload{sent: time.Now().UnixNano()}, r.cfg.size)
-		pctx, cancel := context.WithTimeout(ctx, r.cfg.connectTimeout)
-		defer cancel()
-		_, err := pub.publish(pctx, r.topic, buf)
-		return err
-	}
 	ready := func() bool {
 		st := statusOf(groups)
 		return st.Primed >= st.EverConnected
 	}
 	deadline := time.Now().Add(primeLimit)
 	for time.Now().Before(deadline) {
-		if err := probe(); err != nil {
-			var pe *publishError
-			if errors.As(err, &pe) && (pe.status == 401 || pe.status == 403) {
-				return 0, fmt.Errorf("%w (give a token with publish rights: --token, or --key with the hub's JWT secret)", err)
-			}
-			return 0, err
+		buf = appendPayload(buf[:0], payload{sent: time.Now().UnixNano()}, r.cfg.size)
+		if _, err := pub.publish(ctx, r.topic, buf); err != nil {
+			return 0, publishHint(err)
 		}
 		if ok, err := r.waitFor(ctx, 200*time.Millisecond, ready, nil); ok || err != nil {
 			return 0, err
@@ -214,9 +203,7 @@ func (r *runner) publishPaced(ctx context.Context, pub *publisher, step int, rat
 			res.firstSend = sent.UnixNano()
 		}
 		buf = appendPayload(buf[:0], payload{step: step, seq: *seq, sent: sent.UnixNano()}, r.cfg.size)
-		pctx, cancel := context.WithTimeout(ctx, r.cfg.connectTimeout)
-		_, err := pub.publish(pctx, r.topic, buf)
-		cancel()
+		_, err := pub.publish(ctx, r.topic, buf)
 		switch {
 		case err == nil:
 			res.published++

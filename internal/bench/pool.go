@@ -304,8 +304,9 @@ func (p *pool) stats(step int) *stepStats {
 	return s
 }
 
-// collect returns what the group measured for step and every earlier one
-// not yet collected; deliveries for them that arrive later count as late.
+// collect returns what the group measured for step, together with any
+// earlier step not yet collected (the parent collects every step in turn, so
+// there is none); deliveries to them that arrive later count as late.
 func (p *pool) collect(step int) stepResult {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -315,10 +316,6 @@ func (p *pool) collect(step int) stepResult {
 			continue
 		}
 		delete(p.steps, n)
-		if n != step {
-			closeStep(s)
-			continue
-		}
 		for i := range s.shards {
 			sh := &s.shards[i]
 			sh.mu.Lock()
@@ -332,15 +329,6 @@ func (p *pool) collect(step int) stepResult {
 	}
 	p.collected = max(p.collected, step)
 	return r
-}
-
-// closeStep makes later deliveries to a forgotten step count as late.
-func closeStep(s *stepStats) {
-	for i := range s.shards {
-		s.shards[i].mu.Lock()
-		s.shards[i].closed = true
-		s.shards[i].mu.Unlock()
-	}
 }
 
 func (p *pool) status() groupStatus {

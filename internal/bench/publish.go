@@ -85,7 +85,7 @@ func classify(err error) string {
 // one event after another, for --duration.
 func (r *runner) publishLoad(ctx context.Context) (*publishReport, error) {
 	c := r.cfg.concurrency
-	pub := newPublisher(r.target, r.token, c)
+	pub := newPublisher(r.target, r.token, c, r.cfg.connectTimeout)
 	defer pub.close()
 	runCtx, cancel := context.WithTimeout(ctx, r.cfg.duration)
 	defer cancel()

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -10,22 +11,28 @@ import (
 	"strings"
 	"time"
 
-	"github.com/golang-jwt/jwt/v5"
+	"github.com/heraldhub/herald/internal/auth"
 )
 
-// mintToken signs an HS256 JWT that lets its bearer publish and subscribe
-// to every topic, the way a Mercure hub expects.
+// mintToken signs a JWT that lets its bearer publish and subscribe to every
+// topic. key is taken as auth.ParseKey takes it: a plain secret gives the
+// HS256 token that Herald and Mercure hubs alike accept.
 func mintToken(key string, ttl time.Duration) (string, error) {
-	now := time.Now()
-	claims := jwt.MapClaims{
-		"mercure": map[string]any{
-			"publish":   []string{"*"},
-			"subscribe": []string{"*"},
-		},
-		"iat": now.Unix(),
-		"exp": now.Add(ttl).Unix(),
+	k, err := auth.ParseKey([]byte(key))
+	if err != nil {
+		return "", err
 	}
-	return jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString([]byte(key))
+	return auth.Mint(k, auth.MintClaims{Publish: []string{"*"}, Subscribe: []string{"*"}, TTL: ttl})
+}
+
+// publishHint adds to a publish the hub refused for want of rights how to
+// give the bench a token that has them.
+func publishHint(err error) error {
+	var pe *publishError
+	if errors.As(err, &pe) && (pe.status == http.StatusUnauthorized || pe.status == http.StatusForbidden) {
+		return fmt.Errorf("%w (give a token with publish rights: --token, or --key with the hub's JWT secret)", err)
+	}
+	return err
 }
 
 // publishError is a publish the hub answered with something other than 200.
@@ -47,8 +54,8 @@ type publisher struct {
 
 // newPublisher returns a publisher whose connections come from t's rotating
 // source addresses; conns bounds its idle keep-alive connections, so that
-// concurrent publishers each keep one.
-func newPublisher(t *target, token string, conns int) *publisher {
+// concurrent publishers each keep one, and timeout bounds each request.
+func newPublisher(t *target, token string, conns int, timeout time.Duration) *publisher {
 	tr := &http.Transport{
 		// Proxy stays nil: an HTTP_PROXY from the environment must not route
 		// the load off this machine.
@@ -61,7 +68,7 @@ func newPublisher(t *target, token string, conns int) *publisher {
 		IdleConnTimeout:     30 * time.Second,
 		ForceAttemptHTTP2:   false,
 	}
-	return &publisher{client: &http.Client{Transport: tr}, hub: t.spec.Hub, token: token}
+	return &publisher{client: &http.Client{Transport: tr, Timeout: timeout}, hub: t.spec.Hub, token: token}
 }
 
 // publish posts one event and returns the ID the hub assigned.

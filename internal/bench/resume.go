@@ -51,7 +51,7 @@ type published struct {
 func (r *runner) resume(ctx context.Context) (*resumeReport, error) {
 	k, c := r.cfg.events, r.cfg.concurrency
 	rep := &resumeReport{Events: k, Publishers: c}
-	pub := newPublisher(r.target, r.token, c)
+	pub := newPublisher(r.target, r.token, c, r.cfg.connectTimeout)
 	defer pub.close()
 
 	lastID, err := r.resumePoint(ctx, pub)
@@ -91,11 +91,7 @@ func (r *runner) resumePoint(ctx context.Context, pub *publisher) (string, error
 	for time.Now().Before(deadline) {
 		buf = appendPayload(buf[:0], payload{sent: time.Now().UnixNano()}, r.cfg.size)
 		if _, err := pub.publish(ctx, r.topic, buf); err != nil {
-			var pe *publishError
-			if errors.As(err, &pe) && (pe.status == 401 || pe.status == 403) {
-				return "", fmt.Errorf("%w (give a token with publish rights: --token, or --key with the hub's JWT secret)", err)
-			}
-			return "", err
+			return "", publishHint(err)
 		}
 		// A hub may answer the subscription before it takes effect; a probe
 		// that does not arrive within a second is published again.
@@ -146,9 +142,7 @@ func (r *runner) publishMissed(ctx context.Context, pub *publisher, rep *resumeR
 					return
 				}
 				buf = appendPayload(buf[:0], payload{step: 1, seq: uint64(s), sent: time.Now().UnixNano()}, r.cfg.size)
-				pctx, cancel := context.WithTimeout(ctx, r.cfg.connectTimeout)
-				id, err := pub.publish(pctx, r.topic, buf)
-				cancel()
+				id, err := pub.publish(ctx, r.topic, buf)
 				if err != nil {
 					events[s].worker = -1
 					if ctx.Err() == nil {

@@ -36,10 +36,7 @@ func newRunner(ctx context.Context, cfg config, fileLimit uint64, stderr io.Writ
 	if err != nil {
 		return nil, err
 	}
-	sources, err := chooseSources(cfg.sources, addr)
-	if err != nil {
-		return nil, err
-	}
+	sources := chooseSources(cfg.sources, addr)
 	t, err := newTarget(targetSpec{Hub: hub.String(), Addr: addr.String(), Sources: sources, Insecure: cfg.insecure})
 	if err != nil {
 		return nil, err

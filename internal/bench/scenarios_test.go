@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"encoding/xml"
+	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -30,6 +32,19 @@ func bench(t *testing.T, hub string, args ...string) (*report, int, string) {
 		t.Fatalf("decoding the JSON report: %v\n%s", err, stdout.String())
 	}
 	return &rep, code, stderr.String()
+}
+
+// benchFixture runs bench against a fresh fixture hub, configured by
+// configure (nil for a healthy one), and fails the test unless the run exits
+// with want.
+func benchFixture(t *testing.T, configure func(*fixtureHub), want int, args ...string) *report {
+	t.Helper()
+	_, hub := newFixture(t, configure)
+	rep, code, stderr := bench(t, hub, args...)
+	if code != want {
+		t.Fatalf("exit %d, want %d: %s", code, want, stderr)
+	}
+	return rep
 }
 
 func TestIdle(t *testing.T) {
@@ -59,11 +74,7 @@ func TestIdle(t *testing.T) {
 }
 
 func TestIdleMeasuresMemoryFromMetrics(t *testing.T) {
-	_, hub := newFixture(t, nil)
-	rep, code, stderr := bench(t, hub, "idle", "-n", "40", "--duration", "100ms", "--settle", "2s")
-	if code != ExitOK {
-		t.Fatalf("exit %d: %s", code, stderr)
-	}
+	rep := benchFixture(t, nil, ExitOK, "idle", "-n", "40", "--duration", "100ms", "--settle", "2s")
 	r := rep.Idle
 	if r.BytesPerConn == nil || *r.BytesPerConn != 1000 {
 		t.Errorf("bytes per connection from /metrics = %v, want 1000", r.BytesPerConn)
@@ -103,11 +114,7 @@ func TestIdleOverChildProcesses(t *testing.T) {
 }
 
 func TestFanout(t *testing.T) {
-	_, hub := newFixture(t, nil)
-	rep, code, stderr := bench(t, hub, "fanout", "-n", "50", "--rate", "50", "--duration", "1s", "--size", "100")
-	if code != ExitOK {
-		t.Fatalf("exit %d: %s", code, stderr)
-	}
+	rep := benchFixture(t, nil, ExitOK, "fanout", "-n", "50", "--rate", "50", "--duration", "1s", "--size", "100")
 	f := rep.Fanout
 	if len(f.Steps) != 1 || f.Connected != 50 {
 		t.Fatalf("%d steps, %d connected", len(f.Steps), f.Connected)
@@ -163,11 +170,8 @@ func TestFanoutSweepOverChildProcessesWithSVG(t *testing.T) {
 func TestFanoutResumesKickedSubscribers(t *testing.T) {
 	// The hub ends every stream after 5 events; each subscriber reconnects
 	// with Last-Event-ID and, the hub replaying what it missed, sees no loss.
-	_, hub := newFixture(t, func(h *fixtureHub) { h.kickAfter = 5 })
-	rep, code, stderr := bench(t, hub, "fanout", "-n", "20", "--rate", "40", "--duration", "1s")
-	if code != ExitOK {
-		t.Fatalf("exit %d: %s", code, stderr)
-	}
+	rep := benchFixture(t, func(h *fixtureHub) { h.kickAfter = 5 }, ExitOK,
+		"fanout", "-n", "20", "--rate", "40", "--duration", "1s")
 	f := rep.Fanout
 	if f.Drops != 20 || f.Reconnects != 20 {
 		t.Errorf("drops %d, reconnects %d; want 20 each", f.Drops, f.Reconnects)
@@ -178,23 +182,16 @@ func TestFanoutResumesKickedSubscribers(t *testing.T) {
 }
 
 func TestFanoutNoticesDuplicates(t *testing.T) {
-	_, hub := newFixture(t, func(h *fixtureHub) { h.dupLiveEvery = 7 })
-	rep, code, _ := bench(t, hub, "fanout", "-n", "10", "--rate", "50", "--duration", "500ms")
-	if code != ExitInexact {
-		t.Fatalf("exit %d, want %d", code, ExitInexact)
-	}
+	rep := benchFixture(t, func(h *fixtureHub) { h.dupLiveEvery = 7 }, ExitInexact,
+		"fanout", "-n", "10", "--rate", "50", "--duration", "500ms")
 	if s := rep.Fanout.Steps[0]; s.Duplicates == 0 || s.Lost != 0 || len(rep.Problems) == 0 {
 		t.Errorf("duplicates %d, lost %d, problems %q", s.Duplicates, s.Lost, rep.Problems)
 	}
 }
 
 func TestPublish(t *testing.T) {
-	_, hub := newFixture(t, nil)
 	svg := filepath.Join(t.TempDir(), "publish.svg")
-	rep, code, stderr := bench(t, hub, "publish", "-c", "4", "--duration", "500ms", "--svg", svg)
-	if code != ExitOK {
-		t.Fatalf("exit %d: %s", code, stderr)
-	}
+	rep := benchFixture(t, nil, ExitOK, "publish", "-c", "4", "--duration", "500ms", "--svg", svg)
 	p := rep.Publish
 	if p.Published == 0 || p.Errors != 0 || p.PublishesPerSec <= 0 || p.Latency.Count != uint64(p.Published) {
 		t.Errorf("published %d, errors %d, %v/s, %d latency samples", p.Published, p.Errors, p.PublishesPerSec, p.Latency.Count)
@@ -218,12 +215,8 @@ func TestPublishWithoutTokenFails(t *testing.T) {
 }
 
 func TestResume(t *testing.T) {
-	_, hub := newFixture(t, nil)
 	svg := filepath.Join(t.TempDir(), "resume.svg")
-	rep, code, stderr := bench(t, hub, "resume", "-k", "500", "-c", "4", "--svg", svg)
-	if code != ExitOK {
-		t.Fatalf("exit %d: %s", code, stderr)
-	}
+	rep := benchFixture(t, nil, ExitOK, "resume", "-k", "500", "-c", "4", "--svg", svg)
 	r := rep.Resume
 	if !r.Exact || r.Received != 500 || r.Published != 500 || r.Missing != 0 {
 		t.Errorf("exact %v, received %d, published %d, missing %d", r.Exact, r.Received, r.Published, r.Missing)
@@ -231,16 +224,15 @@ func TestResume(t *testing.T) {
 	if r.HubLastEventID == "" || r.HubLastEventID == r.ResumedFrom || r.LastEventMS < r.FirstEventMS || r.ReplayRate <= 0 {
 		t.Errorf("hub answered %q to %q; first %v ms, last %v ms, %v/s", r.HubLastEventID, r.ResumedFrom, r.FirstEventMS, r.LastEventMS, r.ReplayRate)
 	}
-	svgElements(t, svg, "path")
+	if n := svgElements(t, svg, "path"); n != 1 {
+		t.Errorf("replay chart has %d paths, want 1", n)
+	}
 	checkNoLeaks(t)
 }
 
 func TestResumeNoticesMissingEvents(t *testing.T) {
-	_, hub := newFixture(t, func(h *fixtureHub) { h.skipReplayEvery = 10 })
-	rep, code, _ := bench(t, hub, "resume", "-k", "200", "-c", "2", "--drain", "500ms")
-	if code != ExitInexact {
-		t.Fatalf("exit %d, want %d", code, ExitInexact)
-	}
+	rep := benchFixture(t, func(h *fixtureHub) { h.skipReplayEvery = 10 }, ExitInexact,
+		"resume", "-k", "200", "-c", "2", "--drain", "500ms")
 	if r := rep.Resume; r.Exact || r.Missing != 20 || r.Received != 180 {
 		t.Errorf("exact %v, missing %d, received %d; want false, 20, 180", r.Exact, r.Missing, r.Received)
 	}
@@ -264,7 +256,7 @@ func countXML(t *testing.T, b []byte, name string) int {
 	for {
 		tok, err := dec.Token()
 		if err != nil {
-			if err.Error() == "EOF" {
+			if errors.Is(err, io.EOF) {
 				break
 			}
 			t.Fatalf("SVG is not well-formed XML: %v", err)

@@ -52,8 +52,7 @@ func newServerProbe(ctx context.Context, pid int, metrics *target, noteMetrics b
 		}
 	}
 	if metrics != nil {
-		p.client = newPublisher(metrics, "", 2).client
-		p.client.Timeout = 5 * time.Second
+		p.client = newPublisher(metrics, "", 2, 5*time.Second).client
 		p.metricsURL = metrics.spec.Hub
 		if _, err := p.scrape(ctx); err != nil {
 			if noteMetrics {

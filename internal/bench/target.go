@@ -141,13 +141,14 @@ func newTarget(spec targetSpec) (*target, error) {
 // chooseSources turns the --sources flag into addresses: "auto" rotates over
 // 127.0.0.2-9 when the hub is on IPv4 loopback and this machine lets us bind
 // them (Linux does; macOS only has 127.0.0.1), "none" lets the kernel choose.
-func chooseSources(flag string, hub netip.AddrPort) ([]string, error) {
+// A list is checked by newTarget.
+func chooseSources(flag string, hub netip.AddrPort) []string {
 	switch flag {
 	case "none", "":
-		return nil, nil
+		return nil
 	case "auto":
 		if !hub.Addr().Unmap().Is4() {
-			return nil, nil
+			return nil
 		}
 		var usable []string
 		for _, s := range defaultSources {
@@ -158,13 +159,13 @@ func chooseSources(flag string, hub netip.AddrPort) ([]string, error) {
 			l.Close()
 			usable = append(usable, s)
 		}
-		return usable, nil
+		return usable
 	}
 	list := strings.Split(flag, ",")
 	for i := range list {
 		list[i] = strings.TrimSpace(list[i])
 	}
-	return list, nil
+	return list
 }
 
 // dialTCP opens a TCP connection to the hub. Successive calls rotate over
