@@ -135,36 +135,36 @@ func parsePEM(material []byte) (Key, error) {
 // minRSABits is the smallest RSA key RFC 7518 section 3.3 allows for JWS.
 const minRSABits = 2048
 
-// keyFrom wraps a key parsed by crypto/x509.
+// keyFrom wraps a key parsed by crypto/x509. A private key is checked as
+// its public half is.
 func keyFrom(k any) (Key, error) {
+	var private crypto.Signer
+	switch p := k.(type) {
+	case *rsa.PrivateKey:
+		private, k = p, &p.PublicKey
+	case *ecdsa.PrivateKey:
+		private, k = p, &p.PublicKey
+	case ed25519.PrivateKey:
+		private, k = p, p.Public()
+	}
+	key := Key{public: k, private: private}
 	switch k := k.(type) {
 	case *rsa.PublicKey:
 		if k.N.BitLen() < minRSABits {
 			return Key{}, fmt.Errorf("auth: RSA key of %d bits, JWS requires at least %d", k.N.BitLen(), minRSABits)
 		}
-		return Key{kind: kindRSA, public: k}, nil
-	case *rsa.PrivateKey:
-		if k.N.BitLen() < minRSABits {
-			return Key{}, fmt.Errorf("auth: RSA key of %d bits, JWS requires at least %d", k.N.BitLen(), minRSABits)
-		}
-		return Key{kind: kindRSA, public: &k.PublicKey, private: k}, nil
+		key.kind = kindRSA
 	case *ecdsa.PublicKey:
 		if ecdsaAlgorithm(k.Curve) == "" {
 			return Key{}, fmt.Errorf("auth: unsupported ECDSA curve %s", k.Curve.Params().Name)
 		}
-		return Key{kind: kindECDSA, public: k}, nil
-	case *ecdsa.PrivateKey:
-		if ecdsaAlgorithm(k.Curve) == "" {
-			return Key{}, fmt.Errorf("auth: unsupported ECDSA curve %s", k.Curve.Params().Name)
-		}
-		return Key{kind: kindECDSA, public: &k.PublicKey, private: k}, nil
+		key.kind = kindECDSA
 	case ed25519.PublicKey:
-		return Key{kind: kindEd25519, public: k}, nil
-	case ed25519.PrivateKey:
-		return Key{kind: kindEd25519, public: k.Public(), private: k}, nil
+		key.kind = kindEd25519
 	default:
 		return Key{}, fmt.Errorf("auth: unsupported key type %T", k)
 	}
+	return key, nil
 }
 
 // ecdsaAlgorithm is the JWS algorithm of an ECDSA curve (RFC 7518 3.4), or ""

@@ -78,7 +78,7 @@ func TestMintVerifiesWithThePublicKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !c.ExpiresAt.IsZero() || c.PublishRaw != nil || !c.CanSubscribe("urn:a") {
+	if !c.ExpiresAt.IsZero() || c.Publish != nil || !c.CanSubscribe("urn:a") {
 		t.Errorf("claims %+v, want a subscribe-only token without expiry", c)
 	}
 }

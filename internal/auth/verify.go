@@ -16,14 +16,11 @@ import (
 // A nil *Claims stands for an anonymous client: it may publish nothing and
 // receive public updates only.
 type Claims struct {
-	// Publish holds the selectors of mercure.publish; PublishRaw the same
-	// strings as written in the token.
-	Publish    selector.Set
-	PublishRaw []string
-	// Subscribe holds the selectors of mercure.subscribe; SubscribeRaw the
-	// same strings as written in the token.
-	Subscribe    selector.Set
-	SubscribeRaw []string
+	// Publish holds the selectors of mercure.publish, Subscribe those of
+	// mercure.subscribe; their Strings method gives them back as written in
+	// the token.
+	Publish   selector.Set
+	Subscribe selector.Set
 	// Payload is mercure.payload, nil when absent or null. Mercure shares it
 	// with other subscribers through subscription events.
 	Payload json.RawMessage
@@ -144,7 +141,6 @@ func (v *Verifier) Verify(token string) (*Claims, error) {
 	if c.Subscribe, err = selector.ParseSet(mc.Subscribe); err != nil {
 		return nil, &authError{kind: ErrInvalidToken, desc: "the token grants an invalid subscribe selector", cause: err}
 	}
-	c.PublishRaw, c.SubscribeRaw = mc.Publish, mc.Subscribe
 	if !bytes.Equal(mc.Payload, []byte("null")) {
 		c.Payload = mc.Payload
 	}

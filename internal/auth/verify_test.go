@@ -246,9 +246,9 @@ func TestVerifyClaims(t *testing.T) {
 		if c.Subject != "kevin" || !c.ExpiresAt.IsZero() {
 			t.Errorf("Subject %q ExpiresAt %v", c.Subject, c.ExpiresAt)
 		}
-		if strings.Join(c.PublishRaw, " ") != "https://example.com/books/{id}" ||
-			strings.Join(c.SubscribeRaw, " ") != "https://example.com/users/kevin/{?topic} urn:a" {
-			t.Errorf("raw selectors %q %q", c.PublishRaw, c.SubscribeRaw)
+		if strings.Join(c.Publish.Strings(), " ") != "https://example.com/books/{id}" ||
+			strings.Join(c.Subscribe.Strings(), " ") != "https://example.com/users/kevin/{?topic} urn:a" {
+			t.Errorf("raw selectors %q %q", c.Publish.Strings(), c.Subscribe.Strings())
 		}
 		if len(c.Publish) != 1 || len(c.Subscribe) != 2 {
 			t.Errorf("parsed selectors %v %v", c.Publish, c.Subscribe)
@@ -294,7 +294,7 @@ func TestVerifyClaims(t *testing.T) {
 			t.Fatal(err)
 		}
 		if !c.CanPublish([]string{"urn:namespaced"}) || c.CanPublish([]string{"urn:plain"}) {
-			t.Errorf("publish grants %q, want the namespaced claim's", c.PublishRaw)
+			t.Errorf("publish grants %q, want the namespaced claim's", c.Publish.Strings())
 		}
 	})
 

@@ -300,7 +300,9 @@ func (h *Hub) fanout(ev *journal.Event) {
 			sh := &h.index.wild[i]
 			sh.mu.RLock()
 			for _, s := range sh.subs {
-				if s.selectors.MatchAny(ev.Topics) {
+				// A subscription with exact selectors too may have had ev
+				// from its topic list: spare it the template matching.
+				if s.lastOffered != ev.Seq && s.selectors.MatchAny(ev.Topics) {
 					delivered += h.offer(s, msg)
 				}
 			}

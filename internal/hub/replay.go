@@ -28,11 +28,11 @@ var errEnded = errors.New("hub: subscription ended")
 // therefore reads again, after the last event it saw, whenever a drop
 // happened since the current read began, and goes live only after a read
 // with no drop: each dropped event was returned by one of the reads, each
-// event kept in the queue either was (and is skipped as Seq <= floor) or
-// comes after everything read. The reads never overlap, and Drain skips
-// Seq <= the last one read, so nothing is handed out twice. The one loss
-// possible is the journal's: an event trimmed by retention before a read
-// reaches it.
+// event kept in the queue either was (and is dropped as Seq <= floor) or
+// comes after everything read. The reads never overlap, and the queue
+// keeps only Seq > the last one read (floor), so nothing is handed out
+// twice. The one loss possible is the journal's: an event trimmed by
+// retention before a read reaches it.
 func (s *Subscription) Replay(ctx context.Context, fn func(*Message) error) error {
 	s.mu.Lock()
 	if !s.replaying || s.replayStarted {
@@ -89,7 +89,7 @@ func (s *Subscription) Replay(ctx context.Context, fn func(*Message) error) erro
 		if !s.lagged {
 			s.replaying = false
 			s.floor = max(s.floor, after)
-			s.dropReplayed()
+			s.dropUpToFloor()
 			pending := len(s.queue) > 0
 			if pending {
 				select {
@@ -108,9 +108,11 @@ func (s *Subscription) Replay(ctx context.Context, fn func(*Message) error) erro
 	}
 }
 
-// dropReplayed removes the queued messages the replay already handed out,
-// so that they no longer count against the queue's bound. s.mu is held.
-func (s *Subscription) dropReplayed() {
+// dropUpToFloor removes the queued messages at or below floor (the queue
+// is in Seq order): those the replay already handed out, or that precede
+// the subscription's head. They are not due, and must not count against
+// the queue's bound. s.mu is held.
+func (s *Subscription) dropUpToFloor() {
 	n := 0
 	for _, m := range s.queue {
 		if m.Event.Seq > s.floor {

@@ -81,7 +81,7 @@ type Subscription struct {
 	mu            sync.Mutex
 	queue         []*Message
 	queued        int    // bytes of the frames in queue
-	floor         uint64 // events with Seq <= floor are not due: replayed, or the client's
+	floor         uint64 // events with Seq <= floor are not due (replayed, or the client's); the queue holds none
 	replaying     bool   // between Subscribe and the end of Replay, for resumes
 	replayStarted bool
 	lagged        bool // the queue overflowed since the current journal read began
@@ -138,8 +138,9 @@ func (h *Hub) Subscribe(ctx context.Context, req SubscribeRequest) (*Subscriptio
 	// index. Loaded after registration, head is therefore the newest event
 	// that may have missed s: any later event was stored after this load,
 	// so it visits the index after s joined it and is queued. The head
-	// event itself may or may not be queued, so Drain skips Seq <= head,
-	// and HeadID names a position after which s sees everything.
+	// event itself may or may not be queued, so the queue keeps only
+	// Seq > head, and HeadID names a position after which s sees
+	// everything.
 	s.head = h.current.Load()
 	s.mu.Lock()
 	if s.head != nil {
@@ -147,6 +148,9 @@ func (h *Hub) Subscribe(ctx context.Context, req SubscribeRequest) (*Subscriptio
 	}
 	// Events up to resumeAfter are the client's already.
 	s.floor = max(s.floor, s.resumeAfter)
+	// What the fan-out queued before floor was set; enqueue refuses the
+	// rest, so the queue never holds an event at or below floor.
+	s.dropUpToFloor()
 	s.mu.Unlock()
 
 	// Run's shutdown stores closed before sweeping the index: either the
@@ -225,15 +229,6 @@ func (s *Subscription) HeadID() string {
 	return s.head.ID
 }
 
-// Info describes the subscription for the subscriptions API.
-func (s *Subscription) Info() SubscriptionInfo {
-	sels := make([]string, len(s.selectors))
-	for i, sel := range s.selectors {
-		sels[i] = sel.String()
-	}
-	return SubscriptionInfo{ID: s.id, Subscriber: s.subscriber, Selectors: sels, Payload: s.payload}
-}
-
 // SubscriptionInfo describes one subscription.
 type SubscriptionInfo struct {
 	ID         string
@@ -247,7 +242,7 @@ func (h *Hub) Subscriptions() []SubscriptionInfo {
 	subs := h.index.all()
 	out := make([]SubscriptionInfo, 0, len(subs))
 	for _, s := range subs {
-		out = append(out, s.Info())
+		out = append(out, SubscriptionInfo{ID: s.id, Subscriber: s.subscriber, Selectors: s.selectors.Strings(), Payload: s.payload})
 	}
 	slices.SortFunc(out, func(a, b SubscriptionInfo) int { return strings.Compare(a.ID, b.ID) })
 	return out
@@ -282,11 +277,7 @@ func (s *Subscription) Drain(dst []*Message) []*Message {
 	if s.replaying {
 		return dst
 	}
-	for _, m := range s.queue {
-		if m.Event.Seq > s.floor {
-			dst = append(dst, m)
-		}
-	}
+	dst = append(dst, s.queue...)
 	s.resetQueue()
 	// A signal left over from messages taken now would only cause a
 	// wake-up for nothing.

@@ -65,17 +65,7 @@ func expandExpression(b *strings.Builder, e *expression, vars map[string]any) {
 			b.WriteString(encode(x, op.reserved))
 		case []string:
 			for i, item := range x {
-				switch {
-				case !v.explode:
-					if i == 0 && op.named {
-						b.WriteString(v.name + "=")
-					}
-					if i > 0 {
-						b.WriteByte(',')
-					}
-				case i > 0:
-					b.WriteString(op.sep)
-				}
+				writeItemSep(b, op, v, i)
 				if v.explode && op.named {
 					b.WriteString(v.name)
 					if item == "" {
@@ -88,18 +78,10 @@ func expandExpression(b *strings.Builder, e *expression, vars map[string]any) {
 			}
 		case []kv:
 			for i, pair := range x {
-				switch {
-				case !v.explode:
-					if i == 0 && op.named {
-						b.WriteString(v.name + "=")
-					}
-					if i > 0 {
-						b.WriteByte(',')
-					}
+				writeItemSep(b, op, v, i)
+				if !v.explode {
 					b.WriteString(encode(pair.key, op.reserved) + "," + encode(pair.value, op.reserved))
 					continue
-				case i > 0:
-					b.WriteString(op.sep)
 				}
 				b.WriteString(encode(pair.key, op.reserved))
 				if op.named && pair.value == "" {
@@ -111,6 +93,23 @@ func expandExpression(b *strings.Builder, e *expression, vars map[string]any) {
 		default:
 			panic(fmt.Sprintf("variable %s: unsupported value %T", v.name, val))
 		}
+	}
+}
+
+// writeItemSep writes what precedes item i of a list or associative array:
+// unexploded, "name=" before the first item of a named operator and ","
+// between items; exploded, the operator's separator between items.
+func writeItemSep(b *strings.Builder, op *operator, v varspec, i int) {
+	switch {
+	case !v.explode:
+		if i == 0 && op.named {
+			b.WriteString(v.name + "=")
+		}
+		if i > 0 {
+			b.WriteByte(',')
+		}
+	case i > 0:
+		b.WriteString(op.sep)
 	}
 }
 
