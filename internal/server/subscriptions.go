@@ -80,7 +80,7 @@ func (s *Server) handleSubscriptions() http.Handler {
 		// The requested URL is itself a topic: a subscriber may read it when
 		// its subscribe claim matches, as Mercure specifies.
 		self := r.URL.EscapedPath()
-		if !claims.Subscribe.MatchAny([]string{self}) {
+		if !claims.CanSubscribe(self) {
 			s.forbidden(w, "not allowed to read "+self)
 			return
 		}
