@@ -26,7 +26,7 @@ node_major="$(node -p 'process.versions.node.split(".")[0]')"
 [ "$node_major" -ge 20 ] || fail "node $(node --version) is too old: Node.js 20 or newer is needed"
 command -v curl >/dev/null || fail "curl is missing (the curl scenario runs it): run e2e/install.sh"
 command -v openssl >/dev/null || fail "openssl is missing (the TLS scenario makes a certificate): run e2e/install.sh"
-for pkg in playwright-core eventsource; do
+for pkg in playwright-core eventsource ws; do
 	[ -f "$here/node_modules/$pkg/package.json" ] || fail "npm package $pkg is missing: run e2e/install.sh (npm ci)"
 done
 
