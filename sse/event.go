@@ -133,6 +133,32 @@ func AppendRetry(dst []byte, d time.Duration) []byte {
 	return append(appendRetryLine(dst, max(d, 0)), '\n')
 }
 
+// AppendControl appends a frame with no data that sets the client's
+// reconnection time to retry, when positive, and its last event ID to id,
+// when not empty. Clients dispatch no event for it; but a client that
+// reconnects afterwards sends id as its Last-Event-ID. A server that
+// opens every stream with one (the subscriber's position) lets a client
+// that drops before its first event resume from where it connected: by
+// the spec's rules, the blank line ending any block sets the client's
+// last event ID, to "" when the block had no id. With neither an id nor a
+// retry, nothing is appended. An id that [Event] would refuse is refused
+// the same way, and dst is returned unchanged.
+func AppendControl(dst []byte, id string, retry time.Duration) ([]byte, error) {
+	if err := (Event{ID: id}).Validate(); err != nil {
+		return dst, err
+	}
+	if id == "" && retry <= 0 {
+		return dst, nil
+	}
+	if retry > 0 {
+		dst = appendRetryLine(dst, retry)
+	}
+	if id != "" {
+		dst = appendField(dst, "id", id)
+	}
+	return append(dst, '\n'), nil
+}
+
 // appendField appends "name: value\n", or "name:\n" for an empty value.
 // The space after the colon is always written when there is a value,
 // because decoders strip exactly one leading space: a value that itself

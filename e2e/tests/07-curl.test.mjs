@@ -53,6 +53,11 @@ test('curl -N receives published events on the wire, and resumes', async (t) => 
   t.after(resumed.stop);
   const replay = `id: ${second}\nevent: update\ndata: {"n":2}\n\nid: ${third}\ndata: three\n\n`;
   await waitFor(() => resumed.text.endsWith(replay), { what: `the replay in curl's output:\n${resumed.text}` });
+  // The stream opens with its position: a client that drops before its
+  // first event resumes from there, even one that follows the spec to the
+  // letter (a blank line alone would reset its last event ID).
+  const body = resumed.text.slice(resumed.text.indexOf('\r\n\r\n') + 4);
+  assert.ok(body.startsWith(`retry: 3000\nid: ${first}\n\n`), `the stream opens with ${JSON.stringify(body.slice(0, 80))}`);
   // The head names the newest event the hub had fanned out when curl
   // subscribed: the second or, once the hub caught up, the third.
   const head = /\r\nLast-Event-ID: ([^\r]+)\r\n/i.exec(resumed.text);

@@ -8,10 +8,18 @@ import (
 	"github.com/heraldhub/herald/internal/hub"
 	"github.com/heraldhub/herald/internal/journal"
 	"github.com/heraldhub/herald/internal/selector"
+	"github.com/heraldhub/herald/sse"
 )
 
-// A subscriber's writer: wait for Ready, Drain everything queued, write the
-// shared frames in one go.
+// sseFrames is how a transport encodes events, here as SSE frames: once
+// per event, shared by every subscriber that drains it in this format.
+var sseFrames = hub.NewFormat(func(ev *journal.Event) []byte {
+	frame, _ := sse.Event{ID: ev.ID, Type: ev.Type, Data: ev.Data, Retry: ev.Retry}.MarshalText()
+	return frame
+})
+
+// A subscriber's writer: wait for Ready, drain the frames of everything
+// queued, write them in one go.
 func Example() {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -32,17 +40,17 @@ func Example() {
 	_ = h.Publish(ctx, &journal.Event{ID: "a1", Topics: []string{"authors/1"}, Data: []byte(`{}`)})
 	_ = h.Publish(ctx, &journal.Event{ID: "b2", Topics: []string{"books/2"}, Type: "deleted"})
 
-	var batch []*hub.Message
-	for len(batch) < 2 {
+	var frames [][]byte
+	for len(frames) < 2 {
 		select {
 		case <-s.Ready():
-			batch = s.Drain(batch)
+			frames = s.DrainFrames(sseFrames, frames)
 		case <-s.Done():
 			panic(s.Err())
 		}
 	}
-	for _, m := range batch {
-		os.Stdout.Write(m.Frame)
+	for _, f := range frames {
+		os.Stdout.Write(f)
 	}
 	// Output:
 	// id: b1

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/heraldhub/herald/internal/journal"
+	"github.com/heraldhub/herald/internal/selector"
 	"github.com/heraldhub/herald/sse"
 )
 
@@ -254,22 +255,79 @@ func validate(ev *journal.Event) error {
 	return nil
 }
 
-// Message is one event ready to write: the event and its SSE frame. Both
-// are shared by every subscriber it is delivered to and must not be
-// modified.
-type Message struct {
-	Event *journal.Event
-	// Frame is the event encoded once as an SSE frame (id, event, retry,
-	// data lines and the blank line that ends it).
-	Frame []byte
+// deliverable reports why a journaled event cannot be delivered, or nil.
+// Publish refuses such events; one can only come from a journal written by
+// something else, and fan-out and replay skip it alike.
+func deliverable(ev *journal.Event) error {
+	return (sse.Event{ID: ev.ID, Type: ev.Type}).Validate()
 }
 
-func newMessage(ev *journal.Event) (*Message, error) {
-	frame, err := sse.Event{ID: ev.ID, Type: ev.Type, Data: ev.Data, Retry: ev.Retry}.MarshalText()
-	if err != nil {
-		return nil, err
+// visible is the rule for private events, the one place it is written: a
+// private event reaches only a subscriber granted one of its topics.
+func visible(ev *journal.Event, grants selector.Set) bool {
+	return !ev.Private || grants.MatchAny(ev.Topics)
+}
+
+// Message is one event ready to write, shared by every subscriber it is
+// delivered to. Its Event must not be modified.
+type Message struct {
+	Event *journal.Event
+	// size is what the message counts against a queue's bound: its
+	// payload and fields, whatever the transport that writes it.
+	size int
+	// frames caches each format's encoding, made by the first writer that
+	// asks; see Frame.
+	frames [maxFormats]atomic.Pointer[[]byte]
+}
+
+// frameOverhead is added to a message's fields in its queue size: about
+// what the field names and line ends of any transport's frame add.
+const frameOverhead = 32
+
+func newMessage(ev *journal.Event) *Message {
+	return &Message{Event: ev, size: len(ev.ID) + len(ev.Type) + len(ev.Data) + frameOverhead}
+}
+
+// Format is one transport's encoding of an event: an SSE frame, a
+// WebSocket message. A message is encoded once per format, by the first
+// writer that needs it, and the bytes are shared by every subscriber of
+// that transport.
+type Format struct {
+	slot   int
+	encode func(*journal.Event) []byte
+}
+
+// maxFormats is how many formats a process may register: one per
+// transport, with room to spare.
+const maxFormats = 4
+
+var formatCount atomic.Int32
+
+// NewFormat registers the encoding of a transport. encode must not fail
+// for an event that [Hub.Publish] accepts and must not keep ev. Call
+// NewFormat once per format, when a package is initialized; it panics
+// past a handful of formats.
+func NewFormat(encode func(ev *journal.Event) []byte) *Format {
+	n := int(formatCount.Add(1)) - 1
+	if n >= maxFormats {
+		panic("hub: too many formats")
 	}
-	return &Message{Event: ev, Frame: frame}, nil
+	return &Format{slot: n, encode: encode}
+}
+
+// Frame returns m encoded in format f. The bytes are shared and must not
+// be modified.
+func (m *Message) Frame(f *Format) []byte {
+	slot := &m.frames[f.slot]
+	if p := slot.Load(); p != nil {
+		return *p
+	}
+	b := f.encode(m.Event)
+	// Two writers may race to encode; both get the bytes that were kept.
+	if slot.CompareAndSwap(nil, &b) {
+		return b
+	}
+	return *slot.Load()
 }
 
 // fanout delivers ev to every matching subscription. It runs on Run's
@@ -279,12 +337,12 @@ func (h *Hub) fanout(ev *journal.Event) {
 	// Stored before ev visits the index; see Subscribe for why.
 	h.current.Store(ev)
 	defer h.stats.fannedOut.Add(1)
-	msg, err := newMessage(ev)
-	if err != nil {
+	if err := deliverable(ev); err != nil {
 		h.stats.undeliverable.Add(1)
 		h.log.Error("hub: skipping an event that cannot be framed", "id", ev.ID, "seq", ev.Seq, "err", err)
 		return
 	}
+	msg := newMessage(ev)
 	var delivered uint64
 	for _, topic := range ev.Topics {
 		sh := h.index.topicShard(topic)
@@ -330,14 +388,14 @@ func (h *Hub) offer(s *Subscription, msg *Message) uint64 {
 		return 0
 	}
 	s.lastOffered = ev.Seq
-	if ev.Private && !s.grants.MatchAny(ev.Topics) {
+	if !visible(ev, s.grants) {
 		return 0
 	}
 	switch s.enqueue(msg, h.queueBytes) {
 	case queued:
 		return 1
 	case queuedFirst:
-		if s.onReady != nil {
+		if s.onReady.Load() != nil {
 			h.notify = append(h.notify, s)
 		}
 		return 1
@@ -352,7 +410,7 @@ func (h *Hub) offer(s *Subscription, msg *Message) uint64 {
 // that a callback may do anything, Close included.
 func (h *Hub) flushNotify() {
 	for i, s := range h.notify {
-		s.onReady()
+		s.notifyReady()
 		h.notify[i] = nil
 	}
 	h.notify = h.notify[:0]

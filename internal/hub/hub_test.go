@@ -102,8 +102,12 @@ func TestFrameIsEncodedOnceAndShared(t *testing.T) {
 		t.Error("subscribers got different Message values for one event")
 	}
 	want := "id: n-1\nevent: headline\nretry: 1500\ndata: line 1\ndata: line 2\n\n"
-	if got := string(ma[0].Frame); got != want {
+	if got := string(ma[0].Frame(sseFrames)); got != want {
 		t.Errorf("frame = %q, want %q", got, want)
+	}
+	// Encoded once: every subscriber shares the bytes.
+	if fa, fb := ma[0].Frame(sseFrames), mb[0].Frame(sseFrames); &fa[0] != &fb[0] {
+		t.Error("the frame was encoded twice")
 	}
 	if ma[0].Event.Seq != ev.Seq || ma[0].Event.ID != "n-1" {
 		t.Errorf("event = %+v, want seq %d id n-1", ma[0].Event, ev.Seq)
@@ -136,10 +140,8 @@ func TestSlowConsumerIsCutOthersUnaffected(t *testing.T) {
 	const frameSize = 100
 	h, _ := startHub(t, hub.Config{QueueBytes: 10 * frameSize})
 	var slowCalls atomic.Int32
-	slow := subscribe(t, h, hub.SubscribeRequest{
-		Selectors: sels(t, "t"),
-		OnReady:   func() { slowCalls.Add(1) },
-	})
+	slow := subscribe(t, h, hub.SubscribeRequest{Selectors: sels(t, "t")})
+	slow.SetOnReady(func() { slowCalls.Add(1) })
 	fast := subscribe(t, h, hub.SubscribeRequest{Selectors: sels(t, "t")})
 
 	// One goroutine publishes and reads the fast subscriber in turn: the
@@ -189,7 +191,8 @@ func TestLargeFrameFitsEmptyQueue(t *testing.T) {
 func TestCloseUnsubscribes(t *testing.T) {
 	h, _ := startHub(t, hub.Config{})
 	var readyCalls atomic.Int32
-	s := subscribe(t, h, hub.SubscribeRequest{Selectors: sels(t, "t", "*"), OnReady: func() { readyCalls.Add(1) }})
+	s := subscribe(t, h, hub.SubscribeRequest{Selectors: sels(t, "t", "*")})
+	s.SetOnReady(func() { readyCalls.Add(1) })
 	keep := subscribe(t, h, hub.SubscribeRequest{Selectors: sels(t, "t")})
 	if got := h.Stats().Subscribers; got != 2 {
 		t.Fatalf("Subscribers = %d, want 2", got)
@@ -217,16 +220,8 @@ func TestCloseUnsubscribes(t *testing.T) {
 
 func TestCloseFromOnReady(t *testing.T) {
 	h, _ := startHub(t, hub.Config{})
-	var s *hub.Subscription
-	registered := make(chan struct{})
-	s = subscribe(t, h, hub.SubscribeRequest{
-		Selectors: sels(t, "t"),
-		OnReady: func() {
-			<-registered
-			s.Close() // on the fan-out goroutine: must not deadlock
-		},
-	})
-	close(registered)
+	s := subscribe(t, h, hub.SubscribeRequest{Selectors: sels(t, "t")})
+	s.SetOnReady(s.Close) // on the fan-out goroutine: must not deadlock
 	publish(t, h, event("t"))
 	waitDone(t, s, nil)
 	// The hub still delivers afterwards.
@@ -328,7 +323,7 @@ func TestConcurrentSubscribeClose(t *testing.T) {
 
 func TestSubscriptionsSnapshot(t *testing.T) {
 	h, _ := startHub(t, hub.Config{})
-	a := subscribe(t, h, hub.SubscribeRequest{Selectors: sels(t, "a", "books/{id}"), Subscriber: "alice", Payload: []byte(`{"role":"admin"}`)})
+	a := subscribe(t, h, hub.SubscribeRequest{Selectors: sels(t, "a", "books/{id}"), Payload: []byte(`{"role":"admin"}`)})
 	b := subscribe(t, h, hub.SubscribeRequest{Selectors: sels(t, "*")})
 	c := subscribe(t, h, hub.SubscribeRequest{Selectors: sels(t, "a")})
 	c.Close()
@@ -342,10 +337,10 @@ func TestSubscriptionsSnapshot(t *testing.T) {
 	}
 	byID := map[string]hub.SubscriptionInfo{got[0].ID: got[0], got[1].ID: got[1]}
 	ia, ib := byID[a.ID()], byID[b.ID()]
-	if ia.Subscriber != "alice" || !slices.Equal(ia.Selectors, []string{"a", "books/{id}"}) || string(ia.Payload) != `{"role":"admin"}` {
+	if !slices.Equal(ia.Selectors, []string{"a", "books/{id}"}) || string(ia.Payload) != `{"role":"admin"}` {
 		t.Errorf("alice's info = %+v", ia)
 	}
-	if !slices.Equal(ib.Selectors, []string{"*"}) || ib.Subscriber != "" {
+	if !slices.Equal(ib.Selectors, []string{"*"}) || ib.Payload != nil {
 		t.Errorf("anonymous info = %+v", ib)
 	}
 	uuid := regexp.MustCompile(`^urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
@@ -460,7 +455,8 @@ func TestDrainReleasesLargeQueue(t *testing.T) {
 func TestReadySignalsOncePerBatch(t *testing.T) {
 	h, _ := startHub(t, hub.Config{})
 	var calls atomic.Int32
-	s := subscribe(t, h, hub.SubscribeRequest{Selectors: sels(t, "t"), OnReady: func() { calls.Add(1) }})
+	s := subscribe(t, h, hub.SubscribeRequest{Selectors: sels(t, "t")})
+	s.SetOnReady(func() { calls.Add(1) })
 	for range 3 {
 		publish(t, h, event("t"))
 	}

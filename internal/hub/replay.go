@@ -58,14 +58,10 @@ func (s *Subscription) Replay(ctx context.Context, fn func(*Message) error) erro
 			if !s.wants(ev) {
 				return nil
 			}
-			msg, err := newMessage(ev)
-			if err != nil {
-				// Publish refuses such events; one can only come from a
-				// journal written by something else. Live fan-out skips it
-				// the same way.
+			if deliverable(ev) != nil {
 				return nil
 			}
-			if err := fn(msg); err != nil {
+			if err := fn(newMessage(ev)); err != nil {
 				return err
 			}
 			h.stats.replayed.Add(1)
@@ -118,7 +114,7 @@ func (s *Subscription) dropUpToFloor() {
 		if m.Event.Seq > s.floor {
 			break
 		}
-		s.queued -= len(m.Frame)
+		s.queued -= m.size
 		n++
 	}
 	if n > 0 {
@@ -131,8 +127,5 @@ func (s *Subscription) dropUpToFloor() {
 // wants reports whether ev is for s: a selector matches one of its topics
 // and, if it is private, a grant does too.
 func (s *Subscription) wants(ev *journal.Event) bool {
-	if !s.selectors.MatchAny(ev.Topics) {
-		return false
-	}
-	return !ev.Private || s.grants.MatchAny(ev.Topics)
+	return s.selectors.MatchAny(ev.Topics) && visible(ev, s.grants)
 }

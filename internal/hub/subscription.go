@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/heraldhub/herald/internal/journal"
 	"github.com/heraldhub/herald/internal/selector"
@@ -32,31 +33,29 @@ type SubscribeRequest struct {
 	// no longer knows replays from the oldest retained event (see
 	// [Subscription.Resumed]).
 	LastEventID string
-	// Subscriber and Payload describe the subscriber to the subscriptions
-	// API (Mercure); the hub does not interpret them.
-	Subscriber string
-	Payload    json.RawMessage
-	// OnReady, if set, is called when the queue goes from empty to
-	// non-empty, when a replay ends with messages queued, and when the
-	// subscription ends. It runs on the hub's fan-out goroutine (or on the
-	// goroutine calling Replay or Close) without any lock held, so it may
-	// call any method of the subscription, but it must not block: the
-	// fan-out to every other subscriber waits for it. Without it, wait on
-	// [Subscription.Ready] and [Subscription.Done].
-	OnReady func()
+	// Positioned starts the subscription right after journal position
+	// After instead, as if resuming from the event there: a snapshot of
+	// the state at position N followed by exactly the events after N. A
+	// position older than retention replays from the oldest retained
+	// event. LastEventID must then be empty.
+	Positioned bool
+	After      uint64
+	// Payload describes the subscriber to the subscriptions API (Mercure);
+	// the hub does not interpret it.
+	Payload json.RawMessage
 }
 
 // Subscription is one subscriber's registration: a bounded queue of the
 // messages it is due. It has no goroutine of its own; its owner drains it.
 // Its methods are safe for concurrent use.
 type Subscription struct {
-	hub        *Hub
-	id         string
-	subscriber string
-	payload    json.RawMessage
-	selectors  selector.Set
-	grants     selector.Set
-	onReady    func()
+	hub       *Hub
+	id        string
+	payload   json.RawMessage
+	selectors selector.Set
+	grants    selector.Set
+	// onReady is set by SetOnReady, possibly while the fan-out runs.
+	onReady atomic.Pointer[func()]
 
 	// Index bookkeeping; see index.add. Positions are guarded by the locks
 	// of the shards they point into, indexed by indexMu.
@@ -102,19 +101,20 @@ func (h *Hub) Subscribe(ctx context.Context, req SubscribeRequest) (*Subscriptio
 	if len(req.Selectors) == 0 {
 		return nil, ErrNoSelectors
 	}
+	if req.Positioned && req.LastEventID != "" {
+		return nil, errors.New("hub: a subscription starts after an event ID or a position, not both")
+	}
 	if h.closed.Load() {
 		return nil, ErrHubClosed
 	}
 	s := &Subscription{
-		hub:        h,
-		id:         newSubscriptionID(),
-		subscriber: req.Subscriber,
-		payload:    req.Payload,
-		selectors:  req.Selectors,
-		grants:     req.Grants,
-		onReady:    req.OnReady,
-		done:       make(chan struct{}),
-		ready:      make(chan struct{}, 1),
+		hub:       h,
+		id:        newSubscriptionID(),
+		payload:   req.Payload,
+		selectors: req.Selectors,
+		grants:    req.Grants,
+		done:      make(chan struct{}),
+		ready:     make(chan struct{}, 1),
 	}
 	for _, sel := range req.Selectors {
 		topic, ok := sel.Exact()
@@ -125,12 +125,17 @@ func (h *Hub) Subscribe(ctx context.Context, req SubscribeRequest) (*Subscriptio
 			s.exact = append(s.exact, topicEntry{topic: topic})
 		}
 	}
-	if req.LastEventID != "" {
+	switch {
+	case req.LastEventID != "":
 		after, found, err := h.position(ctx, req.LastEventID)
 		if err != nil {
 			return nil, err
 		}
 		s.replaying, s.resumeAfter, s.resumed = true, after, found
+	case req.Positioned:
+		// A position the journal no longer retains replays from the
+		// oldest retained event, as Read does by itself.
+		s.replaying, s.resumeAfter, s.resumed = true, req.After, true
 	}
 
 	h.index.add(s)
@@ -216,25 +221,46 @@ func (s *Subscription) ID() string { return s.id }
 // "earliest").
 func (s *Subscription) Resumed() bool { return s.resumed }
 
-// HeadID is the ID of the newest event the hub had fanned out when the
-// subscription was registered, or "" when there was none (or the hub was
-// not yet following the journal). The subscription receives every
+// HeadID names the newest event the hub had fanned out when the
+// subscription was registered, or is "" when there was none (or the hub
+// was not yet following the journal). The subscription receives every
 // matching event after it, so a client that reconnects with HeadID as its
 // Last-Event-ID misses nothing; it is the Mercure Last-Event-ID response
 // header.
+//
+// HeadID never shows the subscriber what it may not see, and is always
+// safe in an HTTP header: when the head event is private and not granted
+// to the subscriber, or its ID holds a control character (which a
+// journal written before today's rules may have), HeadID is the
+// journal's generated ID of that position instead, which resolves to the
+// same place.
 func (s *Subscription) HeadID() string {
-	if s.head == nil {
+	ev := s.head
+	if ev == nil || ev.Seq == 0 {
 		return ""
 	}
-	return s.head.ID
+	if ev.ID != "" && visible(ev, s.grants) && headerSafe(ev.ID) {
+		return ev.ID
+	}
+	return journal.FormatID(s.hub.journal.Epoch(), ev.Seq)
+}
+
+// headerSafe reports whether id can be an HTTP header value as it is: no
+// control character but tab (RFC 9110 section 5.5).
+func headerSafe(id string) bool {
+	for i := 0; i < len(id); i++ {
+		if c := id[i]; c < 0x20 && c != '\t' || c == 0x7f {
+			return false
+		}
+	}
+	return true
 }
 
 // SubscriptionInfo describes one subscription.
 type SubscriptionInfo struct {
-	ID         string
-	Subscriber string
-	Selectors  []string // as requested
-	Payload    json.RawMessage
+	ID        string
+	Selectors []string // as requested
+	Payload   json.RawMessage
 }
 
 // Subscriptions returns the registered subscriptions, ordered by ID.
@@ -242,7 +268,7 @@ func (h *Hub) Subscriptions() []SubscriptionInfo {
 	subs := h.index.all()
 	out := make([]SubscriptionInfo, 0, len(subs))
 	for _, s := range subs {
-		out = append(out, SubscriptionInfo{ID: s.id, Subscriber: s.subscriber, Selectors: s.selectors.Strings(), Payload: s.payload})
+		out = append(out, SubscriptionInfo{ID: s.id, Selectors: s.selectors.Strings(), Payload: s.payload})
 	}
 	slices.SortFunc(out, func(a, b SubscriptionInfo) int { return strings.Compare(a.ID, b.ID) })
 	return out
@@ -281,6 +307,27 @@ func (s *Subscription) Drain(dst []*Message) []*Message {
 	s.resetQueue()
 	// A signal left over from messages taken now would only cause a
 	// wake-up for nothing.
+	select {
+	case <-s.ready:
+	default:
+	}
+	return dst
+}
+
+// DrainFrames is Drain for a writer: it appends the frames of every queued
+// message, encoded in format f, to dst, and empties the queue. A message's
+// frame is encoded by the first subscriber that drains it and shared by
+// every other; the frames must not be modified.
+func (s *Subscription) DrainFrames(f *Format, dst [][]byte) [][]byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.replaying {
+		return dst
+	}
+	for _, m := range s.queue {
+		dst = append(dst, m.Frame(f))
+	}
+	s.resetQueue()
 	select {
 	case <-s.ready:
 	default:
@@ -337,9 +384,21 @@ func (s *Subscription) endLocked(err error) {
 	close(s.done)
 }
 
+// SetOnReady makes fn the subscription's ready callback: it is called when
+// the queue goes from empty to non-empty, when a replay ends with messages
+// queued, and when the subscription ends. It runs on the hub's fan-out
+// goroutine (or on the goroutine calling Replay or Close) without any lock
+// held, so it may call any method of the subscription, but it must not
+// block: the fan-out to every other subscriber waits for it.
+//
+// A signal that came before SetOnReady is not repeated: after setting it,
+// the owner drains the queue (or schedules a drain) once. Without a
+// callback, wait on [Subscription.Ready] and [Subscription.Done].
+func (s *Subscription) SetOnReady(fn func()) { s.onReady.Store(&fn) }
+
 func (s *Subscription) notifyReady() {
-	if s.onReady != nil {
-		s.onReady()
+	if fn := s.onReady.Load(); fn != nil {
+		(*fn)()
 	}
 }
 
@@ -362,7 +421,7 @@ func (s *Subscription) enqueue(m *Message, limit int) enqueueResult {
 	if s.ended || m.Event.Seq <= s.floor {
 		return ignored
 	}
-	if len(s.queue) > 0 && s.queued+len(m.Frame) > limit {
+	if len(s.queue) > 0 && s.queued+m.size > limit {
 		if !s.replaying {
 			s.queue, s.queued = nil, 0
 			s.endLocked(ErrSlowConsumer)
@@ -374,7 +433,7 @@ func (s *Subscription) enqueue(m *Message, limit int) enqueueResult {
 		s.queue, s.queued = nil, 0
 	}
 	s.queue = append(s.queue, m)
-	s.queued += len(m.Frame)
+	s.queued += m.size
 	if s.replaying || len(s.queue) > 1 {
 		// While replaying, the owner is busy in Replay, which signals at
 		// its end.

@@ -53,6 +53,10 @@ type Journal interface {
 	Lookup(ctx context.Context, id string) (seq uint64, err error)
 	// Last is the position of the newest stored event (0 when empty).
 	Last(ctx context.Context) (uint64, error)
+	// Epoch names this journal's history. Generated IDs carry it (see
+	// [FormatID]), and Lookup resolves the generated ID of any retained
+	// position, whatever the ID of the event there.
+	Epoch() string
 	// Close releases the journal; pending appends are flushed first.
 	Close() error
 }

@@ -85,17 +85,16 @@ func (c *tokenCache) put(key *auth.Key, token string, claims *auth.Claims) {
 	c.entries[tokenKey{key, token}] = claims
 }
 
-// unauthorized answers a failed authentication: 401 with an RFC 6750
-// challenge (400 for a malformed request). The detail of a verification
-// failure is logged, not sent.
-func (s *Server) unauthorized(w http.ResponseWriter, r *http.Request, err error) {
+// unauthorized is the answer to a failed authentication: 401 with an RFC
+// 6750 challenge (400 for a malformed request). The detail of a
+// verification failure is logged, not sent.
+func (s *Server) unauthorized(r *http.Request, err error) *httpError {
 	s.metrics.authFailures.Inc()
 	s.log.Info("unauthorized", "path", r.URL.Path, "remote", r.RemoteAddr, "err", err)
 	status := auth.StatusCode(err)
 	if status < 400 || status >= 500 {
 		status = http.StatusUnauthorized
 	}
-	w.Header().Set("WWW-Authenticate", auth.Challenge(err))
 	msg := "unauthorized"
 	switch {
 	case errors.Is(err, auth.ErrInvalidRequest):
@@ -105,7 +104,9 @@ func (s *Server) unauthorized(w http.ResponseWriter, r *http.Request, err error)
 	case err != nil && !errors.Is(err, auth.ErrNoToken):
 		msg = "unauthorized: invalid token"
 	}
-	writeError(w, errorf(status, msg))
+	e := errorf(status, msg)
+	e.challenge = auth.Challenge(err)
+	return e
 }
 
 // forbidden answers 403 with an insufficient_scope challenge.

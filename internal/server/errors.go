@@ -10,6 +10,10 @@ import (
 type httpError struct {
 	status int
 	msg    string
+	// retryAfter, when set, is the Retry-After header (seconds);
+	// challenge the WWW-Authenticate header.
+	retryAfter string
+	challenge  string
 }
 
 func (e *httpError) Error() string { return e.msg }
@@ -19,6 +23,12 @@ func errorf(status int, msg string) *httpError { return &httpError{status: statu
 // writeError answers with a plain-text error, as Mercure hubs do.
 func writeError(w http.ResponseWriter, e *httpError) {
 	h := w.Header()
+	if e.retryAfter != "" {
+		h.Set("Retry-After", e.retryAfter)
+	}
+	if e.challenge != "" {
+		h.Set("WWW-Authenticate", e.challenge)
+	}
 	h.Del("Content-Length")
 	h.Set("Content-Type", "text/plain; charset=utf-8")
 	h.Set("X-Content-Type-Options", "nosniff")

@@ -29,7 +29,7 @@ func (s *Server) handlePublish() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		claims, from, err := s.authenticate(r, s.cfg.PublisherKey)
 		if err != nil || claims == nil {
-			s.unauthorized(w, r, cmp.Or(err, auth.ErrNoToken))
+			writeError(w, s.unauthorized(r, cmp.Or(err, auth.ErrNoToken)))
 			return
 		}
 		if from == auth.FromCookie && !s.cookieOriginAllowed(r) {

@@ -45,14 +45,6 @@ func TestPublishDeliversToSubscriber(t *testing.T) {
 	})
 }
 
-func TestStreamStartsWithRetryHint(t *testing.T) {
-	inModes(t, func(t *testing.T, mode option) {
-		e := newEnv(t, mode, func(c *serverConfig, _ *hubConfig) { c.RetryHint = 1500 * time.Millisecond; c.Anonymous = true })
-		s := e.subscribe("topic=a", nil)
-		readRaw(t, s.resp.Body, "retry: 1500\n\n")
-	})
-}
-
 func TestPublishRefusesBadInput(t *testing.T) {
 	e := newEnv(t, func(c *serverConfig, _ *hubConfig) { c.MaxBodyBytes = 4096; c.MaxTopics = 3 })
 	tok := e.publisherToken()

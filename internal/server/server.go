@@ -12,9 +12,12 @@ import (
 	"time"
 
 	"github.com/heraldhub/herald/internal/auth"
+	"github.com/heraldhub/herald/internal/clock"
 	"github.com/heraldhub/herald/internal/hub"
 	"github.com/heraldhub/herald/internal/journal"
 	"github.com/heraldhub/herald/internal/metrics"
+	"github.com/heraldhub/herald/internal/push"
+	"github.com/heraldhub/herald/internal/session"
 )
 
 // Config is the server's configuration. The zero value of every field
@@ -82,6 +85,9 @@ type Config struct {
 	// batches per write and leave CPU to publishers and the journal;
 	// measured on 2 cores, one worker delivered twice what two did.
 	PushWorkers int
+	// Clock is the source of time of stream lifecycles: heartbeats, token
+	// expiry, maximum lifetime (default: the real clock). Tests drive it.
+	Clock clock.Clock
 }
 
 func (c *Config) setDefaults() {
@@ -125,8 +131,9 @@ type Server struct {
 	cors    *corsPolicy
 	metrics *serverMetrics
 
-	push     *pushPool    // nil when every stream has its own goroutine
-	streams  atomic.Int64 // open subscriber streams
+	push     *push.Pool       // nil when every stream has its own goroutine
+	sessions session.Registry // every open stream's session, for draining
+	streams  atomic.Int64     // admitted streams, against MaxConnections
 	tokens   tokenCache
 	draining chan struct{} // closed by Drain: streams end so clients reconnect elsewhere
 	drainOne sync.Once
@@ -148,8 +155,11 @@ func New(cfg Config) (*Server, error) {
 		cors:     cors,
 		draining: make(chan struct{}),
 	}
-	if pushSupported && !cfg.GoroutineStreams {
-		if s.push, err = newPushPool(s, cfg.PushWorkers); err != nil {
+	if push.Supported && !cfg.GoroutineStreams {
+		s.push, err = push.NewPool(push.Config{
+			Workers: cfg.PushWorkers, Heartbeat: cfg.Heartbeat, WriteTimeout: cfg.WriteTimeout, Clock: cfg.Clock,
+		})
+		if err != nil {
 			return nil, fmt.Errorf("server: push streams: %w", err)
 		}
 	}
@@ -171,8 +181,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (s *Server) Drain() {
 	s.drainOne.Do(func() {
 		close(s.draining)
+		s.sessions.EndAll(session.ErrDraining)
 		if s.push != nil {
-			s.push.close()
+			s.push.Close(session.ErrDraining)
 		}
 	})
 }

@@ -373,35 +373,6 @@ func TestHealthReadyMetrics(t *testing.T) {
 	}
 }
 
-// Push streams get their heartbeats from one ticker for all connections;
-// goroutine streams are checked with synctest in TestHeartbeat.
-func TestPushHeartbeatAndLifetime(t *testing.T) {
-	e := newEnv(t, anonymous, func(c *serverConfig, _ *hubConfig) {
-		c.Heartbeat = 100 * time.Millisecond
-		c.RetryHint = -1
-		c.MaxLifetime = 1500 * time.Millisecond
-	})
-	req, _ := http.NewRequest("GET", e.url+"?topic=t", nil)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	start := time.Now()
-	body, err := io.ReadAll(resp.Body) // until the lifetime ends the stream
-	if err != nil {
-		t.Fatal(err)
-	}
-	lived := time.Since(start)
-	if lived < 1300*time.Millisecond || lived > 3*time.Second {
-		t.Errorf("stream lived %v, want 1.5s ±10%%", lived)
-	}
-	beats := strings.Count(string(body), ":\n")
-	if beats < 5 || strings.Trim(string(body), ":\n") != "" {
-		t.Errorf("stream carried %q: want only heartbeats, several of them", body)
-	}
-}
-
 // A client that goes away is noticed without a reader goroutine: its push
 // stream is closed and counted out.
 func TestPushNoticesClientHangup(t *testing.T) {

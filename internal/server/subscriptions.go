@@ -74,7 +74,7 @@ func (s *Server) handleSubscriptions() http.Handler {
 		}
 		claims, _, err := s.authenticate(r, s.cfg.SubscriberKey)
 		if err != nil || claims == nil {
-			s.unauthorized(w, r, cmp.Or(err, auth.ErrNoToken))
+			writeError(w, s.unauthorized(r, cmp.Or(err, auth.ErrNoToken)))
 			return
 		}
 		// The requested URL is itself a topic: a subscriber may read it when

@@ -1,6 +1,6 @@
 //go:build linux
 
-package server
+package push
 
 import (
 	"errors"
@@ -10,9 +10,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// pushSupported: Linux has the non-blocking writev and epoll push streams
-// need.
-const pushSupported = true
+// Supported reports whether this system has what a [Pool] needs: Linux's
+// non-blocking writev and epoll.
+const Supported = true
 
 // maxIOV is the most buffers one writev takes (IOV_MAX).
 const maxIOV = 1024
@@ -45,21 +45,21 @@ func writevNow(raw syscall.RawConn, bufs [][]byte) (int, error) {
 // (beside Go's poller) waits for RDHUP/HUP/ERR on every push socket.
 type hangupWatcher struct {
 	epfd    int
-	gone    func(*pushConn)
+	gone    func(*Conn)
 	mu      sync.Mutex
 	gen     uint32
 	stopped bool
-	conns   map[int32]*pushConn
+	conns   map[int32]*Conn
 	done    chan struct{}
 	pipe    [2]int // written to wake the waiter at close
 }
 
-func newHangupWatcher(gone func(*pushConn)) (*hangupWatcher, error) {
+func newHangupWatcher(gone func(*Conn)) (*hangupWatcher, error) {
 	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if err != nil {
 		return nil, err
 	}
-	h := &hangupWatcher{epfd: epfd, gone: gone, conns: make(map[int32]*pushConn), done: make(chan struct{})}
+	h := &hangupWatcher{epfd: epfd, gone: gone, conns: make(map[int32]*Conn), done: make(chan struct{})}
 	if err := unix.Pipe2(h.pipe[:], unix.O_CLOEXEC|unix.O_NONBLOCK); err != nil {
 		unix.Close(epfd)
 		return nil, err
@@ -83,13 +83,13 @@ func (h *hangupWatcher) closeFDs() {
 // its request, so readable means closed or misbehaving, and either way the
 // stream is over. The descriptor is registered inside Control, which keeps
 // it from being closed (and its number reused) meanwhile.
-func (h *hangupWatcher) watch(c *pushConn) error {
+func (h *hangupWatcher) watch(c *Conn) error {
 	var werr error
 	err := c.raw.Control(func(f uintptr) {
 		h.mu.Lock()
 		defer h.mu.Unlock()
 		if h.stopped {
-			werr = errDraining
+			werr = ErrPoolClosed
 			return
 		}
 		fd := int(f)
@@ -113,7 +113,7 @@ func (h *hangupWatcher) watch(c *pushConn) error {
 
 // forget removes c before its socket is closed, so that a later socket
 // with the same descriptor number is not mistaken for it.
-func (h *hangupWatcher) forget(c *pushConn) {
+func (h *hangupWatcher) forget(c *Conn) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.stopped || c.fd < 0 || h.conns[int32(c.fd)] != c {

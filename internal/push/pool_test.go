@@ -1,0 +1,199 @@
+//go:build linux
+
+package push_test
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/heraldhub/herald/internal/clock"
+	"github.com/heraldhub/herald/internal/push"
+)
+
+// connPair returns the server side of a loopback TCP connection and a
+// reader of its client side.
+func connPair(t *testing.T) (*net.TCPConn, *bufio.Reader, net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() { c, _ := ln.Accept(); accepted <- c }()
+	client, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close() })
+	server := <-accepted
+	if server == nil {
+		t.Fatal("accept failed")
+	}
+	return server.(*net.TCPConn), bufio.NewReader(client), client
+}
+
+// expect reads exactly want from r.
+func expect(t *testing.T, r *bufio.Reader, client net.Conn, want string) {
+	t.Helper()
+	client.SetReadDeadline(time.Now().Add(5 * time.Second))
+	got := make([]byte, len(want))
+	if _, err := io.ReadFull(r, got); err != nil {
+		t.Fatalf("reading %q: got %q, %v", want, got, err)
+	}
+	if string(got) != want {
+		t.Fatalf("read %q, want %q", got, want)
+	}
+}
+
+func closedWith(t *testing.T, s *source) error {
+	t.Helper()
+	select {
+	case err := <-s.closed:
+		return err
+	case <-time.After(5 * time.Second):
+		t.Fatal("Closed not called")
+	}
+	return nil
+}
+
+func newPool(t *testing.T, cfg push.Config) *push.Pool {
+	t.Helper()
+	p, err := push.NewPool(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close(push.ErrPoolClosed) })
+	return p
+}
+
+func add(t *testing.T, p *push.Pool, src *source) (*bufio.Reader, net.Conn) {
+	t.Helper()
+	server, r, client := connPair(t)
+	c, err := p.Add(server, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src.setWake(c.Wake)
+	c.Wake()
+	return r, client
+}
+
+// Heartbeats follow one rule, driven by the pool's clock: at each tick, a
+// connection quiet for half an interval gets the keep-alive frame, and a
+// busy one does not.
+func TestPoolHeartbeats(t *testing.T) {
+	clk := clock.NewFake(time.Unix(1e9, 0))
+	p := newPool(t, push.Config{Heartbeat: 10 * time.Second, Clock: clk})
+	idle, busy := newSource(), newSource()
+	idleR, idleC := add(t, p, idle)
+	busyR, busyC := add(t, p, busy)
+
+	clk.Advance(6 * time.Second)
+	busy.send("data: 1\n\n")
+	expect(t, busyR, busyC, "data: 1\n\n")
+	clk.Advance(4 * time.Second) // the tick at 10s: busy wrote 4s ago
+	expect(t, idleR, idleC, ":\n")
+	busy.send("data: 2\n\n")
+	// The next thing the busy connection gets is its frame, not a beat.
+	expect(t, busyR, busyC, "data: 2\n\n")
+	clk.Advance(10 * time.Second) // the tick at 20s: both quiet for 10s
+	expect(t, idleR, idleC, ":\n")
+	expect(t, busyR, busyC, ":\n")
+}
+
+// A stream that ends gets its last frame, is closed, and its source hears
+// why once.
+func TestPoolEndWritesGoodbye(t *testing.T) {
+	p := newPool(t, push.Config{})
+	src := newSource()
+	src.goodbye = []byte("event: cancel\ndata: null\n\n")
+	r, client := add(t, p, src)
+	src.send("data: x\n\n")
+	expect(t, r, client, "data: x\n\n")
+	reason := errors.New("token expired")
+	src.end(reason)
+	expect(t, r, client, "event: cancel\ndata: null\n\n")
+	if _, err := r.ReadByte(); err != io.EOF {
+		t.Fatalf("after the goodbye: %v, want EOF", err)
+	}
+	if err := closedWith(t, src); err != reason {
+		t.Fatalf("Closed(%v), want %v", err, reason)
+	}
+	if n := p.Len(); n != 0 {
+		t.Fatalf("pool holds %d connections after the end", n)
+	}
+}
+
+// A client that hangs up is noticed without a read: its source hears
+// ErrClientGone.
+func TestPoolNoticesHangup(t *testing.T) {
+	p := newPool(t, push.Config{})
+	src := newSource()
+	_, client := add(t, p, src)
+	client.Close()
+	if err := closedWith(t, src); !errors.Is(err, push.ErrClientGone) {
+		t.Fatalf("Closed(%v), want ErrClientGone", err)
+	}
+}
+
+// Close ends every connection with the reason given and refuses later
+// ones, which are closed and told so before Add returns.
+func TestPoolClose(t *testing.T) {
+	p, err := push.NewPool(push.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := newSource()
+	r, client := add(t, p, src)
+	reason := errors.New("draining")
+	p.Close(reason)
+	if err := closedWith(t, src); err != reason {
+		t.Fatalf("Closed(%v), want %v", err, reason)
+	}
+	client.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := r.ReadByte(); err != io.EOF {
+		t.Fatalf("after Close: %v, want EOF", err)
+	}
+
+	late := newSource()
+	server, _, _ := connPair(t)
+	if _, err := p.Add(server, late); !errors.Is(err, push.ErrPoolClosed) {
+		t.Fatalf("Add after Close: %v", err)
+	}
+	if err := closedWith(t, late); !errors.Is(err, push.ErrPoolClosed) {
+		t.Fatalf("late source Closed(%v)", err)
+	}
+	if n := p.Len(); n != 0 {
+		t.Fatalf("closed pool holds %d connections", n)
+	}
+}
+
+// A client that reads slowly does not hold up the others: its writes
+// finish on a goroutine of their own, and a stalled one is cut by the
+// write timeout.
+func TestPoolSlowReaderIsolated(t *testing.T) {
+	p := newPool(t, push.Config{WriteTimeout: 200 * time.Millisecond})
+	stalled, fast := newSource(), newSource()
+	_, _ = add(t, p, stalled) // never read
+	fastR, fastC := add(t, p, fast)
+	big := strings.Repeat("x", 1<<20)
+	for range 16 { // far more than the socket buffers hold
+		stalled.send("data: " + big + "\n\n")
+	}
+	fast.send("data: fast\n\n")
+	expect(t, fastR, fastC, "data: fast\n\n")
+	if err := closedWith(t, stalled); !isTimeout(err) {
+		t.Fatalf("stalled Closed(%v), want a write timeout", err)
+	}
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}

@@ -1,0 +1,154 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+
+	"github.com/heraldhub/herald/internal/auth"
+	"github.com/heraldhub/herald/internal/hub"
+	"github.com/heraldhub/herald/internal/selector"
+	"github.com/heraldhub/herald/internal/session"
+)
+
+// earliest is Mercure's Last-Event-ID for "everything retained".
+const earliest = hub.Earliest
+
+// subscribeRequest is what a request asks to subscribe to, read and
+// authenticated; admit makes it a session.
+type subscribeRequest struct {
+	selectors   selector.Set
+	claims      *auth.Claims // nil: anonymous
+	lastEventID string
+}
+
+// parseSubscribe reads a Mercure subscribe request: its topic selectors,
+// token and Last-Event-ID. Every transport on the hub's URL (SSE, long
+// polling, WebSocket) subscribes this way.
+func (s *Server) parseSubscribe(r *http.Request) (subscribeRequest, *httpError) {
+	var req subscribeRequest
+	sels, herr := s.parseSelectors(r.URL.Query()["topic"])
+	if herr != nil {
+		return req, herr
+	}
+	claims, _, err := s.authenticate(r, s.cfg.SubscriberKey)
+	if err == nil && claims == nil && !s.cfg.Anonymous {
+		err = auth.ErrNoToken
+	}
+	if err != nil {
+		return req, s.unauthorized(r, err)
+	}
+	lastID := lastEventID(r)
+	if herr := checkField("Last-Event-ID", lastID); herr != nil {
+		return req, herr
+	}
+	return subscribeRequest{selectors: sels, claims: claims, lastEventID: lastID}, nil
+}
+
+// admit turns a subscribe request into a session: it takes a connection
+// slot, subscribes to the hub (resuming where asked), announces the
+// subscription and registers the session for draining. The session's
+// release gives all of it back, once. It is the one way into a stream.
+func (s *Server) admit(ctx context.Context, req subscribeRequest) (*session.Session, *httpError) {
+	if s.isDraining() {
+		return nil, unavailable("server shutting down", 1)
+	}
+	if n := s.streams.Add(1); s.cfg.MaxConnections > 0 && n > int64(s.cfg.MaxConnections) {
+		s.streams.Add(-1)
+		s.metrics.rejectedStreams.Inc()
+		return nil, unavailable("too many connections", 5)
+	}
+	hreq := hub.SubscribeRequest{Selectors: req.selectors, LastEventID: req.lastEventID}
+	if req.claims != nil {
+		hreq.Grants = req.claims.Subscribe
+		hreq.Payload = req.claims.Payload
+	}
+	sub, err := s.cfg.Hub.Subscribe(ctx, hreq)
+	if err != nil {
+		s.streams.Add(-1)
+		s.log.Warn("subscribe failed", "err", err)
+		return nil, unavailable("hub unavailable, retry later", 1)
+	}
+	s.announce(sub, req.selectors, hreq.Payload, true)
+	sess := session.New(session.Config{
+		Sub: sub, Claims: req.claims, Selectors: req.selectors,
+		StartID:     startID(req.lastEventID, sub),
+		MaxLifetime: s.cfg.MaxLifetime,
+		Release: func() {
+			s.streams.Add(-1)
+			s.announce(sub, req.selectors, hreq.Payload, false)
+		},
+		Clock: s.cfg.Clock,
+	})
+	if err := s.sessions.Add(sess); err != nil {
+		sess.Release(err)
+		return nil, unavailable("server shutting down", 1)
+	}
+	return sess, nil
+}
+
+// unavailable is a 503 that tells the client when to come back.
+func unavailable(msg string, retryAfter int) *httpError {
+	e := errorf(http.StatusServiceUnavailable, msg)
+	e.retryAfter = strconv.Itoa(retryAfter)
+	return e
+}
+
+// startID is where a new stream stands, the ID its opening block sends:
+// the client's own Last-Event-ID when the journal knew it (or
+// "earliest", when asked for), else the position responseLastEventID
+// names.
+func startID(requested string, sub *hub.Subscription) string {
+	if requested != "" && sub.Resumed() {
+		return requested
+	}
+	return responseLastEventID(requested, sub)
+}
+
+// responseLastEventID is Mercure's Last-Event-ID response header:
+// "earliest" when the requested ID was not found (replay starts at the
+// oldest retained event) or the journal was empty, else the newest event
+// at subscription time, as this subscriber may see it.
+func responseLastEventID(requested string, sub *hub.Subscription) string {
+	if requested != "" && requested != earliest && !sub.Resumed() {
+		return earliest
+	}
+	if id := sub.HeadID(); id != "" {
+		return id
+	}
+	return earliest
+}
+
+// lastEventID is where the client resumes from: the header wins over the
+// query parameter (Mercure), which browsers need on their first connection.
+func lastEventID(r *http.Request) string {
+	if v := r.Header.Get("Last-Event-ID"); v != "" {
+		return v
+	}
+	q := r.URL.Query()
+	for _, k := range []string{"lastEventID", "Last-Event-ID", "last-event-id", "lastEventId"} {
+		if v := q.Get(k); v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+func (s *Server) parseSelectors(raw []string) (selector.Set, *httpError) {
+	if len(raw) == 0 {
+		return nil, errorf(http.StatusBadRequest, "missing topic selector")
+	}
+	if len(raw) > s.cfg.MaxSelectors {
+		return nil, errorf(http.StatusBadRequest, "too many topic selectors (at most "+strconv.Itoa(s.cfg.MaxSelectors)+")")
+	}
+	for _, t := range raw {
+		if herr := s.checkTopic(t, "topic selector"); herr != nil {
+			return nil, herr
+		}
+	}
+	set, err := selector.ParseSet(raw)
+	if err != nil {
+		return nil, errorf(http.StatusBadRequest, "malformed topic selector: "+err.Error())
+	}
+	return set, nil
+}

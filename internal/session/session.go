@@ -1,0 +1,205 @@
+// Package session is what every way of subscribing starts from: an
+// admitted subscriber. The server parses and admits a request (selectors,
+// token and grants, where to resume, limits) into a [Session]; a transport
+// (an SSE stream, a long poll, a WebSocket, a state stream) writes it.
+//
+// A session has one lifecycle whatever writes it. It ends once, for one
+// reason ([Session.End], [Session.Err]): its token expired or its maximum
+// lifetime passed (one timer, armed by [New]), the hub cut it as a slow
+// consumer or shut down, the server drains ([Registry.EndAll]), or its
+// writer failed or its client left. Its writer learns of the end through
+// [Session.Done] or the wake callback, may send a last frame, then calls
+// [Session.Release], which gives back what admission took, exactly once.
+package session
+
+import (
+	"errors"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/heraldhub/herald/internal/auth"
+	"github.com/heraldhub/herald/internal/clock"
+	"github.com/heraldhub/herald/internal/hub"
+	"github.com/heraldhub/herald/internal/selector"
+)
+
+// Why a session ended, besides the hub's [hub.ErrSlowConsumer] and
+// [hub.ErrHubClosed] and a writer's own errors. They are logged, and a
+// transport may tell its client (a state stream's auth_revoked).
+var (
+	ErrDraining     = errors.New("server draining")
+	ErrTokenExpired = errors.New("token expired")
+	ErrLifetime     = errors.New("maximum lifetime reached")
+	ErrClientGone   = errors.New("client closed the connection")
+)
+
+// Config is what admission decided about a subscriber.
+type Config struct {
+	// Sub is the hub subscription; the session owns it from New on.
+	Sub *hub.Subscription
+	// Claims are the verified token's, nil for an anonymous subscriber.
+	Claims *auth.Claims
+	// Selectors are what the subscriber asked for.
+	Selectors selector.Set
+	// StartID is where the subscriber stands when its stream opens: an ID
+	// after which it receives every matching event ("earliest" for all
+	// that is retained). Transports send it first, so that a client that
+	// drops before its first event resumes from there.
+	StartID string
+	// MaxLifetime ends the session after about this long, with ±10%
+	// jitter so that a crowd of clients does not reconnect at once
+	// (0: no limit). A token's expiry ends it too, whichever is first.
+	MaxLifetime time.Duration
+	// Release gives back what admission took (a connection slot, the
+	// announcement of the subscription); it runs once, after the hub
+	// subscription is closed.
+	Release func()
+	// Clock is the source of time (default: the real clock).
+	Clock clock.Clock
+}
+
+// Session is one admitted subscriber. Its methods are safe for concurrent
+// use.
+type Session struct {
+	Sub       *hub.Subscription
+	Claims    *auth.Claims
+	Selectors selector.Set
+	StartID   string
+
+	clock    clock.Clock
+	deadline clock.Timer
+	release  func()
+	registry *Registry
+	shard    int
+
+	done     chan struct{}
+	mu       sync.Mutex
+	err      error
+	wake     atomic.Pointer[func()]
+	released sync.Once
+}
+
+// New makes the session of an admitted subscriber and arms its deadline:
+// the token's expiry or the maximum lifetime, whichever comes first.
+func New(c Config) *Session {
+	s := &Session{
+		Sub: c.Sub, Claims: c.Claims, Selectors: c.Selectors, StartID: c.StartID,
+		clock: clock.Or(c.Clock), release: c.Release, shard: -1,
+		done: make(chan struct{}),
+	}
+	at, reason := s.deadlineOf(c.MaxLifetime)
+	if !at.IsZero() {
+		s.deadline = s.clock.AfterFunc(at.Sub(s.clock.Now()), func() { s.End(reason) })
+	}
+	s.Sub.SetOnReady(s.subscriptionReady)
+	// The subscription may have ended before the callback was set.
+	s.subscriptionReady()
+	return s
+}
+
+// deadlineOf returns when the session must end, and why; zero for never.
+func (s *Session) deadlineOf(lifetime time.Duration) (time.Time, error) {
+	var at time.Time
+	var reason error
+	if lifetime > 0 {
+		at, reason = s.clock.Now().Add(Jitter(lifetime)), ErrLifetime
+	}
+	if s.Claims != nil && !s.Claims.ExpiresAt.IsZero() && (at.IsZero() || s.Claims.ExpiresAt.Before(at)) {
+		at, reason = s.Claims.ExpiresAt, ErrTokenExpired
+	}
+	return at, reason
+}
+
+// subscriptionReady is the hub subscription's ready callback: frames are
+// due, or the subscription ended (the session then ends with it).
+func (s *Session) subscriptionReady() {
+	select {
+	case <-s.Sub.Done():
+		s.End(subscriptionErr(s.Sub))
+	default:
+		s.wakeWriter()
+	}
+}
+
+func subscriptionErr(sub *hub.Subscription) error {
+	if err := sub.Err(); err != nil {
+		return err
+	}
+	return hub.ErrHubClosed
+}
+
+// SetWake gives the session its writer's callback, called when frames are
+// due and when the session ends. It must not block. A writer that waits on
+// [Session.Ready] and [Session.Done] needs none. After setting it, the
+// writer looks at the session once: what happened before is not repeated.
+func (s *Session) SetWake(fn func()) { s.wake.Store(&fn) }
+
+func (s *Session) wakeWriter() {
+	if fn := s.wake.Load(); fn != nil {
+		(*fn)()
+	}
+}
+
+// End ends the session for reason; the first reason is kept. It wakes the
+// writer, which closes the stream, and returns at once.
+func (s *Session) End(reason error) {
+	s.mu.Lock()
+	if s.err != nil {
+		s.mu.Unlock()
+		return
+	}
+	s.err = reason
+	close(s.done)
+	s.mu.Unlock()
+	if s.deadline != nil {
+		s.deadline.Stop()
+	}
+	s.wakeWriter()
+}
+
+// Done is closed when the session has ended; Err says why.
+func (s *Session) Done() <-chan struct{} { return s.done }
+
+// Err is why the session ended, or nil while it lasts.
+func (s *Session) Err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
+}
+
+// Ready is signalled when frames are due (see [hub.Subscription.Ready]).
+func (s *Session) Ready() <-chan struct{} { return s.Sub.Ready() }
+
+// Frames appends to dst the frames due, encoded in format f, emptying the
+// queue. The frames are shared and must not be modified.
+func (s *Session) Frames(f *hub.Format, dst [][]byte) [][]byte {
+	return s.Sub.DrainFrames(f, dst)
+}
+
+// Release ends the session (for reason, unless it had already ended),
+// closes its hub subscription and gives back what admission took. Only
+// the first call does anything.
+func (s *Session) Release(reason error) {
+	s.released.Do(func() {
+		s.End(reason)
+		s.Sub.Close()
+		if s.registry != nil {
+			s.registry.remove(s)
+		}
+		if s.release != nil {
+			s.release()
+		}
+	})
+}
+
+// Jitter spreads d over ±10% so that streams opened together do not all
+// end (and reconnect) together.
+func Jitter(d time.Duration) time.Duration {
+	spread := int64(d) / 5
+	if spread <= 0 {
+		return d
+	}
+	return d - time.Duration(spread/2) + time.Duration(rand.Int64N(spread))
+}
