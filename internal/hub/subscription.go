@@ -304,13 +304,7 @@ func (s *Subscription) Drain(dst []*Message) []*Message {
 		return dst
 	}
 	dst = append(dst, s.queue...)
-	s.resetQueue()
-	// A signal left over from messages taken now would only cause a
-	// wake-up for nothing.
-	select {
-	case <-s.ready:
-	default:
-	}
+	s.takeQueue()
 	return dst
 }
 
@@ -327,12 +321,19 @@ func (s *Subscription) DrainFrames(f *Format, dst [][]byte) [][]byte {
 	for _, m := range s.queue {
 		dst = append(dst, m.Frame(f))
 	}
+	s.takeQueue()
+	return dst
+}
+
+// takeQueue empties the queue once its messages were taken. A ready
+// signal left over from them would only cause a wake-up for nothing.
+// s.mu is held.
+func (s *Subscription) takeQueue() {
 	s.resetQueue()
 	select {
 	case <-s.ready:
 	default:
 	}
-	return dst
 }
 
 // resetQueue empties the queue, keeping a small array for reuse.

@@ -159,7 +159,7 @@ func TestPrivateEvents(t *testing.T) {
 		if ev := other.next(t); string(ev.Data) != "alt" {
 			t.Errorf("alternate-granted subscriber got %q", ev.Data)
 		}
-		anon.expectNone(t, 100*time.Millisecond)
+		e.nothingBefore(t, anon, "https://example.com/x")
 	})
 }
 

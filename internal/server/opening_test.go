@@ -20,16 +20,7 @@ import (
 // bytes.
 func (e *hubEnv) openRaw(t *testing.T, query string, header http.Header) (*http.Response, *bufio.Reader) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	req, _ := http.NewRequestWithContext(ctx, "GET", e.url+"?"+query, nil)
-	for k, v := range header {
-		req.Header[k] = v
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
+	resp, cancel := e.get(query, header)
 	t.Cleanup(func() { cancel(); resp.Body.Close() })
 	if resp.StatusCode != 200 {
 		t.Fatalf("subscribe %s: %d", query, resp.StatusCode)

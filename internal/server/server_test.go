@@ -131,7 +131,8 @@ func (e *hubEnv) subscribe(query string, header http.Header) *stream {
 	return s
 }
 
-func (e *hubEnv) trySubscribe(query string, header http.Header) (*stream, int, string) {
+// get sends a subscribe request; cancel ends it.
+func (e *hubEnv) get(query string, header http.Header) (resp *http.Response, cancel func()) {
 	e.t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	req, _ := http.NewRequestWithContext(ctx, "GET", e.url+"?"+query, nil)
@@ -143,6 +144,12 @@ func (e *hubEnv) trySubscribe(query string, header http.Header) (*stream, int, s
 		cancel()
 		e.t.Fatal(err)
 	}
+	return resp, cancel
+}
+
+func (e *hubEnv) trySubscribe(query string, header http.Header) (*stream, int, string) {
+	e.t.Helper()
+	resp, cancel := e.get(query, header)
 	if resp.StatusCode != http.StatusOK {
 		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
@@ -186,15 +193,13 @@ func (s *stream) next(t *testing.T) sse.Event {
 	return sse.Event{}
 }
 
-// expectNone checks that no event arrives for a short while.
-func (s *stream) expectNone(t *testing.T, d time.Duration) {
+// nothingBefore shows that s received nothing else: it publishes a marker
+// on topic and checks that the marker is the next event s gets.
+func (e *hubEnv) nothingBefore(t *testing.T, s *stream, topic string) {
 	t.Helper()
-	select {
-	case ev, ok := <-s.events:
-		if ok {
-			t.Fatalf("unexpected event %+v", ev)
-		}
-	case <-time.After(d):
+	marker := e.mustPublish(form("topic", topic, "data", "marker"))
+	if ev := s.next(t); ev.ID != marker {
+		t.Fatalf("got %q (%s), want the marker %q next: an event that should not be there", ev.ID, ev.Data, marker)
 	}
 }
 

@@ -32,7 +32,8 @@ var (
 	ErrDraining     = errors.New("server draining")
 	ErrTokenExpired = errors.New("token expired")
 	ErrLifetime     = errors.New("maximum lifetime reached")
-	ErrClientGone   = errors.New("client closed the connection")
+	// ErrClosed is the reason of a session ended without one.
+	ErrClosed = errors.New("session closed")
 )
 
 // Config is what admission decided about a subscriber.
@@ -142,9 +143,13 @@ func (s *Session) wakeWriter() {
 	}
 }
 
-// End ends the session for reason; the first reason is kept. It wakes the
-// writer, which closes the stream, and returns at once.
+// End ends the session for reason (nil means [ErrClosed]); the first
+// reason is kept. It wakes the writer, which closes the stream, and
+// returns at once.
 func (s *Session) End(reason error) {
+	if reason == nil {
+		reason = ErrClosed
+	}
 	s.mu.Lock()
 	if s.err != nil {
 		s.mu.Unlock()
