@@ -170,6 +170,17 @@ func New(cfg Config) (*Server, error) {
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if len(r.TransferEncoding) > 0 {
+		// A request with both Content-Length and a chunked body may be
+		// read one way here and another way by a proxy in front, which
+		// lets a request hidden in the body run (request smuggling).
+		// net/http reads such a request as chunked and deletes the
+		// Content-Length before a handler can see it, so every chunked
+		// request closes its connection after the answer, as RFC 9112
+		// section 6.1 asks of a server that does not reject it: nothing
+		// after the body is ever read as a request.
+		w.Header().Set("Connection", "close")
+	}
 	s.mux.ServeHTTP(w, r)
 }
 
