@@ -35,6 +35,8 @@ func TestTokenFromRequest(t *testing.T) {
 		{name: "header wins over cookie", url: "/", headers: []string{"Bearer " + hdr}, cookie: cookie, token: hdr, from: FromHeader},
 		{name: "header wins over query", url: "/?authorization=" + query, headers: []string{"Bearer " + hdr}, token: hdr, from: FromHeader},
 		{name: "query wins over cookie", url: "/?authorization=" + query, cookie: cookie, token: query, from: FromQuery},
+		{name: "header wins over query and cookie", url: "/?authorization=" + query, headers: []string{"Bearer " + hdr}, cookie: cookie, token: hdr, from: FromHeader},
+		{name: "bad header hides query and cookie", url: "/?authorization=" + query, headers: []string{"Basic x"}, cookie: cookie, err: ErrInvalidRequest},
 		{name: "empty cookie", url: "/", cookie: "", err: ErrNoToken},
 		{name: "two headers", url: "/", headers: []string{"Bearer " + hdr, "Bearer " + hdr}, err: ErrInvalidRequest},
 		{name: "basic scheme", url: "/", headers: []string{"Basic dXNlcjpwYXNz"}, cookie: cookie, err: ErrInvalidRequest},

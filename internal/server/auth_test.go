@@ -125,8 +125,43 @@ func TestSubscribeAuthentication(t *testing.T) {
 	e.subscribe("topic=t", bearer(sub))
 	e.subscribe("topic=t", http.Header{"Cookie": {"mercureAuthorization=" + sub}})
 	e.subscribe("topic=t&authorization="+sub, nil)
-	// When both are present, the header wins and a bad cookie is ignored.
-	e.subscribe("topic=t", http.Header{"Authorization": {"Bearer " + sub}, "Cookie": {"mercureAuthorization=garbage"}})
+
+	// When several are present, Mercure's order decides which one is
+	// verified: the header, then the query parameter, then the cookie. The
+	// others are ignored, even when they hold a bad token.
+	const bad = "garbage"
+	sources := func(hdr, query, cookie string) (string, http.Header) {
+		q, h := "topic=t", http.Header{}
+		if hdr != "" {
+			h.Set("Authorization", "Bearer "+hdr)
+		}
+		if query != "" {
+			q += "&authorization=" + query
+		}
+		if cookie != "" {
+			h.Set("Cookie", "mercureAuthorization="+cookie)
+		}
+		return q, h
+	}
+	for _, c := range []struct {
+		name                  string
+		header, query, cookie string
+		status                int
+	}{
+		{"all three, header good", sub, bad, bad, 200},
+		{"all three, header bad", bad, sub, sub, 401},
+		{"header and query, query bad", sub, bad, "", 200},
+		{"header and cookie, cookie bad", sub, "", bad, 200},
+		{"query and cookie, query good", "", sub, bad, 200},
+		{"query and cookie, query bad", "", bad, sub, 401},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			q, h := sources(c.header, c.query, c.cookie)
+			if _, status, body := e.trySubscribe(q, h); status != c.status {
+				t.Errorf("got %d %q, want %d", status, body, c.status)
+			}
+		})
+	}
 
 	anon := newEnv(t, func(c *serverConfig, _ *hubConfig) { c.Anonymous = true })
 	anon.subscribe("topic=t", nil)
