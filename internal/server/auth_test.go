@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"encoding/pem"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -279,4 +280,47 @@ func TestCachedTokenExpires(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// What a client sees of each way authentication fails: the status, the
+// message and the RFC 6750 error code.
+func TestAuthenticationFailures(t *testing.T) {
+	e := newEnv(t)
+	sub := e.token(auth.MintClaims{Subscribe: []string{"*"}})
+	expired := rawJWT(`{"alg":"HS256","typ":"JWT"}`, `{"exp":1000,"mercure":{"subscribe":["*"]}}`, []byte(testSecret))
+	cases := []struct {
+		name   string
+		query  string
+		header http.Header
+		status int
+		msg    string
+		code   string
+	}{
+		{"no token", "topic=t", nil, 401, "unauthorized", ""},
+		{"basic scheme", "topic=t", http.Header{"Authorization": {"Basic dXNlcjpwYXNz"}}, 400, "malformed credentials", "invalid_request"},
+		{"repeated query", "topic=t&authorization=" + sub + "&authorization=" + sub, nil, 400, "malformed credentials", "invalid_request"},
+		{"garbage", "topic=t", bearer("garbage"), 401, "unauthorized: invalid token", "invalid_token"},
+		{"expired", "topic=t", bearer(expired), 401, "unauthorized: token expired", "invalid_token"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			req, _ := http.NewRequest("GET", e.url+"?"+c.query, nil)
+			for k, v := range c.header {
+				req.Header[k] = v
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != c.status || strings.TrimSpace(string(body)) != c.msg {
+				t.Errorf("got %d %q, want %d %q", resp.StatusCode, body, c.status, c.msg)
+			}
+			chal := resp.Header.Get("WWW-Authenticate")
+			if !strings.HasPrefix(chal, "Bearer ") || (c.code != "") != strings.Contains(chal, `error="`+c.code+`"`) {
+				t.Errorf("WWW-Authenticate = %q, want error code %q", chal, c.code)
+			}
+		})
+	}
 }
