@@ -126,7 +126,7 @@ func (s *Server) parseUpdate(w http.ResponseWriter, r *http.Request) (*journal.E
 	if herr := checkField("id", ev.ID); herr != nil {
 		return nil, herr
 	}
-	if journal.IsReserved(ev.ID) {
+	if journal.CheckReservedID(ev.ID) != nil {
 		return nil, errorf(http.StatusBadRequest, "invalid id: the urn:herald: prefix is reserved")
 	}
 	if ev.ID == earliest {
