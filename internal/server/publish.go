@@ -13,7 +13,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/heraldhub/herald/internal/auth"
-	"github.com/heraldhub/herald/internal/hub"
 	"github.com/heraldhub/herald/internal/journal"
 )
 
@@ -67,7 +66,7 @@ func (s *Server) publishError(r *http.Request, err error) *httpError {
 		return errorf(http.StatusConflict, "an event with this id already exists")
 	case errors.Is(err, journal.ErrReservedID):
 		return errorf(http.StatusBadRequest, "invalid id: the urn:herald: prefix is reserved")
-	case errors.Is(err, hub.ErrInvalidEvent):
+	case errors.Is(err, journal.ErrInvalidEvent):
 		// parseUpdate refuses what the hub would; this keeps a rule added
 		// to the hub alone from surfacing as "journal unavailable".
 		return errorf(http.StatusBadRequest, err.Error())
