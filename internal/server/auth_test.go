@@ -50,6 +50,8 @@ func TestPublishAuthorization(t *testing.T) {
 		{"other topic", e.token(auth.MintClaims{Publish: []string{"https://example.com/a/{id}"}}), "https://example.com/b/1", 403},
 		{"template grant", e.token(auth.MintClaims{Publish: []string{"https://example.com/a/{id}"}}), "https://example.com/a/1", 200},
 		{"exact grant", e.token(auth.MintClaims{Publish: []string{"t"}}), "t", 200},
+		// A malformed update is answered as such, whatever the grants.
+		{"invalid topic, no grant for it", e.token(auth.MintClaims{Publish: []string{"t"}}), "a%01", 400},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -47,7 +47,7 @@ func (s *Server) handleSubscribe() http.Handler {
 			return
 		}
 		lastID := lastEventID(r)
-		if herr := checkField("Last-Event-ID", lastID); herr != nil {
+		if herr := checkLastEventID(lastID); herr != nil {
 			writeError(w, herr)
 			return
 		}
@@ -213,7 +213,7 @@ func (s *Server) parseSelectors(raw []string) (selector.Set, *httpError) {
 		return nil, errorf(http.StatusBadRequest, "too many topic selectors (at most "+strconv.Itoa(s.cfg.MaxSelectors)+")")
 	}
 	for _, t := range raw {
-		if herr := s.checkTopic(t, "topic selector"); herr != nil {
+		if herr := s.checkSelector(t); herr != nil {
 			return nil, herr
 		}
 	}
