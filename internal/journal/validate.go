@@ -50,7 +50,8 @@ func orDefault(v, def int) int {
 }
 
 // ErrInvalidEvent reports an event that breaks a rule of [Event.Validate].
-// Each rule has its own error value below, which wraps ErrInvalidEvent.
+// Each rule has its own error value, such as [ErrNoTopic] or
+// [ErrInvalidID], which wraps ErrInvalidEvent.
 var ErrInvalidEvent = errors.New("journal: invalid event")
 
 // The rules of [Event.Validate], one error value each. The error returned
