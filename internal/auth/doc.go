@@ -23,9 +23,9 @@
 //
 // [TokenFromRequest] finds the token of an HTTP request, in the Mercure order:
 // the Authorization header, then the "authorization" query parameter, then
-// the "mercureAuthorization" cookie. [Challenge] and [StatusCode] turn the
-// errors of this package into the RFC 6750 WWW-Authenticate header and the
-// HTTP status of the response.
+// the "mercureAuthorization" cookie. [Challenge] turns the errors of this
+// package into the RFC 6750 WWW-Authenticate header; which HTTP status goes
+// with it is the server's business.
 //
 // Errors are stable values matched with errors.Is: [ErrNoToken],
 // [ErrInvalidRequest], [ErrInvalidToken], [ErrTokenExpired] (which is also an

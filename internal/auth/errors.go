@@ -3,7 +3,6 @@ package auth
 import (
 	"errors"
 	"fmt"
-	"net/http"
 	"strings"
 )
 
@@ -92,21 +91,4 @@ func quotable(s string) string {
 		}
 		return r
 	}, s)
-}
-
-// StatusCode returns the HTTP status of a response refused with err:
-// 400 for [ErrInvalidRequest], 401 for [ErrNoToken] and [ErrInvalidToken],
-// 403 for [ErrInsufficientScope], 500 for any other error, 200 for nil.
-func StatusCode(err error) int {
-	switch {
-	case err == nil:
-		return http.StatusOK
-	case errors.Is(err, ErrInvalidRequest):
-		return http.StatusBadRequest
-	case errors.Is(err, ErrNoToken), errors.Is(err, ErrInvalidToken):
-		return http.StatusUnauthorized
-	case errors.Is(err, ErrInsufficientScope):
-		return http.StatusForbidden
-	}
-	return http.StatusInternalServerError
 }

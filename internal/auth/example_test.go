@@ -49,7 +49,7 @@ func ExampleChallenge() {
 	_, err := v.Verify("not.a.token")
 	w := httptest.NewRecorder()
 	w.Header().Set("WWW-Authenticate", auth.Challenge(err))
-	w.WriteHeader(auth.StatusCode(err))
+	w.WriteHeader(http.StatusUnauthorized)
 	fmt.Println(w.Code, w.Header().Get("WWW-Authenticate"))
 	// Output:
 	// 401 Bearer realm="herald", error="invalid_token", error_description="the token is malformed"

@@ -32,10 +32,6 @@ var (
 	// ErrClosed is returned by [Subscription.Replay] when the subscription
 	// was closed by its owner while replaying.
 	ErrClosed = errors.New("hub: subscription closed")
-	// ErrInvalidEvent reports an event that [Hub.Publish] refuses: no topic,
-	// an empty topic, or an ID or type that cannot be written to an event
-	// stream. The returned error wraps ErrInvalidEvent and says why.
-	ErrInvalidEvent = errors.New("hub: invalid event")
 	// ErrNoSelectors reports a subscription request without any selector.
 	ErrNoSelectors = errors.New("hub: subscription has no selector")
 )
@@ -50,6 +46,9 @@ type Config struct {
 	// Logger receives the events the hub cannot deliver (default
 	// slog.Default()).
 	Logger *slog.Logger
+	// Limits bounds the events [Hub.Publish] accepts; the zero value of
+	// each field is its default (see [journal.Limits]).
+	Limits journal.Limits
 }
 
 // Hub fans the events of one journal out to subscriptions. It is safe for
@@ -58,6 +57,7 @@ type Hub struct {
 	journal    journal.Journal
 	queueBytes int
 	log        *slog.Logger
+	limits     journal.Limits
 
 	index index
 
@@ -87,7 +87,7 @@ func New(j journal.Journal, cfg Config) *Hub {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	h := &Hub{journal: j, queueBytes: cfg.QueueBytes, log: cfg.Logger, started: make(chan struct{})}
+	h := &Hub{journal: j, queueBytes: cfg.QueueBytes, log: cfg.Logger, limits: cfg.Limits, started: make(chan struct{})}
 	h.index.init()
 	return h
 }
@@ -218,10 +218,10 @@ func (h *Hub) end(s *Subscription, err error) {
 
 // Publish validates ev and appends it to the journal, which assigns ev.Seq
 // and, when empty, ev.ID. Delivery happens through [Hub.Run], on this node
-// and on every other node following the same journal. The error wraps
-// [ErrInvalidEvent] or comes from the journal.
+// and on every other node following the same journal. The error is one of
+// [Hub.Validate] or comes from the journal.
 func (h *Hub) Publish(ctx context.Context, ev *journal.Event) error {
-	if err := validate(ev); err != nil {
+	if err := h.Validate(ev); err != nil {
 		return err
 	}
 	if err := h.journal.Append(ctx, ev); err != nil {
@@ -231,29 +231,14 @@ func (h *Hub) Publish(ctx context.Context, ev *journal.Event) error {
 	return nil
 }
 
-func validate(ev *journal.Event) error {
-	if ev == nil {
-		return fmt.Errorf("%w: nil event", ErrInvalidEvent)
-	}
-	if len(ev.Topics) == 0 {
-		return fmt.Errorf("%w: no topic", ErrInvalidEvent)
-	}
-	for _, t := range ev.Topics {
-		if t == "" {
-			return fmt.Errorf("%w: empty topic", ErrInvalidEvent)
-		}
-	}
-	// A subscriber resuming from this ID would be replayed everything.
-	if ev.ID == Earliest {
-		return fmt.Errorf("%w: the id %q is reserved", ErrInvalidEvent, Earliest)
-	}
-	// Refused here rather than skipped at fan-out: once journaled, an event
-	// that cannot be framed would never reach anyone.
-	if err := (sse.Event{ID: ev.ID, Type: ev.Type}).Validate(); err != nil {
-		return fmt.Errorf("%w: %w", ErrInvalidEvent, err)
-	}
-	return nil
-}
+// Validate reports whether Publish would accept ev: it applies
+// [journal.Event.Validate] with [Config.Limits], and returns nil or a
+// [*journal.EventError] (an [journal.ErrInvalidEvent]). An event refused
+// here never reaches the journal, where one that cannot be framed would
+// reach no subscriber. Callers with checks of their own to make before
+// publishing (the server checks the publisher's grants) call it first, so
+// that a malformed event is answered as such.
+func (h *Hub) Validate(ev *journal.Event) error { return ev.Validate(h.limits) }
 
 // deliverable reports why a journaled event cannot be delivered, or nil.
 // Publish refuses such events; one can only come from a journal written by

@@ -375,23 +375,31 @@ func TestStats(t *testing.T) {
 }
 
 func TestPublishValidates(t *testing.T) {
-	h, j := startHub(t, hub.Config{})
-	for name, ev := range map[string]*journal.Event{
-		"nil":          nil,
-		"no topic":     {Data: []byte("x")},
-		"empty topic":  {Topics: []string{"a", ""}},
-		"id with LF":   {Topics: []string{"a"}, ID: "x\nevent: forged"},
-		"type with CR": {Topics: []string{"a"}, Type: "t\r"},
-		"id with NUL":  {Topics: []string{"a"}, ID: "x\x00"},
+	h, j := startHub(t, hub.Config{Limits: journal.Limits{MaxTopics: 2}})
+	for name, c := range map[string]struct {
+		ev   *journal.Event
+		rule error
+	}{
+		"nil":            {nil, journal.ErrInvalidEvent},
+		"no topic":       {&journal.Event{Data: []byte("x")}, journal.ErrNoTopic},
+		"empty topic":    {&journal.Event{Topics: []string{"a", ""}}, journal.ErrEmptyTopic},
+		"too many":       {&journal.Event{Topics: []string{"a", "b", "c"}}, journal.ErrTooManyTopics},
+		"id with LF":     {&journal.Event{Topics: []string{"a"}, ID: "x\nevent: forged"}, journal.ErrInvalidID},
+		"id with ESC":    {&journal.Event{Topics: []string{"a"}, ID: "x\x1b[2J"}, journal.ErrInvalidID},
+		"type with CR":   {&journal.Event{Topics: []string{"a"}, Type: "t\r"}, journal.ErrInvalidType},
+		"generated id":   {&journal.Event{Topics: []string{"a"}, ID: "urn:herald:x:1"}, journal.ErrReservedID},
+		"earliest as id": {&journal.Event{Topics: []string{"a"}, ID: hub.Earliest}, journal.ErrReservedID},
+		"retry over 24h": {&journal.Event{Topics: []string{"a"}, Retry: 25 * time.Hour}, journal.ErrRetryRange},
 	} {
-		if err := h.Publish(context.Background(), ev); !errors.Is(err, hub.ErrInvalidEvent) {
-			t.Errorf("%s: Publish = %v, want ErrInvalidEvent", name, err)
+		if err := h.Publish(context.Background(), c.ev); !errors.Is(err, c.rule) {
+			t.Errorf("%s: Publish = %v, want %v", name, err, c.rule)
 		}
 	}
 	if last, _ := j.Last(context.Background()); last != 0 {
 		t.Errorf("refused events reached the journal: head %d", last)
 	}
-	if err := h.Publish(context.Background(), &journal.Event{Topics: []string{"a"}, ID: "urn:herald:x:1"}); !errors.Is(err, journal.ErrReservedID) {
+	publish(t, h, &journal.Event{Topics: []string{"a"}, ID: "mine"})
+	if err := h.Publish(context.Background(), &journal.Event{Topics: []string{"a"}, ID: "mine"}); !errors.Is(err, journal.ErrDuplicateID) {
 		t.Errorf("journal errors pass through: got %v", err)
 	}
 }

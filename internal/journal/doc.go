@@ -8,6 +8,12 @@
 // resuming with Last-Event-ID maps the ID to a position with
 // [Journal.Lookup] and replays with [Journal.Read].
 //
+// [Event.Validate] holds every rule of an event to publish (topics, ID,
+// type, retry, data), with the sizes an operator may change in [Limits].
+// It returns an [*EventError] that names the field at fault and wraps one
+// error value per rule, each an [ErrInvalidEvent]. Journals refuse
+// reserved IDs on their own, with the same rule ([CheckReservedID]).
+//
 // [Memory] keeps events in process memory and loses them on restart; the
 // bolt subpackage stores them in a file. Both share [Feed], which turns a
 // store that can be read by position into Follow channels, and both pass the

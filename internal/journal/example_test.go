@@ -2,6 +2,7 @@ package journal_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/heraldhub/herald/internal/journal"
@@ -49,4 +50,18 @@ func ExampleMemory_Read() {
 	// Output:
 	// b
 	// c
+}
+
+// Validate names the field at fault in words fit for the publisher, and
+// wraps a stable error value per rule.
+func ExampleEvent_Validate() {
+	ev := &journal.Event{Topics: []string{"https://example.com/books/1"}, ID: "book-1\x1b[2J"}
+	err := ev.Validate(journal.Limits{})
+	if ee, ok := errors.AsType[*journal.EventError](err); ok {
+		fmt.Println("invalid " + ee.Field + ": " + ee.Reason)
+	}
+	fmt.Println(errors.Is(err, journal.ErrInvalidID), errors.Is(err, journal.ErrInvalidEvent))
+	// Output:
+	// invalid id: must not contain control characters
+	// true true
 }

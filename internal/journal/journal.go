@@ -75,8 +75,6 @@ var (
 	ErrUnknownID = errors.New("journal: unknown event ID")
 	// ErrDuplicateID reports a publisher-chosen ID that is already stored.
 	ErrDuplicateID = errors.New("journal: duplicate event ID")
-	// ErrReservedID reports a publisher-chosen ID in the generated-ID namespace.
-	ErrReservedID = errors.New("journal: event ID uses the reserved urn:herald: prefix")
 	// ErrClosed reports use of a closed journal.
 	ErrClosed = errors.New("journal: closed")
 )
@@ -107,7 +105,3 @@ func ParseID(id string) (epoch string, seq uint64, ok bool) {
 	}
 	return epoch, seq, true
 }
-
-// IsReserved reports whether id lies in the generated-ID namespace, which
-// publishers may not use.
-func IsReserved(id string) bool { return strings.HasPrefix(id, idPrefix) }

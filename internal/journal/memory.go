@@ -59,11 +59,11 @@ func NewMemory(ret Retention) *Memory {
 func (m *Memory) Epoch() string { return m.epoch }
 
 // Append stores a copy of ev and sets ev.Seq, ev.Time and, when empty,
-// ev.ID. A publisher-chosen ID in the generated namespace is refused with
-// ErrReservedID, one still retained with ErrDuplicateID.
+// ev.ID. A reserved ID is refused with an error wrapping ErrReservedID
+// (see [CheckReservedID]), one still retained with ErrDuplicateID.
 func (m *Memory) Append(ctx context.Context, ev *Event) error {
-	if ev.ID != "" && IsReserved(ev.ID) {
-		return ErrReservedID
+	if err := CheckReservedID(ev.ID); err != nil {
+		return err
 	}
 	if err := ctx.Err(); err != nil {
 		return err
@@ -122,7 +122,7 @@ func (m *Memory) trim(now time.Time) {
 		return
 	}
 	for _, ev := range m.events[:n] {
-		if !IsReserved(ev.ID) {
+		if !isGenerated(ev.ID) {
 			delete(m.ids, ev.ID)
 		}
 	}

@@ -39,7 +39,7 @@ func (s *Server) parseSubscribe(r *http.Request) (subscribeRequest, *httpError) 
 		return req, s.unauthorized(r, err)
 	}
 	lastID := lastEventID(r)
-	if herr := checkField("Last-Event-ID", lastID); herr != nil {
+	if herr := checkLastEventID(lastID); herr != nil {
 		return req, herr
 	}
 	return subscribeRequest{selectors: sels, claims: claims, lastEventID: lastID}, nil
@@ -142,7 +142,7 @@ func (s *Server) parseSelectors(raw []string) (selector.Set, *httpError) {
 		return nil, errorf(http.StatusBadRequest, "too many topic selectors (at most "+strconv.Itoa(s.cfg.MaxSelectors)+")")
 	}
 	for _, t := range raw {
-		if herr := s.checkTopic(t, "topic selector"); herr != nil {
+		if herr := s.checkSelector(t); herr != nil {
 			return nil, herr
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"encoding/pem"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -49,6 +50,8 @@ func TestPublishAuthorization(t *testing.T) {
 		{"other topic", e.token(auth.MintClaims{Publish: []string{"https://example.com/a/{id}"}}), "https://example.com/b/1", 403},
 		{"template grant", e.token(auth.MintClaims{Publish: []string{"https://example.com/a/{id}"}}), "https://example.com/a/1", 200},
 		{"exact grant", e.token(auth.MintClaims{Publish: []string{"t"}}), "t", 200},
+		// A malformed update is answered as such, whatever the grants.
+		{"invalid topic, no grant for it", e.token(auth.MintClaims{Publish: []string{"t"}}), "a%01", 400},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -125,8 +128,43 @@ func TestSubscribeAuthentication(t *testing.T) {
 	e.subscribe("topic=t", bearer(sub))
 	e.subscribe("topic=t", http.Header{"Cookie": {"mercureAuthorization=" + sub}})
 	e.subscribe("topic=t&authorization="+sub, nil)
-	// When both are present, the header wins and a bad cookie is ignored.
-	e.subscribe("topic=t", http.Header{"Authorization": {"Bearer " + sub}, "Cookie": {"mercureAuthorization=garbage"}})
+
+	// When several are present, Mercure's order decides which one is
+	// verified: the header, then the query parameter, then the cookie. The
+	// others are ignored, even when they hold a bad token.
+	const bad = "garbage"
+	sources := func(hdr, query, cookie string) (string, http.Header) {
+		q, h := "topic=t", http.Header{}
+		if hdr != "" {
+			h.Set("Authorization", "Bearer "+hdr)
+		}
+		if query != "" {
+			q += "&authorization=" + query
+		}
+		if cookie != "" {
+			h.Set("Cookie", "mercureAuthorization="+cookie)
+		}
+		return q, h
+	}
+	for _, c := range []struct {
+		name                  string
+		header, query, cookie string
+		status                int
+	}{
+		{"all three, header good", sub, bad, bad, 200},
+		{"all three, header bad", bad, sub, sub, 401},
+		{"header and query, query bad", sub, bad, "", 200},
+		{"header and cookie, cookie bad", sub, "", bad, 200},
+		{"query and cookie, query good", "", sub, bad, 200},
+		{"query and cookie, query bad", "", bad, sub, 401},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			q, h := sources(c.header, c.query, c.cookie)
+			if _, status, body := e.trySubscribe(q, h); status != c.status {
+				t.Errorf("got %d %q, want %d", status, body, c.status)
+			}
+		})
+	}
 
 	anon := newEnv(t, func(c *serverConfig, _ *hubConfig) { c.Anonymous = true })
 	anon.subscribe("topic=t", nil)
@@ -244,4 +282,47 @@ func TestCachedTokenExpires(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// What a client sees of each way authentication fails: the status, the
+// message and the RFC 6750 error code.
+func TestAuthenticationFailures(t *testing.T) {
+	e := newEnv(t)
+	sub := e.token(auth.MintClaims{Subscribe: []string{"*"}})
+	expired := rawJWT(`{"alg":"HS256","typ":"JWT"}`, `{"exp":1000,"mercure":{"subscribe":["*"]}}`, []byte(testSecret))
+	cases := []struct {
+		name   string
+		query  string
+		header http.Header
+		status int
+		msg    string
+		code   string
+	}{
+		{"no token", "topic=t", nil, 401, "unauthorized", ""},
+		{"basic scheme", "topic=t", http.Header{"Authorization": {"Basic dXNlcjpwYXNz"}}, 400, "malformed credentials", "invalid_request"},
+		{"repeated query", "topic=t&authorization=" + sub + "&authorization=" + sub, nil, 400, "malformed credentials", "invalid_request"},
+		{"garbage", "topic=t", bearer("garbage"), 401, "unauthorized: invalid token", "invalid_token"},
+		{"expired", "topic=t", bearer(expired), 401, "unauthorized: token expired", "invalid_token"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			req, _ := http.NewRequest("GET", e.url+"?"+c.query, nil)
+			for k, v := range c.header {
+				req.Header[k] = v
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != c.status || strings.TrimSpace(string(body)) != c.msg {
+				t.Errorf("got %d %q, want %d %q", resp.StatusCode, body, c.status, c.msg)
+			}
+			chal := resp.Header.Get("WWW-Authenticate")
+			if !strings.HasPrefix(chal, "Bearer ") || (c.code != "") != strings.Contains(chal, `error="`+c.code+`"`) {
+				t.Errorf("WWW-Authenticate = %q, want error code %q", chal, c.code)
+			}
+		})
+	}
 }

@@ -85,28 +85,31 @@ func (c *tokenCache) put(key *auth.Key, token string, claims *auth.Claims) {
 	c.entries[tokenKey{key, token}] = claims
 }
 
-// unauthorized is the answer to a failed authentication: 401 with an RFC
-// 6750 challenge (400 for a malformed request). The detail of a
-// verification failure is logged, not sent.
+// unauthorized is the answer to a failed authentication, with an RFC 6750
+// challenge. The detail of a verification failure is logged, not sent.
 func (s *Server) unauthorized(r *http.Request, err error) *httpError {
 	s.metrics.authFailures.Inc()
 	s.log.Info("unauthorized", "path", r.URL.Path, "remote", r.RemoteAddr, "err", err)
-	status := auth.StatusCode(err)
-	if status < 400 || status >= 500 {
-		status = http.StatusUnauthorized
-	}
-	msg := "unauthorized"
-	switch {
-	case errors.Is(err, auth.ErrInvalidRequest):
-		msg = "malformed credentials"
-	case errors.Is(err, auth.ErrTokenExpired):
-		msg = "unauthorized: token expired"
-	case err != nil && !errors.Is(err, auth.ErrNoToken):
-		msg = "unauthorized: invalid token"
-	}
-	e := errorf(status, msg)
+	e := authError(err)
 	e.challenge = auth.Challenge(err)
 	return e
+}
+
+// authError is what the client sees of a failed authentication: 400 for
+// credentials that cannot be read, 401 for anything else, a missing,
+// invalid or expired token or a failure to verify one, so that an
+// unexpected error never lets a request through nor reads as a server
+// fault.
+func authError(err error) *httpError {
+	switch {
+	case errors.Is(err, auth.ErrInvalidRequest):
+		return errorf(http.StatusBadRequest, "malformed credentials")
+	case err == nil, errors.Is(err, auth.ErrNoToken):
+		return errorf(http.StatusUnauthorized, "unauthorized")
+	case errors.Is(err, auth.ErrTokenExpired):
+		return errorf(http.StatusUnauthorized, "unauthorized: token expired")
+	}
+	return errorf(http.StatusUnauthorized, "unauthorized: invalid token")
 }
 
 // forbidden answers 403 with an insufficient_scope challenge.

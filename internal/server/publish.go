@@ -4,24 +4,18 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"math"
 	"mime"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/heraldhub/herald/internal/auth"
-	"github.com/heraldhub/herald/internal/hub"
 	"github.com/heraldhub/herald/internal/journal"
 )
-
-// maxIDLength bounds publisher-chosen and Last-Event-ID values.
-const maxIDLength = 1024
-
-// maxRetry bounds the retry hint a publisher may set.
-const maxRetry = 24 * time.Hour
 
 // handlePublish is the Mercure publish endpoint: POST a form, get the
 // event's ID back.
@@ -40,6 +34,13 @@ func (s *Server) handlePublish() http.Handler {
 		if herr != nil {
 			s.metrics.publishErrors.Inc()
 			writeError(w, herr)
+			return
+		}
+		// Checked before the grants, so that a malformed update is answered
+		// as such, and grants are never matched against a flood of topics.
+		if err := s.checkUpdate(ev); err != nil {
+			s.metrics.publishErrors.Inc()
+			writeError(w, s.publishError(r, err))
 			return
 		}
 		if !claims.CanPublish(ev.Topics) {
@@ -61,16 +62,39 @@ func (s *Server) handlePublish() http.Handler {
 	})
 }
 
+// errHubTopic refuses a publisher's update on a topic of the hub's own
+// namespace, where the hub alone publishes (subscription events).
+var errHubTopic = errors.New("topics under " + hubPath + " are reserved for the hub")
+
+// checkUpdate applies the rules of an event, then the publish endpoint's
+// own: the hub's topics are not for publishers.
+func (s *Server) checkUpdate(ev *journal.Event) error {
+	if err := s.cfg.Hub.Validate(ev); err != nil {
+		return err
+	}
+	if slices.ContainsFunc(ev.Topics, hubTopic) {
+		return errHubTopic
+	}
+	return nil
+}
+
+// publishError is what the publisher sees of an update refused or not
+// stored: 400 for an invalid event, naming the field; 403 for the hub's
+// topics; 409 for an ID already stored; 503 for anything else, which is
+// logged and not shown.
 func (s *Server) publishError(r *http.Request, err error) *httpError {
+	if invalid, ok := errors.AsType[*journal.EventError](err); ok {
+		return errorf(http.StatusBadRequest, "invalid "+invalid.Field+": "+invalid.Reason)
+	}
 	switch {
+	case errors.Is(err, errHubTopic):
+		return errorf(http.StatusForbidden, errHubTopic.Error())
 	case errors.Is(err, journal.ErrDuplicateID):
 		return errorf(http.StatusConflict, "an event with this id already exists")
-	case errors.Is(err, journal.ErrReservedID):
-		return errorf(http.StatusBadRequest, "invalid id: the urn:herald: prefix is reserved")
-	case errors.Is(err, hub.ErrInvalidEvent):
-		// parseUpdate refuses what the hub would; this keeps a rule added
-		// to the hub alone from surfacing as "journal unavailable".
-		return errorf(http.StatusBadRequest, err.Error())
+	case errors.Is(err, journal.ErrInvalidEvent):
+		// Every rule answers with an EventError; this keeps one that does
+		// not from reading as "journal unavailable".
+		return errorf(http.StatusBadRequest, "invalid event")
 	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
 		return errorf(http.StatusServiceUnavailable, "request canceled")
 	}
@@ -78,8 +102,9 @@ func (s *Server) publishError(r *http.Request, err error) *httpError {
 	return errorf(http.StatusServiceUnavailable, "journal unavailable, retry later")
 }
 
-// parseUpdate reads and validates a publish form. Anything a subscriber
-// could not receive exactly as sent is refused, never rewritten.
+// parseUpdate reads a publish form into an event. It refuses what is not a
+// form, fields given twice and values that are not of their field's kind;
+// whether the event is acceptable is checkUpdate's business.
 func (s *Server) parseUpdate(w http.ResponseWriter, r *http.Request) (*journal.Event, *httpError) {
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != "application/x-www-form-urlencoded" {
@@ -87,8 +112,7 @@ func (s *Server) parseUpdate(w http.ResponseWriter, r *http.Request) (*journal.E
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
 	if err := r.ParseForm(); err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
+		if _, tooBig := errors.AsType[*http.MaxBytesError](err); tooBig {
 			return nil, errorf(http.StatusRequestEntityTooLarge, "publish body over "+strconv.FormatInt(s.cfg.MaxBodyBytes, 10)+" bytes")
 		}
 		return nil, errorf(http.StatusBadRequest, "malformed form body")
@@ -99,53 +123,19 @@ func (s *Server) parseUpdate(w http.ResponseWriter, r *http.Request) (*journal.E
 			return nil, errorf(http.StatusBadRequest, "field "+f+" given more than once")
 		}
 	}
-
-	ev := &journal.Event{Topics: form["topic"]}
-	if len(ev.Topics) == 0 {
-		return nil, errorf(http.StatusBadRequest, "missing topic")
+	ev := &journal.Event{
+		Topics: form["topic"],
+		ID:     form.Get("id"),
+		Type:   form.Get("type"),
+		Data:   []byte(form.Get("data")),
 	}
-	if len(ev.Topics) > s.cfg.MaxTopics {
-		return nil, errorf(http.StatusBadRequest, "too many topics (at most "+strconv.Itoa(s.cfg.MaxTopics)+")")
-	}
-	for _, t := range ev.Topics {
-		if herr := s.checkTopic(t, "topic"); herr != nil {
-			return nil, herr
-		}
-		if reservedTopic(t) {
-			return nil, errorf(http.StatusForbidden, "topics under "+hubPath+" are reserved for the hub")
-		}
-	}
-
-	data := form.Get("data")
-	if !utf8.ValidString(data) {
-		return nil, errorf(http.StatusBadRequest, "data must be valid UTF-8")
-	}
-	ev.Data = []byte(data)
-
-	ev.ID = form.Get("id")
-	if herr := checkField("id", ev.ID); herr != nil {
-		return nil, herr
-	}
-	if journal.IsReserved(ev.ID) {
-		return nil, errorf(http.StatusBadRequest, "invalid id: the urn:herald: prefix is reserved")
-	}
-	if ev.ID == earliest {
-		// A client holding it would resume from the start of history.
-		return nil, errorf(http.StatusBadRequest, "invalid id: earliest is reserved")
-	}
-	ev.Type = form.Get("type")
-	if herr := checkField("type", ev.Type); herr != nil {
-		return nil, herr
-	}
-
 	if v := form.Get("retry"); v != "" {
-		ms, err := strconv.ParseUint(v, 10, 64)
-		if err != nil || time.Duration(ms)*time.Millisecond > maxRetry {
-			return nil, errorf(http.StatusBadRequest, "invalid retry: want milliseconds, a whole number up to 86400000")
+		retry, ok := parseRetry(v)
+		if !ok {
+			return nil, errorf(http.StatusBadRequest, "invalid retry: want milliseconds, a whole number")
 		}
-		ev.Retry = time.Duration(ms) * time.Millisecond
+		ev.Retry = retry
 	}
-
 	switch strings.ToLower(form.Get("private")) {
 	case "", "off", "false", "0":
 	case "on", "true", "1":
@@ -156,44 +146,43 @@ func (s *Server) parseUpdate(w http.ResponseWriter, r *http.Request) (*journal.E
 	return ev, nil
 }
 
-// checkField refuses an SSE field value that would break the frame: CR or
-// LF would inject fields, NUL makes browsers drop the id.
-func checkField(name, v string) *httpError {
-	if strings.ContainsAny(v, "\r\n\x00") {
-		return errorf(http.StatusBadRequest, "invalid "+name+": must not contain CR, LF or NUL")
+// parseRetry reads a number of milliseconds. One too large for a
+// time.Duration saturates instead of wrapping around (18446744073710 ms
+// times a million is about a millisecond modulo 2^64), so that validation
+// sees it out of range.
+func parseRetry(v string) (time.Duration, bool) {
+	const maxMillis = math.MaxInt64 / uint64(time.Millisecond)
+	ms, err := strconv.ParseUint(v, 10, 64)
+	switch {
+	case errors.Is(err, strconv.ErrRange), err == nil && ms > maxMillis:
+		return math.MaxInt64, true
+	case err != nil:
+		return 0, false
 	}
-	if !utf8.ValidString(v) {
-		return errorf(http.StatusBadRequest, "invalid "+name+": must be valid UTF-8")
-	}
-	if len(v) > maxIDLength {
-		return errorf(http.StatusBadRequest, "invalid "+name+": longer than "+strconv.Itoa(maxIDLength)+" bytes")
+	return time.Duration(ms) * time.Millisecond, true
+}
+
+// checkSelector applies the rule of a topic to a subscription's selector,
+// with the selector's own length limit.
+func (s *Server) checkSelector(sel string) *httpError {
+	err := journal.ValidateTopic(sel, journal.Limits{MaxTopicLength: s.cfg.MaxSelectorLength})
+	if invalid, ok := errors.AsType[*journal.EventError](err); ok {
+		return errorf(http.StatusBadRequest, "invalid topic selector: "+invalid.Reason)
 	}
 	return nil
 }
 
-// checkTopic validates a topic or selector: non-empty UTF-8 without
-// control characters, within the length limit.
-func (s *Server) checkTopic(t, what string) *httpError {
-	if t == "" {
-		return errorf(http.StatusBadRequest, "empty "+what)
-	}
-	if len(t) > s.cfg.MaxSelectorLength {
-		return errorf(http.StatusBadRequest, what+" longer than "+strconv.Itoa(s.cfg.MaxSelectorLength)+" bytes")
-	}
-	if !utf8.ValidString(t) {
-		return errorf(http.StatusBadRequest, what+" must be valid UTF-8")
-	}
-	for _, c := range t {
-		if c < 0x20 || (c >= 0x7f && c <= 0x9f) {
-			return errorf(http.StatusBadRequest, what+" must not contain control characters")
-		}
+// checkLastEventID refuses an ID to resume from that no event can have.
+func checkLastEventID(id string) *httpError {
+	err := journal.ValidateLastEventID(id)
+	if invalid, ok := errors.AsType[*journal.EventError](err); ok {
+		return errorf(http.StatusBadRequest, "invalid Last-Event-ID: "+invalid.Reason)
 	}
 	return nil
 }
 
-// reservedTopic reports whether a topic lies in the hub's own namespace,
-// where only the hub publishes (subscription events).
-func reservedTopic(t string) bool {
+// hubTopic reports whether a topic lies in the hub's own namespace.
+func hubTopic(t string) bool {
 	u, err := url.Parse(t)
 	if err != nil {
 		return strings.HasPrefix(t, hubPath)

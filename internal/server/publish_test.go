@@ -46,7 +46,7 @@ func TestPublishDeliversToSubscriber(t *testing.T) {
 }
 
 func TestPublishRefusesBadInput(t *testing.T) {
-	e := newEnv(t, func(c *serverConfig, _ *hubConfig) { c.MaxBodyBytes = 4096; c.MaxTopics = 3 })
+	e := newEnv(t, func(c *serverConfig, h *hubConfig) { c.MaxBodyBytes = 4096; h.Limits.MaxTopics = 3 })
 	tok := e.publisherToken()
 	e.mustPublish(form("topic", "t", "id", "taken"))
 	cases := []struct {
@@ -55,24 +55,28 @@ func TestPublishRefusesBadInput(t *testing.T) {
 		status int
 		msg    string
 	}{
-		{"missing topic", []string{"data", "x"}, 400, "missing topic"},
-		{"empty topic", []string{"topic", ""}, 400, "empty topic"},
-		{"control char in topic", []string{"topic", "a\x01b"}, 400, "control characters"},
-		{"too many topics", []string{"topic", "a", "topic", "b", "topic", "c", "topic", "d"}, 400, "too many topics"},
+		{"missing topic", []string{"data", "x"}, 400, "invalid topic: at least one is required"},
+		{"empty topic", []string{"topic", ""}, 400, "invalid topic: must not be empty"},
+		{"control char in topic", []string{"topic", "a\x01b"}, 400, "invalid topic: must not contain control characters"},
+		{"topic too long", []string{"topic", strings.Repeat("t", 2049)}, 400, "invalid topic: longer than 2048 bytes"},
+		{"topic not UTF-8", []string{"topic", "a\xffb"}, 400, "invalid topic: must be valid UTF-8"},
+		{"too many topics", []string{"topic", "a", "topic", "b", "topic", "c", "topic", "d"}, 400, "invalid topic: at most 3 per event"},
 		{"LF in id", []string{"topic", "t", "id", "a\nretry: 1"}, 400, "invalid id"},
 		{"CR in id", []string{"topic", "t", "id", "a\rb"}, 400, "invalid id"},
 		{"NUL in id", []string{"topic", "t", "id", "a\x00b"}, 400, "invalid id"},
 		{"LF in type", []string{"topic", "t", "type", "x\ndata: injected"}, 400, "invalid type"},
 		{"CR in type", []string{"topic", "t", "type", "x\r"}, 400, "invalid type"},
-		{"reserved id", []string{"topic", "t", "id", "urn:herald:abc:1"}, 400, "reserved"},
-		{"earliest as id", []string{"topic", "t", "id", "earliest"}, 400, "reserved"},
+		{"reserved id", []string{"topic", "t", "id", "urn:herald:abc:1"}, 400, "invalid id: the urn:herald: prefix is reserved"},
+		{"id too long", []string{"topic", "t", "id", strings.Repeat("i", 1025)}, 400, "invalid id: longer than 1024 bytes"},
+		{"id not UTF-8", []string{"topic", "t", "id", "\xc3"}, 400, "invalid id: must be valid UTF-8"},
+		{"earliest as id", []string{"topic", "t", "id", "earliest"}, 400, "invalid id: earliest is reserved"},
 		{"duplicate id", []string{"topic", "t", "id", "taken"}, 409, "already exists"},
 		{"negative retry", []string{"topic", "t", "retry", "-5"}, 400, "invalid retry"},
 		{"text retry", []string{"topic", "t", "retry", "soon"}, 400, "invalid retry"},
 		{"bad private", []string{"topic", "t", "private", "maybe"}, 400, "invalid private"},
 		{"repeated data", []string{"topic", "t", "data", "a", "data", "b"}, 400, "more than once"},
-		{"invalid UTF-8 data", []string{"topic", "t", "data", "\xff\xfe"}, 400, "UTF-8"},
-		{"hub namespace", []string{"topic", "/.well-known/mercure/subscriptions/x/y"}, 403, "reserved"},
+		{"invalid UTF-8 data", []string{"topic", "t", "data", "\xff\xfe"}, 400, "invalid data: must be valid UTF-8"},
+		{"hub namespace", []string{"topic", "/.well-known/mercure/subscriptions/x/y"}, 403, "reserved for the hub"},
 		{"hub namespace absolute", []string{"topic", "https://example.com/.well-known/mercure/subscriptions/x"}, 403, "reserved"},
 		{"too large", []string{"topic", "t", "data", strings.Repeat("x", 5000)}, 413, "over 4096 bytes"},
 	}
@@ -106,5 +110,51 @@ func TestPublishNeedsFormContentType(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusUnsupportedMediaType {
 		t.Errorf("status = %d, want 415", resp.StatusCode)
+	}
+}
+
+// Every control character, not only the CR, LF and NUL that would break
+// the frame, is refused in an id or a type: a terminal, a log line or a
+// header that shows the value must not be steered by it.
+func TestPublishRefusesControlCharactersInIDAndType(t *testing.T) {
+	e := newEnv(t)
+	tok := e.publisherToken()
+	controls := map[string]string{
+		"HT": "\t", "VT": "\x0b", "SOH": "\x01", "ESC": "\x1b", "US": "\x1f",
+		"DEL": "\x7f", "PAD (C1)": "\u0080", "NEL (C1)": "\u0085", "APC (C1)": "\u009f",
+	}
+	for name, c := range controls {
+		for _, field := range []string{"id", "type"} {
+			t.Run(field+" "+name, func(t *testing.T) {
+				status, body := e.publishForm(tok, form("topic", "t", field, "a"+c+"b"))
+				if status != http.StatusBadRequest || !strings.Contains(body, "invalid "+field) {
+					t.Errorf("got %d %q, want 400 naming %s", status, body, field)
+				}
+			})
+		}
+	}
+	// The first character past the controls is fine.
+	if id := e.mustPublish(form("topic", "t", "id", "a\u00a0b", "type", "x\u00a0y")); id != "a\u00a0b" {
+		t.Errorf("id = %q", id)
+	}
+}
+
+// retry is a number of milliseconds up to 24 hours; a larger one is
+// refused, never wrapped around into a small one.
+func TestPublishRetryBounds(t *testing.T) {
+	e := newEnv(t)
+	sub := e.subscribe("topic=t", bearer(e.token(auth.MintClaims{Subscribe: []string{"*"}})))
+	e.mustPublish(form("topic", "t", "retry", "86400000"))
+	if ev := sub.next(t); ev.Retry != 24*time.Hour {
+		t.Errorf("retry 86400000 delivered as %v, want 24h", ev.Retry)
+	}
+	tok := e.publisherToken()
+	for _, v := range []string{"86400001", "18446744073710", "9223372036854775807", "18446744073709551615", "18446744073709551616"} {
+		t.Run(v, func(t *testing.T) {
+			status, body := e.publishForm(tok, form("topic", "t", "retry", v))
+			if status != http.StatusBadRequest || !strings.Contains(body, "invalid retry") {
+				t.Errorf("got %d %q, want 400 invalid retry", status, body)
+			}
+		})
 	}
 }

@@ -56,11 +56,10 @@ type Config struct {
 
 	// MaxBodyBytes caps a publish request body (default 1 MiB).
 	MaxBodyBytes int64
-	// MaxTopics caps the topics of one publish (default 32).
-	MaxTopics int
 	// MaxSelectors caps the topic selectors of one subscription (default 64).
 	MaxSelectors int
-	// MaxSelectorLength caps one selector or topic, in bytes (default 2048).
+	// MaxSelectorLength caps one topic selector, in bytes (default 2048).
+	// The limits of a published event are the hub's: see hub.Config.Limits.
 	MaxSelectorLength int
 
 	// SubscriptionEvents publishes Mercure subscription events on connect and
@@ -102,9 +101,6 @@ func (c *Config) setDefaults() {
 	}
 	if c.MaxBodyBytes == 0 {
 		c.MaxBodyBytes = 1 << 20
-	}
-	if c.MaxTopics == 0 {
-		c.MaxTopics = 32
 	}
 	if c.MaxSelectors == 0 {
 		c.MaxSelectors = 64

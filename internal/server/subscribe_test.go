@@ -528,3 +528,26 @@ func TestNoGoroutineLeftAfterDrain(t *testing.T) {
 		return nil
 	})
 }
+
+// A Last-Event-ID obeys the rule of an event ID: no control character at
+// all, whether it comes as the header or the query parameter.
+func TestSubscribeRefusesControlCharactersInLastEventID(t *testing.T) {
+	e := newEnv(t, anonymous)
+	cases := map[string]struct {
+		query  string
+		header http.Header
+	}{
+		"HT in header": {"topic=a", http.Header{"Last-Event-ID": {"x\ty"}}},
+		"ESC in query": {"topic=a&lastEventID=" + url.QueryEscape("x\x1by"), nil},
+		"DEL in query": {"topic=a&lastEventID=" + url.QueryEscape("x\x7fy"), nil},
+		"C1 in query":  {"topic=a&lastEventID=" + url.QueryEscape("x\u0085y"), nil},
+		"LF in query":  {"topic=a&lastEventID=" + url.QueryEscape("x\ny"), nil},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			if _, status, body := e.trySubscribe(c.query, c.header); status != 400 || !strings.Contains(body, "Last-Event-ID") {
+				t.Errorf("got %d %q, want 400 naming Last-Event-ID", status, body)
+			}
+		})
+	}
+}

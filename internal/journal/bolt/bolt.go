@@ -256,9 +256,9 @@ func (j *Journal) Created() time.Time { return j.created }
 func (j *Journal) Path() string { return j.path }
 
 // Append queues ev for the committer and waits until it is durable. It sets
-// ev.Seq, ev.Time and, when empty, ev.ID. A publisher-chosen ID in the
-// generated namespace is refused with ErrReservedID, one still retained
-// with ErrDuplicateID.
+// ev.Seq, ev.Time and, when empty, ev.ID. A reserved ID is refused with an
+// error wrapping ErrReservedID (see [journal.CheckReservedID]), one still
+// retained with ErrDuplicateID.
 //
 // If ctx ends before the event is queued, Append returns ctx's error. Once
 // it is queued, Append waits for the commit whatever ctx does: the
@@ -266,8 +266,8 @@ func (j *Journal) Path() string { return j.path }
 // batch, and Append then returns ctx's error. So an error from ctx always
 // means the event was not stored.
 func (j *Journal) Append(ctx context.Context, ev *journal.Event) error {
-	if ev.ID != "" && journal.IsReserved(ev.ID) {
-		return journal.ErrReservedID
+	if err := journal.CheckReservedID(ev.ID); err != nil {
+		return err
 	}
 	if err := ctx.Err(); err != nil {
 		return err

@@ -193,11 +193,12 @@ func testConcurrentDuplicateID(t *testing.T, f Factory) {
 	}
 }
 
-// testReservedID: publishers cannot use the generated-ID namespace.
+// testReservedID: publishers cannot use the generated-ID namespace, nor
+// Mercure's "earliest".
 func testReservedID(t *testing.T, f Factory) {
 	j := f.Open(t, journal.Retention{})
 	ev := appendEvent(t, j, event(0))
-	for _, id := range []string{ev.ID, journal.FormatID("other", 7), "urn:herald:", "urn:herald:anything"} {
+	for _, id := range []string{ev.ID, journal.FormatID("other", 7), "urn:herald:", "urn:herald:anything", "earliest"} {
 		if err := j.Append(t.Context(), &journal.Event{ID: id, Topics: []string{"t"}}); !errors.Is(err, journal.ErrReservedID) {
 			t.Fatalf("Append with ID %q: %v, want ErrReservedID", id, err)
 		}
