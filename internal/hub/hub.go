@@ -338,20 +338,11 @@ func (h *Hub) fanout(ev *journal.Event) {
 		sh.mu.RUnlock()
 		h.flushNotify()
 	}
-	if h.index.wildCount.Load() > 0 {
-		for i := range h.index.wild {
-			sh := &h.index.wild[i]
-			sh.mu.RLock()
-			for _, s := range sh.subs {
-				// A subscription with exact selectors too may have had ev
-				// from its topic list: spare it the template matching.
-				if s.lastOffered != ev.Seq && s.selectors.MatchAny(ev.Topics) {
-					delivered += h.offer(s, msg)
-				}
-			}
-			sh.mu.RUnlock()
-			h.flushNotify()
-		}
+	if h.index.templates.subscribed.Load() > 0 {
+		h.index.templates.match(ev.Seq, ev.Topics, func(s *Subscription) {
+			delivered += h.offer(s, msg)
+		})
+		h.flushNotify()
 	}
 	h.stats.delivered.Add(delivered)
 	for i, s := range h.evict {

@@ -6,26 +6,17 @@ import (
 	"sync/atomic"
 )
 
-// Shard counts. Topic shards spread Subscribe and Close over many locks; the
-// fan-out of an event takes the read lock of one topic shard per topic.
-// Wildcard subscriptions are matched against every event, so the fan-out
-// visits all their shards: fewer of them keeps that cheap while still
-// spreading writers.
-const (
-	topicShards = 64
-	wildShards  = 8
-)
+// topicShards spreads Subscribe and Close over many locks; the fan-out of
+// an event takes the read lock of one topic shard per topic.
+const topicShards = 64
 
-// index finds the subscriptions an event is for. Subscriptions whose
-// selectors are all exact topics live only under those topics; any other
-// selector puts the subscription on a wildcard shard too, where every event
-// is matched against it.
+// index finds the subscriptions an event is for. A subscription sits
+// under each of its exact topics, and in the template index for each of
+// its other selectors ("*" and URI templates).
 type index struct {
 	seed      maphash.Seed
 	topics    [topicShards]topicShard
-	wild      [wildShards]wildShard
-	wildNext  atomic.Uint32
-	wildCount atomic.Int64 // lets the fan-out skip the wildcard shards when empty
+	templates templateIndex
 	count     atomic.Int64 // subscriptions registered
 }
 
@@ -33,12 +24,6 @@ type topicShard struct {
 	mu     sync.RWMutex
 	topics map[string][]*Subscription
 	_      [32]byte // keeps neighbouring shards' locks off one cache line
-}
-
-type wildShard struct {
-	mu   sync.RWMutex
-	subs []*Subscription
-	_    [16]byte // keeps neighbouring shards' locks off one cache line
 }
 
 // topicEntry is where a subscription sits in the list of one exact topic.
@@ -82,15 +67,7 @@ func (x *index) add(s *Subscription) {
 		sh.topics[e.topic] = append(list, s)
 		sh.mu.Unlock()
 	}
-	if s.hasWild {
-		x.wildCount.Add(1)
-		s.wildShard = int(x.wildNext.Add(1) % wildShards)
-		sh := &x.wild[s.wildShard]
-		sh.mu.Lock()
-		s.wildPos = len(sh.subs)
-		sh.subs = append(sh.subs, s)
-		sh.mu.Unlock()
-	}
+	x.templates.add(s, s.wild)
 	s.indexed = true
 	x.count.Add(1)
 }
@@ -118,15 +95,7 @@ func (x *index) remove(s *Subscription) {
 		}
 		sh.mu.Unlock()
 	}
-	if s.hasWild {
-		sh := &x.wild[s.wildShard]
-		sh.mu.Lock()
-		sh.subs = removeAt(sh.subs, s.wildPos, func(moved *Subscription, pos int) {
-			moved.wildPos = pos
-		})
-		sh.mu.Unlock()
-		x.wildCount.Add(-1)
-	}
+	x.templates.remove(s)
 }
 
 // removeAt removes list[pos] by moving the last element into its place
@@ -165,11 +134,10 @@ func (x *index) all() []*Subscription {
 		}
 		sh.mu.RUnlock()
 	}
-	for i := range x.wild {
-		sh := &x.wild[i]
-		sh.mu.RLock()
-		collect(sh.subs)
-		sh.mu.RUnlock()
+	x.templates.mu.RLock()
+	for _, e := range x.templates.entries {
+		collect(e.subs)
 	}
+	x.templates.mu.RUnlock()
 	return out
 }

@@ -62,9 +62,8 @@ type Subscription struct {
 	indexMu   sync.Mutex
 	indexed   bool
 	exact     []topicEntry
-	hasWild   bool
-	wildShard int
-	wildPos   int
+	wild      []*selector.Selector // the selectors that are not exact topics
+	templates []templateRef         // where it sits in the template index
 
 	// lastOffered is the Seq of the last event the fan-out considered for
 	// this subscription; only the fan-out goroutine touches it.
@@ -120,7 +119,9 @@ func (h *Hub) Subscribe(ctx context.Context, req SubscribeRequest) (*Subscriptio
 		topic, ok := sel.Exact()
 		switch {
 		case !ok:
-			s.hasWild = true
+			if !slices.ContainsFunc(s.wild, func(w *selector.Selector) bool { return w.String() == sel.String() }) {
+				s.wild = append(s.wild, sel)
+			}
 		case s.entry(topic) == nil:
 			s.exact = append(s.exact, topicEntry{topic: topic})
 		}

@@ -73,6 +73,7 @@ func compileTemplate(raw string, parts []part) (*Selector, error) {
 	if n := len(prog.Inst); n > maxInsts {
 		return nil, fmt.Errorf("%w %q: template too complex (%d instructions, limit %d)", ErrInvalid, raw, n, maxInsts)
 	}
+	sel.cost = len(prog.Inst)
 	if sel.re, err = regexp.Compile(pattern); err != nil {
 		return nil, fmt.Errorf("%w %q: %v", ErrInvalid, raw, err)
 	}

@@ -33,6 +33,8 @@ type Selector struct {
 	prefix, suffix string
 	re             *regexp.Regexp
 	run            *charRun
+	// cost is what matching s costs in memory and time; see Cost.
+	cost int
 }
 
 // Parse parses a topic selector: "*", a plain topic, or an RFC 6570 URI
@@ -76,6 +78,28 @@ func (s *Selector) Exact() (topic string, ok bool) {
 		return "", false
 	}
 	return s.raw, true
+}
+
+// Cost measures what s costs a hub that matches it: the instructions of
+// its compiled matcher (a template run by a regular expression), or 1 for
+// "*", a plain topic, or a template simple enough to need none. Memory
+// and matching time grow with it, so a hub bounds the total cost of a
+// subscription's selectors rather than only their count.
+func (s *Selector) Cost() int { return max(s.cost, 1) }
+
+// Prefix is the literal text every topic s matches starts with, but for
+// the string s was parsed from: "" for "*", the topic for a plain
+// selector, the text before the first expression for a template. A hub
+// indexes selectors by it, so that an event meets only the selectors that
+// could match its topics.
+func (s *Selector) Prefix() string {
+	switch s.kind {
+	case kindAll:
+		return ""
+	case kindExact:
+		return s.raw
+	}
+	return s.prefix
 }
 
 // IsAll reports whether s is the reserved selector "*".
@@ -149,6 +173,15 @@ func (set Set) MatchAny(topics []string) bool {
 		}
 	}
 	return false
+}
+
+// Cost is the sum of the selectors' [Selector.Cost].
+func (set Set) Cost() int {
+	n := 0
+	for _, s := range set {
+		n += s.Cost()
+	}
+	return n
 }
 
 // Strings returns the selectors as they were parsed.
