@@ -86,7 +86,7 @@ func TestCheckNoLeaksReportsStacks(t *testing.T) {
 		checkNoLeaks(ft, 50*time.Millisecond)
 		go blockedUntil(release)
 	})
-	if !strings.Contains(msg, "1 goroutines left behind") || !strings.Contains(msg, "testutil.blockedUntil") {
+	if !strings.Contains(msg, "goroutines left behind (1)") || !strings.Contains(msg, "testutil.blockedUntil") {
 		t.Errorf("failure = %q, want the stack of the one goroutine left", msg)
 	}
 }

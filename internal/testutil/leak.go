@@ -45,7 +45,7 @@ func checkNoLeaks(t testing.TB, timeout time.Duration) {
 				}
 			}
 			if len(left) > 0 {
-				return fmt.Errorf("%d goroutines left behind:\n\n%s", len(left), strings.Join(left, "\n\n"))
+				return fmt.Errorf("goroutines left behind (%d):\n\n%s", len(left), strings.Join(left, "\n\n"))
 			}
 			return nil
 		})
