@@ -22,7 +22,9 @@ import (
 // with their stacks.
 //
 // Goroutines are seen process-wide, so a test that calls CheckNoLeaks must
-// not run in parallel with others.
+// not run in parallel with others. This is what go.uber.org/goleak's
+// VerifyNone(t, IgnoreCurrent()) does, in a few lines that wait as long as
+// every other check here instead of a dependency with its own retry budget.
 func CheckNoLeaks(t testing.TB) {
 	t.Helper()
 	checkNoLeaks(t, WaitTimeout)
