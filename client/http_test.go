@@ -11,15 +11,16 @@ import (
 	"testing"
 
 	"github.com/heraldhub/herald/client"
+	"github.com/heraldhub/herald/internal/testutil"
 )
 
 func TestRequestHeaders(t *testing.T) {
-	srv := newStreamServer(t)
+	srv := testutil.NewScriptedServer(t)
 	sub := fastSubscriber(srv.Server)
 	sub.Header = http.Header{"Authorization": {"Bearer secret"}, "X-Extra": {"1", "2"}}
 	connect(t, sub)
 	c := srv.Accept(t)
-	h := c.req.Header
+	h := c.Header
 	for name, want := range map[string]string{
 		"Accept":        "text/event-stream",
 		"Cache-Control": "no-cache",
@@ -35,13 +36,13 @@ func TestRequestHeaders(t *testing.T) {
 	if _, ok := h["Last-Event-Id"]; ok {
 		t.Errorf("first request sent Last-Event-ID %q; it has none", h.Get("Last-Event-ID"))
 	}
-	if c.req.Method != http.MethodGet || c.req.Body != "" {
-		t.Errorf("request = %s with body %q, want GET without body", c.req.Method, c.req.Body)
+	if c.Method != http.MethodGet || c.Body != "" {
+		t.Errorf("request = %s with body %q, want GET without body", c.Method, c.Body)
 	}
 }
 
 func TestMethodAndBodyResentOnReconnect(t *testing.T) {
-	srv := newStreamServer(t)
+	srv := testutil.NewScriptedServer(t)
 	sub := fastSubscriber(srv.Server)
 	sub.Method = "REPORT"
 	sub.Body = []byte(`{"hello": "world"}`)
@@ -49,10 +50,10 @@ func TestMethodAndBodyResentOnReconnect(t *testing.T) {
 	read(connect(t, sub))
 	c := srv.Accept(t)
 	c.Drop()
-	for _, c := range []*serverConn{c, srv.Accept(t)} {
-		if c.req.Method != "REPORT" || c.req.Body != `{"hello": "world"}` ||
-			c.req.Header.Get("Content-Type") != "application/json" {
-			t.Errorf("request = %+v, want REPORT with the JSON body", c.req)
+	for _, c := range []*testutil.ScriptedConn{c, srv.Accept(t)} {
+		if c.Method != "REPORT" || c.Body != `{"hello": "world"}` ||
+			c.Header.Get("Content-Type") != "application/json" {
+			t.Errorf("request = %s %q with Content-Type %q, want REPORT with the JSON body", c.Method, c.Body, c.Header.Get("Content-Type"))
 		}
 	}
 }
@@ -153,7 +154,7 @@ func TestBadStatusOnReconnectCloses(t *testing.T) {
 }
 
 func TestRedirect(t *testing.T) {
-	srv := newStreamServer(t)
+	srv := testutil.NewScriptedServer(t)
 	target, _ := strings.CutPrefix(srv.URL, "http://127.0.0.1")
 	for _, tt := range []struct {
 		name     string
@@ -175,12 +176,12 @@ func TestRedirect(t *testing.T) {
 				sub.LastEventID = "42"
 				st := connect(t, sub)
 				c := srv.Accept(t)
-				if got := c.req.Header.Get("Authorization"); (got != "") != tt.keepAuth {
+				if got := c.Header.Get("Authorization"); (got != "") != tt.keepAuth {
 					t.Errorf("%d: Authorization = %q after the redirect, want kept: %v", status, got, tt.keepAuth)
 				}
 				// Unlike credentials, the resume position is meant for
 				// whichever server serves the stream.
-				if got := c.req.Header.Get("Last-Event-ID"); got != "42" {
+				if got := c.Header.Get("Last-Event-ID"); got != "42" {
 					t.Errorf("%d: Last-Event-ID = %q after the redirect, want 42", status, got)
 				}
 				st.Close()

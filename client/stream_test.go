@@ -3,14 +3,15 @@ package client_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/heraldhub/herald/client"
+	"github.com/heraldhub/herald/internal/testutil"
 	"github.com/heraldhub/herald/sse"
 )
 
@@ -25,7 +26,7 @@ func connect(t *testing.T, sub *client.Subscriber) *client.Stream {
 }
 
 func TestEvents(t *testing.T) {
-	srv := newStreamServer(t)
+	srv := testutil.NewScriptedServer(t)
 	st := connect(t, fastSubscriber(srv.Server))
 	if got := st.ReadyState(); got != client.Open {
 		t.Fatalf("ReadyState after Connect = %v, want OPEN", got)
@@ -60,7 +61,7 @@ func TestEvents(t *testing.T) {
 }
 
 func TestListeners(t *testing.T) {
-	srv := newStreamServer(t)
+	srv := testutil.NewScriptedServer(t)
 	st := connect(t, fastSubscriber(srv.Server))
 
 	var mu sync.Mutex
@@ -77,32 +78,38 @@ func TestListeners(t *testing.T) {
 	st.AddListener("greeting", record("greeting"))
 	removeSecond := st.AddListener("greeting", record("greeting2"))
 
+	// waitCalls waits until the listeners have been called n times and
+	// returns their calls.
+	waitCalls := func(n int) []string {
+		t.Helper()
+		var calls []string
+		testutil.CheckFor(t, testutil.WaitTimeout, time.Millisecond, func() error {
+			mu.Lock()
+			defer mu.Unlock()
+			if calls = slices.Clone(got); len(calls) < n {
+				return fmt.Errorf("%d listener calls, want %d: %v", len(calls), n, calls)
+			}
+			return nil
+		})
+		return calls
+	}
+
 	runErr := make(chan error, 1)
 	go func() { runErr <- st.Run() }()
 	c := srv.Accept(t)
 	c.Send("data: a\n\nevent: greeting\ndata: b\n\nevent: other\ndata: c\n\n")
 	want := []string{"message:a", "unnamed:a", "greeting:b", "greeting2:b"}
-	checkFor(t, waitTime, time.Millisecond, func() error {
-		mu.Lock()
-		defer mu.Unlock()
-		if len(got) < len(want) {
-			return errors.New("listeners not called yet")
-		}
-		return nil
-	})
+	waitCalls(len(want))
 
 	removeSecond()
 	removeSecond() // removing twice is harmless
-	c.Send("event: greeting\ndata: d\n\n")
-	want = append(want, "greeting:d")
-	checkFor(t, waitTime, time.Millisecond, func() error {
-		mu.Lock()
-		defer mu.Unlock()
-		if !slices.Equal(got, want) {
-			return errors.New("listener calls = " + strings.Join(got, ",") + ", want " + strings.Join(want, ","))
-		}
-		return nil
-	})
+	// Neither c nor, once removed, greeting2 is called for: the calls for e
+	// follow those for b and d.
+	c.Send("event: greeting\ndata: d\n\ndata: e\n\n")
+	want = append(want, "greeting:d", "message:e", "unnamed:e")
+	if calls := waitCalls(len(want)); !slices.Equal(calls, want) {
+		t.Errorf("listener calls = %v, want %v", calls, want)
+	}
 
 	if err := st.Run(); !errors.Is(err, client.ErrAlreadyReading) {
 		t.Errorf("second Run = %v, want ErrAlreadyReading", err)
@@ -113,26 +120,26 @@ func TestListeners(t *testing.T) {
 		if err != nil {
 			t.Errorf("Run after Close = %v, want nil", err)
 		}
-	case <-time.After(waitTime):
+	case <-time.After(testutil.WaitTimeout):
 		t.Fatal("Run did not return after Close")
 	}
 }
 
 func TestLastEventID(t *testing.T) {
-	srv := newStreamServer(t)
+	srv := testutil.NewScriptedServer(t)
 	sub := fastSubscriber(srv.Server)
 	sub.LastEventID = "start"
 	st := connect(t, sub)
 	r := read(st)
 
 	c := srv.Accept(t)
-	if got := c.req.Header.Get("Last-Event-ID"); got != "start" {
+	if got := c.Header.Get("Last-Event-ID"); got != "start" {
 		t.Errorf("first Last-Event-ID = %q, want the configured start", got)
 	}
 	// A reconnection before any ID resends the configured one.
 	c.Drop()
 	c = srv.Accept(t)
-	if got := c.req.Header.Get("Last-Event-ID"); got != "start" {
+	if got := c.Header.Get("Last-Event-ID"); got != "start" {
 		t.Errorf("Last-Event-ID = %q, want start again", got)
 	}
 	// The last dispatched ID is sent; an unfinished event's is not.
@@ -141,7 +148,7 @@ func TestLastEventID(t *testing.T) {
 	r.Next(t)
 	c.Drop()
 	c = srv.Accept(t)
-	if got := c.req.Header.Get("Last-Event-ID"); got != "abc" {
+	if got := c.Header.Get("Last-Event-ID"); got != "abc" {
 		t.Errorf("Last-Event-ID = %q, want abc", got)
 	}
 	// The unfinished event was discarded.
@@ -153,7 +160,7 @@ func TestLastEventID(t *testing.T) {
 	c.Send("id: silent\n\n")
 	c.Drop()
 	c = srv.Accept(t)
-	if got := c.req.Header.Get("Last-Event-ID"); got != "silent" {
+	if got := c.Header.Get("Last-Event-ID"); got != "silent" {
 		t.Errorf("Last-Event-ID = %q, want silent (set by a block without data)", got)
 	}
 	// An empty id resets it, also as the first id of a connection: no
@@ -164,13 +171,13 @@ func TestLastEventID(t *testing.T) {
 	}
 	c.Drop()
 	c = srv.Accept(t)
-	if v, ok := c.req.Header["Last-Event-Id"]; ok {
+	if v, ok := c.Header["Last-Event-Id"]; ok {
 		t.Errorf("Last-Event-ID %q sent after the ID was reset", v)
 	}
 }
 
 func TestReconnectsAfterEndOfStream(t *testing.T) {
-	srv := newStreamServer(t)
+	srv := testutil.NewScriptedServer(t)
 	var opens atomic.Int32
 	var errs errorLog
 	sub := fastSubscriber(srv.Server)
@@ -200,7 +207,7 @@ func TestReconnectsAfterEndOfStream(t *testing.T) {
 }
 
 func TestComments(t *testing.T) {
-	srv := newStreamServer(t)
+	srv := testutil.NewScriptedServer(t)
 	comments := make(chan string, 10)
 	sub := fastSubscriber(srv.Server)
 	sub.OnComment = func(text string) { comments <- text }
@@ -221,7 +228,7 @@ func TestComments(t *testing.T) {
 }
 
 func TestRestart(t *testing.T) {
-	srv := newStreamServer(t)
+	srv := testutil.NewScriptedServer(t)
 	var errs errorLog
 	sub := fastSubscriber(srv.Server)
 	sub.InitialRetry = time.Hour // a restart does not wait
@@ -233,7 +240,7 @@ func TestRestart(t *testing.T) {
 	r.Next(t)
 	st.Restart()
 	c = srv.Accept(t)
-	if got := c.req.Header.Get("Last-Event-ID"); got != "1" {
+	if got := c.Header.Get("Last-Event-ID"); got != "1" {
 		t.Errorf("Last-Event-ID after restart = %q, want 1", got)
 	}
 	c.Send("data: after\n\n")
@@ -246,7 +253,7 @@ func TestRestart(t *testing.T) {
 }
 
 func TestContextCancel(t *testing.T) {
-	srv := newStreamServer(t)
+	srv := testutil.NewScriptedServer(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	sub := fastSubscriber(srv.Server)
 	st, err := sub.Connect(ctx)
@@ -265,10 +272,10 @@ func TestContextCancel(t *testing.T) {
 }
 
 func TestBreakAndResume(t *testing.T) {
-	srv := newStreamServer(t)
+	srv := testutil.NewScriptedServer(t)
 	st := connect(t, fastSubscriber(srv.Server))
 	c := srv.Accept(t)
-	go c.Send("data: 1\n\ndata: 2\n\n")
+	c.Send("data: 1\n\ndata: 2\n\n")
 	for ev, err := range st.Events() {
 		if err != nil || string(ev.Data) != "1" {
 			t.Fatalf("first event = %q, %v", ev.Data, err)
@@ -284,8 +291,8 @@ func TestBreakAndResume(t *testing.T) {
 }
 
 func TestCloseWithoutReading(t *testing.T) {
-	checkNoLeak(t)
-	srv := newStreamServer(t)
+	testutil.CheckNoLeaks(t)
+	srv := testutil.NewScriptedServer(t)
 	st := connect(t, fastSubscriber(srv.Server))
 	srv.Accept(t)
 	st.Close()
@@ -298,7 +305,7 @@ func TestCloseWithoutReading(t *testing.T) {
 }
 
 func TestEventTooLargeCloses(t *testing.T) {
-	srv := newStreamServer(t)
+	srv := testutil.NewScriptedServer(t)
 	sub := fastSubscriber(srv.Server)
 	sub.MaxEventSize = 8
 	r := read(connect(t, sub))
@@ -307,12 +314,19 @@ func TestEventTooLargeCloses(t *testing.T) {
 	if err := r.End(t); !errors.Is(err, sse.ErrEventTooLarge) {
 		t.Errorf("stream ended with %v, want sse.ErrEventTooLarge", err)
 	}
-	srv.NoConnection(t)
+	// The closed stream does not reconnect: the next connection is that of
+	// another subscriber, opened after it.
+	next := fastSubscriber(srv.Server)
+	next.LastEventID = "next"
+	connect(t, next)
+	if got := srv.Accept(t).Header.Get("Last-Event-ID"); got != "next" {
+		t.Errorf("connection with Last-Event-ID %q after the stream closed, want the next subscriber's", got)
+	}
 }
 
 func TestNoGoroutineLeft(t *testing.T) {
-	checkNoLeak(t)
-	srv := newStreamServer(t)
+	testutil.CheckNoLeaks(t)
+	srv := testutil.NewScriptedServer(t)
 	sub := fastSubscriber(srv.Server)
 	sub.ReadTimeout = time.Minute
 	st := connect(t, sub)
@@ -331,7 +345,7 @@ func TestNoGoroutineLeft(t *testing.T) {
 }
 
 func TestBOMAfterReconnection(t *testing.T) {
-	srv := newStreamServer(t)
+	srv := testutil.NewScriptedServer(t)
 	r := read(connect(t, fastSubscriber(srv.Server)))
 	c := srv.Accept(t)
 	c.Send("\xEF\xBB\xBFid: 1\ndata: first\n\n")

@@ -6,15 +6,17 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/heraldhub/herald/internal/testutil"
 )
 
 // bench runs Command against hub with --json and the fixture's key, and
@@ -114,6 +116,7 @@ func TestIdleOverChildProcesses(t *testing.T) {
 }
 
 func TestFanout(t *testing.T) {
+	testutil.CheckNoLeaks(t) // a finished run stops every subscriber, publisher and progress printer
 	rep := benchFixture(t, nil, ExitOK, "fanout", "-n", "50", "--rate", "50", "--duration", "1s", "--size", "100")
 	f := rep.Fanout
 	if len(f.Steps) != 1 || f.Connected != 50 {
@@ -136,10 +139,10 @@ func TestFanout(t *testing.T) {
 	if s.DeliveriesPerSec <= 0 || f.Knee != nil {
 		t.Errorf("deliveries/s %v, knee %v (no knee without a sweep)", s.DeliveriesPerSec, f.Knee)
 	}
-	checkNoLeaks(t)
 }
 
 func TestFanoutSweepOverChildProcessesWithSVG(t *testing.T) {
+	testutil.CheckNoLeaks(t)
 	_, hub := newFixture(t, nil)
 	svg := filepath.Join(t.TempDir(), "sweep.svg")
 	rep, code, stderr := bench(t, hub, "fanout", "-n", "40", "--procs", "2", "--rates", "20,40",
@@ -164,7 +167,6 @@ func TestFanoutSweepOverChildProcessesWithSVG(t *testing.T) {
 	if paths != 5 { // p50, p90, p99, max, deliveries/s
 		t.Errorf("sweep chart has %d paths, want 5", paths)
 	}
-	checkNoLeaks(t)
 }
 
 func TestFanoutResumesKickedSubscribers(t *testing.T) {
@@ -215,6 +217,7 @@ func TestPublishWithoutTokenFails(t *testing.T) {
 }
 
 func TestResume(t *testing.T) {
+	testutil.CheckNoLeaks(t)
 	svg := filepath.Join(t.TempDir(), "resume.svg")
 	rep := benchFixture(t, nil, ExitOK, "resume", "-k", "500", "-c", "4", "--svg", svg)
 	r := rep.Resume
@@ -227,7 +230,6 @@ func TestResume(t *testing.T) {
 	if n := svgElements(t, svg, "path"); n != 1 {
 		t.Errorf("replay chart has %d paths, want 1", n)
 	}
-	checkNoLeaks(t)
 }
 
 func TestResumeNoticesMissingEvents(t *testing.T) {
@@ -276,41 +278,14 @@ func countXML(t *testing.T, b []byte, name string) int {
 	return n
 }
 
-// checkNoLeaks polls until no goroutine of the bench's own is left: a
-// finished run stops every subscriber, publisher and progress printer.
-func checkNoLeaks(t *testing.T) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		buf := make([]byte, 1<<20)
-		stacks := string(buf[:runtime.Stack(buf, true)])
-		leaked := ""
-		for _, g := range strings.Split(stacks, "\n\n") {
-			if strings.Contains(g, "bench.(*pool)") || strings.Contains(g, "bench.(*runner)") ||
-				strings.Contains(g, "bench.(*childGroup)") || strings.Contains(g, "net/http.(*persistConn)") {
-				leaked = g
-				break
-			}
-		}
-		if leaked == "" {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("a goroutine outlived the run:\n%s", leaked)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // waitForSubscribers polls the fixture until it holds n subscriptions: a
 // finished run leaves no stream open.
 func waitForSubscribers(t *testing.T, fx *fixtureHub, n int) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for fx.subscribers() != n {
-		if time.Now().After(deadline) {
-			t.Fatalf("the hub still has %d subscriptions, want %d", fx.subscribers(), n)
+	testutil.CheckFor(t, testutil.WaitTimeout, 10*time.Millisecond, func() error {
+		if got := fx.subscribers(); got != n {
+			return fmt.Errorf("the hub has %d subscriptions, want %d", got, n)
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return nil
+	})
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/heraldhub/herald/internal/auth"
 	"github.com/heraldhub/herald/internal/cli"
+	"github.com/heraldhub/herald/internal/testutil"
 )
 
 // syncBuffer is an io.Writer safe to read while the program writes.
@@ -63,27 +64,28 @@ func serve(t *testing.T, args ...string) *running {
 		return exit
 	}
 	t.Cleanup(func() { r.stop() })
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if m := urlRe.FindStringSubmatch(r.stdout.String()); m != nil {
-			r.base = m[1]
-			if resp, err := http.Get(r.base + "/readyz"); err == nil {
-				resp.Body.Close()
-				if resp.StatusCode == 200 {
-					break
-				}
-			}
-		}
+	testutil.CheckFor(t, testutil.WaitTimeout, 20*time.Millisecond, func() error {
 		select {
 		case c := <-code:
+			code <- c // for stop
 			t.Fatalf("serve exited with %d: %s%s", c, r.stdout, r.stderr)
 		default:
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("serve not ready: %s%s", r.stdout, r.stderr)
+		m := urlRe.FindStringSubmatch(r.stdout.String())
+		if m == nil {
+			return fmt.Errorf("serve printed no URL: %s%s", r.stdout, r.stderr)
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		r.base = m[1]
+		resp, err := http.Get(r.base + "/readyz")
+		if err != nil {
+			return fmt.Errorf("serve not ready: %v", err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("serve not ready: /readyz answers %s", resp.Status)
+		}
+		return nil
+	})
 	if m := tokenRe.FindStringSubmatch(r.stdout.String()); m != nil {
 		r.token = m[1]
 	}
@@ -101,6 +103,7 @@ func run(t *testing.T, stdin string, args ...string) (int, string, string) {
 }
 
 func TestQuickStart(t *testing.T) {
+	testutil.CheckNoLeaks(t) // serve, once stopped, leaves nothing running
 	dir := t.TempDir()
 	r := serve(t, "--data", filepath.Join(dir, "herald.db"))
 	if r.token == "" {
@@ -132,6 +135,7 @@ func TestQuickStart(t *testing.T) {
 }
 
 func TestResumeAfterRestart(t *testing.T) {
+	testutil.CheckNoLeaks(t)
 	dir := t.TempDir()
 	data := filepath.Join(dir, "herald.db")
 	r := serve(t, "--data", data)
@@ -239,14 +243,15 @@ func TestServeEnvironment(t *testing.T) {
 	go func() {
 		done <- cli.Main(ctx, []string{"serve"}, []string{"HERALD_ADDR=127.0.0.1:0", "HERALD_JOURNAL=memory", "HERALD_DATA=" + filepath.Join(dir, "x.db"), "HERALD_ANONYMOUS=true"}, strings.NewReader(""), &out, &errb)
 	}()
-	deadline := time.Now().Add(10 * time.Second)
-	for urlRe.FindStringSubmatch(out.String()) == nil {
-		if time.Now().After(deadline) {
-			t.Fatalf("not started: %s %s", out.String(), errb.String())
+	var base string
+	testutil.CheckFor(t, testutil.WaitTimeout, 20*time.Millisecond, func() error {
+		m := urlRe.FindStringSubmatch(out.String())
+		if m == nil {
+			return fmt.Errorf("not started: %s %s", out.String(), errb.String())
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	base := urlRe.FindStringSubmatch(out.String())[1]
+		base = m[1]
+		return nil
+	})
 	// Anonymous subscribers are accepted: the env var took effect.
 	resp, err := http.Get(base + "/.well-known/mercure?topic=x")
 	if err != nil {

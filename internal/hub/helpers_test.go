@@ -14,9 +14,8 @@ import (
 	"github.com/heraldhub/herald/internal/hub"
 	"github.com/heraldhub/herald/internal/journal"
 	"github.com/heraldhub/herald/internal/selector"
+	"github.com/heraldhub/herald/internal/testutil"
 )
-
-const waitTimeout = 10 * time.Second
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
@@ -39,7 +38,7 @@ func runHub(t testing.TB, h *hub.Hub) (stop func() error) {
 	case err := <-errc:
 		cancel()
 		t.Fatalf("Run returned before following the journal: %v", err)
-	case <-time.After(waitTimeout):
+	case <-time.After(testutil.WaitTimeout):
 		cancel()
 		t.Fatal("Run did not start")
 	}
@@ -100,27 +99,10 @@ func event(topics ...string) *journal.Event {
 	return &journal.Event{Topics: topics, Data: fmt.Appendf(nil, "%v", topics)}
 }
 
-// checkFor calls fn every interval until it returns nil, and fails the test
-// with fn's last error after timeout.
-func checkFor(t testing.TB, timeout, interval time.Duration, fn func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := fn()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatal(err)
-		}
-		time.Sleep(interval)
-	}
-}
-
 // waitFannedOut waits until the hub has fanned out n events in all.
 func waitFannedOut(t testing.TB, h *hub.Hub, n uint64) {
 	t.Helper()
-	checkFor(t, waitTimeout, time.Millisecond, func() error {
+	testutil.CheckFor(t, testutil.WaitTimeout, time.Millisecond, func() error {
 		if got := h.Stats().FannedOut; got < n {
 			return fmt.Errorf("fanned out %d events, want %d", got, n)
 		}
@@ -132,7 +114,7 @@ func waitFannedOut(t testing.TB, h *hub.Hub, n uint64) {
 // and returns everything it was handed, appended to msgs.
 func receiveUntil(t testing.TB, s *hub.Subscription, msgs []*hub.Message, last uint64) []*hub.Message {
 	t.Helper()
-	timeout := time.After(waitTimeout)
+	timeout := time.After(testutil.WaitTimeout)
 	for {
 		msgs = s.Drain(msgs)
 		if len(msgs) > 0 && msgs[len(msgs)-1].Event.Seq >= last {
@@ -143,7 +125,7 @@ func receiveUntil(t testing.TB, s *hub.Subscription, msgs []*hub.Message, last u
 		case <-s.Done():
 			t.Fatalf("subscription ended before seq %d (%s): %v", last, tail(msgs), s.Err())
 		case <-timeout:
-			t.Fatalf("no seq %d after %v (%s)", last, waitTimeout, tail(msgs))
+			t.Fatalf("no seq %d after %v (%s)", last, testutil.WaitTimeout, tail(msgs))
 		}
 	}
 }
@@ -195,8 +177,8 @@ func waitDone(t testing.TB, s *hub.Subscription, want error) {
 	t.Helper()
 	select {
 	case <-s.Done():
-	case <-time.After(waitTimeout):
-		t.Fatalf("subscription not ended after %v", waitTimeout)
+	case <-time.After(testutil.WaitTimeout):
+		t.Fatalf("subscription not ended after %v", testutil.WaitTimeout)
 	}
 	if err := s.Err(); !errors.Is(err, want) {
 		t.Fatalf("Err() = %v, want %v", err, want)

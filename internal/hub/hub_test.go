@@ -15,6 +15,7 @@ import (
 
 	"github.com/heraldhub/herald/internal/hub"
 	"github.com/heraldhub/herald/internal/journal"
+	"github.com/heraldhub/herald/internal/testutil"
 )
 
 func TestMatching(t *testing.T) {
@@ -170,7 +171,7 @@ func TestSlowConsumerIsCutOthersUnaffected(t *testing.T) {
 	if st.SlowConsumerDisconnects != 1 {
 		t.Errorf("SlowConsumerDisconnects = %d, want 1", st.SlowConsumerDisconnects)
 	}
-	checkFor(t, waitTimeout, time.Millisecond, func() error {
+	testutil.CheckFor(t, testutil.WaitTimeout, time.Millisecond, func() error {
 		if got := h.Stats().Subscribers; got != 1 {
 			return fmt.Errorf("Subscribers = %d, want 1 once the slow one is evicted", got)
 		}

@@ -3,8 +3,6 @@ package hub_test
 import (
 	"context"
 	"errors"
-	"fmt"
-	"runtime"
 	"slices"
 	"sync/atomic"
 	"testing"
@@ -12,10 +10,11 @@ import (
 
 	"github.com/heraldhub/herald/internal/hub"
 	"github.com/heraldhub/herald/internal/journal"
+	"github.com/heraldhub/herald/internal/testutil"
 )
 
 func TestRunEndClosesEverything(t *testing.T) {
-	before := runtime.NumGoroutine()
+	testutil.CheckNoLeaks(t)
 	j := journal.NewMemory(journal.Retention{})
 	h := hub.New(j, hub.Config{Logger: quiet})
 	early, err := h.Subscribe(context.Background(), hub.SubscribeRequest{Selectors: sels(t, "t")})
@@ -55,12 +54,6 @@ func TestRunEndClosesEverything(t *testing.T) {
 	}
 	early.Close()
 	_ = j.Close()
-	checkFor(t, waitTimeout, 5*time.Millisecond, func() error {
-		if now := runtime.NumGoroutine(); now > before {
-			return fmt.Errorf("%d goroutines after shutdown, %d before", now, before)
-		}
-		return nil
-	})
 }
 
 func TestRunEndsWhenJournalCloses(t *testing.T) {
@@ -76,7 +69,7 @@ func TestRunEndsWhenJournalCloses(t *testing.T) {
 		if err == nil {
 			t.Error("Run returned nil after the journal closed")
 		}
-	case <-time.After(waitTimeout):
+	case <-time.After(testutil.WaitTimeout):
 		t.Fatal("Run still running after the journal closed")
 	}
 	waitDone(t, s, hub.ErrHubClosed)

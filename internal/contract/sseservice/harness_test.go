@@ -13,13 +13,13 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/heraldhub/herald/internal/testutil"
 )
 
 // This file plays the part of the contract test suite: it runs the
 // service, a scripted event-stream server and a callback receiver, all on
 // httptest servers.
-
-const waitTime = 5 * time.Second
 
 // message is one callback, as the suite decodes it.
 type message struct {
@@ -83,7 +83,7 @@ func (r *receiver) URL() string { return r.Server.URL + "/endpoints/7" }
 // Next returns the next message.
 func (r *receiver) Next(t *testing.T) message {
 	t.Helper()
-	timeout := time.After(waitTime)
+	timeout := time.After(testutil.WaitTimeout)
 	for {
 		r.mu.Lock()
 		m, ok := r.received[r.next]
@@ -120,82 +120,18 @@ func (r *receiver) Pending() int {
 	return len(r.received)
 }
 
-// streamConn is one connection to the scripted stream server.
-type streamConn struct {
-	method string
-	header http.Header
-	body   string
-	send   chan string
-	drop   chan struct{}
-	once   sync.Once
-	ended  chan struct{} // closed when the response is over
-}
-
-func (c *streamConn) Send(data string) { c.send <- data }
-func (c *streamConn) Drop()            { c.once.Do(func() { close(c.drop) }) }
-
-// streamServer serves event streams whose connections the test scripts.
-type streamServer struct {
-	*httptest.Server
-	conns chan *streamConn
-}
-
-func newStreamServer(t *testing.T) *streamServer {
-	s := &streamServer{conns: make(chan *streamConn, 16)}
-	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		c := &streamConn{
-			method: r.Method, header: r.Header.Clone(), body: string(body),
-			send: make(chan string), drop: make(chan struct{}), ended: make(chan struct{}),
-		}
-		defer close(c.ended)
-		w.Header().Set("Content-Type", "text/event-stream")
-		rc := http.NewResponseController(w)
-		w.WriteHeader(http.StatusOK)
-		if rc.Flush() != nil {
-			return
-		}
-		s.conns <- c
-		for {
-			select {
-			case data := <-c.send:
-				if _, err := io.WriteString(w, data); err != nil || rc.Flush() != nil {
-					return
-				}
-			case <-c.drop:
-				return
-			case <-r.Context().Done():
-				return
-			}
-		}
-	}))
-	t.Cleanup(s.Close)
-	return s
-}
-
-func (s *streamServer) Accept(t *testing.T) *streamConn {
-	t.Helper()
-	select {
-	case c := <-s.conns:
-		return c
-	case <-time.After(waitTime):
-		t.Fatal("the client did not connect")
-		return nil
-	}
-}
-
 // harness is the suite's side of a test: the service, a stream server and
 // the callback receiver of the last stream opened.
 type harness struct {
 	svc     *service
 	service *httptest.Server
-	stream  *streamServer
+	stream  *testutil.ScriptedServer
 	calls   *receiver
 }
 
 func newHarness(t *testing.T) *harness {
 	h := &harness{svc: newService(slog.New(slog.NewTextHandler(io.Discard, nil)))}
-	h.stream = newStreamServer(t)
+	h.stream = testutil.NewScriptedServer(t)
 	h.calls = newReceiver(t)
 	h.service = httptest.NewServer(h.svc)
 	t.Cleanup(h.service.Close)

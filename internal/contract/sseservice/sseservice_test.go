@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/heraldhub/herald/internal/testutil"
 )
 
 func TestCapabilities(t *testing.T) {
@@ -110,11 +112,11 @@ func TestRequest(t *testing.T) {
 	h := newHarness(t)
 	h.open(t, nil)
 	c := h.stream.Accept(t)
-	if c.method != http.MethodGet || c.header.Get("Accept") != "text/event-stream" ||
-		c.header.Get("Cache-Control") != "no-cache" {
-		t.Errorf("default request: %s %v", c.method, c.header)
+	if c.Method != http.MethodGet || c.Header.Get("Accept") != "text/event-stream" ||
+		c.Header.Get("Cache-Control") != "no-cache" {
+		t.Errorf("default request: %s %v", c.Method, c.Header)
 	}
-	if _, ok := c.header["Last-Event-Id"]; ok {
+	if _, ok := c.Header["Last-Event-Id"]; ok {
 		t.Error("Last-Event-ID sent on a first connection without one")
 	}
 
@@ -130,22 +132,22 @@ func TestRequest(t *testing.T) {
 			},
 		})
 		c := h.stream.Accept(t)
-		if c.method != method || c.body != `{"hello": "world"}` {
-			t.Errorf("request = %s %q, want %s with the body", c.method, c.body, method)
+		if c.Method != method || c.Body != `{"hello": "world"}` {
+			t.Errorf("request = %s %q, want %s with the body", c.Method, c.Body, method)
 		}
 		for name, want := range map[string]string{
 			"Content-Type":  "application/json; charset=utf-8",
 			"Header-Name-1": "value-1",
 			"Last-Event-Id": "abc",
 		} {
-			if got := c.header.Get(name); got != want {
+			if got := c.Header.Get(name); got != want {
 				t.Errorf("%s: %s = %q, want %q", method, name, got, want)
 			}
 		}
 		// The body is sent again on reconnection.
 		c.Drop()
-		if c := h.stream.Accept(t); c.method != method || c.body != `{"hello": "world"}` {
-			t.Errorf("reconnection = %s %q, want %s with the body", c.method, c.body, method)
+		if c := h.stream.Accept(t); c.Method != method || c.Body != `{"hello": "world"}` {
+			t.Errorf("reconnection = %s %q, want %s with the body", c.Method, c.Body, method)
 		}
 	}
 }
@@ -159,7 +161,7 @@ func TestReconnection(t *testing.T) {
 	h.expectEvent(t, "message", "World", "abc")
 	c.Drop()
 	c = h.stream.Accept(t)
-	if got := c.header.Get("Last-Event-ID"); got != "abc" {
+	if got := c.Header.Get("Last-Event-ID"); got != "abc" {
 		t.Errorf("Last-Event-ID = %q, want abc", got)
 	}
 	if m := h.calls.Next(t); m.Kind != "error" || m.Error == "" || m.Comment != m.Error {
@@ -169,8 +171,8 @@ func TestReconnection(t *testing.T) {
 	h.expectEvent(t, "message", "again", "abc")
 	h.expectEvent(t, "message", "reset", "")
 	c.Drop()
-	if c := h.stream.Accept(t); c.header.Get("Last-Event-ID") != "" {
-		t.Errorf("Last-Event-ID = %q after the ID was reset", c.header.Get("Last-Event-ID"))
+	if c := h.stream.Accept(t); c.Header.Get("Last-Event-ID") != "" {
+		t.Errorf("Last-Event-ID = %q after the ID was reset", c.Header.Get("Last-Event-ID"))
 	}
 }
 
@@ -257,8 +259,8 @@ func TestStreamLifecycle(t *testing.T) {
 		t.Fatalf("DELETE = %s", resp.Status)
 	}
 	select {
-	case <-c.ended: // the client hung up
-	case <-time.After(waitTime):
+	case <-c.Done(): // the client hung up
+	case <-time.After(testutil.WaitTimeout):
 		t.Fatal("the connection stayed open after DELETE")
 	}
 	for _, tc := range []struct {
@@ -312,7 +314,7 @@ func TestQuit(t *testing.T) {
 		if code != 0 {
 			t.Errorf("run = %d, stderr: %s", code, stderr.String())
 		}
-	case <-time.After(waitTime):
+	case <-time.After(testutil.WaitTimeout):
 		t.Fatal("the service did not quit")
 	}
 }
