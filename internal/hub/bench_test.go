@@ -32,6 +32,11 @@ func BenchmarkFanout(b *testing.B) { benchFanout(b, "bench/1") }
 // URI template, matched event by event instead of found by topic.
 func BenchmarkFanoutTemplate(b *testing.B) { benchFanout(b, "bench/{id}") }
 
+// BenchmarkFanoutRegexpTemplate is BenchmarkFanout with subscribers whose
+// template needs a regular expression: each distinct selector is matched
+// once per event, so 10,000 subscribers of it cost one match.
+func BenchmarkFanoutRegexpTemplate(b *testing.B) { benchFanout(b, "bench/{id}{?q,r}") }
+
 func benchFanout(b *testing.B, sel string) {
 	const subscribers = 10_000
 	const drainEvery = 8 // below the queue array Drain keeps, as for a writer keeping up

@@ -15,3 +15,9 @@ func (s *Subscription) QueueCap() int {
 
 // KeepCap is the largest queue array Drain keeps.
 const KeepCap = keepCap
+
+// Templates is the number of distinct selectors in the template index,
+// and RadixNodes the nodes of its prefix tree.
+func (h *Hub) Templates() (n, nodes int) {
+	return h.index.templates.len(), h.index.templates.tree.nodes()
+}

@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -26,35 +25,6 @@ func newJournal(t testing.TB) *journal.Memory {
 	return j
 }
 
-// runHub starts h.Run and waits until it follows the journal. stop ends Run
-// and returns its error; it also runs at cleanup.
-func runHub(t testing.TB, h *hub.Hub) (stop func() error) {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	errc := make(chan error, 1)
-	go func() { errc <- h.Run(ctx) }()
-	select {
-	case <-h.Started():
-	case err := <-errc:
-		cancel()
-		t.Fatalf("Run returned before following the journal: %v", err)
-	case <-time.After(testutil.WaitTimeout):
-		cancel()
-		t.Fatal("Run did not start")
-	}
-	var once sync.Once
-	var runErr error
-	stop = func() error {
-		once.Do(func() {
-			cancel()
-			runErr = <-errc
-		})
-		return runErr
-	}
-	t.Cleanup(func() { _ = stop() })
-	return stop
-}
-
 // startHub returns a running hub on a fresh memory journal.
 func startHub(t testing.TB, cfg hub.Config) (*hub.Hub, *journal.Memory) {
 	t.Helper()
@@ -63,7 +33,7 @@ func startHub(t testing.TB, cfg hub.Config) (*hub.Hub, *journal.Memory) {
 		cfg.Logger = quiet
 	}
 	h := hub.New(j, cfg)
-	runHub(t, h)
+	testutil.RunHub(t, h)
 	return h, j
 }
 

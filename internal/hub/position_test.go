@@ -6,6 +6,7 @@ import (
 
 	"github.com/heraldhub/herald/internal/hub"
 	"github.com/heraldhub/herald/internal/journal"
+	"github.com/heraldhub/herald/internal/testutil"
 )
 
 // A snapshot taken at position N, then a subscription after N: exactly the
@@ -80,7 +81,7 @@ func TestHeadIDHidesWhatTheSubscriberMayNotSee(t *testing.T) {
 				}
 			}
 			h := hub.New(j, hub.Config{Logger: quiet})
-			runHub(t, h)
+			testutil.RunHub(t, h)
 			req := hub.SubscribeRequest{Selectors: sels(t, "t")}
 			if c.grants != nil {
 				req.Grants = sels(t, c.grants...)
@@ -109,5 +110,32 @@ func TestHeadIDHidesWhatTheSubscriberMayNotSee(t *testing.T) {
 				t.Fatal(d)
 			}
 		})
+	}
+}
+
+// Subscribers of one selector share one entry of the template index; the
+// last to leave takes it away, and the prefix tree shrinks back to its
+// root.
+func TestTemplateIndexSharesSelectors(t *testing.T) {
+	h, _ := startHub(t, hub.Config{})
+	var subs []*hub.Subscription
+	for range 100 {
+		subs = append(subs, subscribe(t, h, hub.SubscribeRequest{Selectors: sels(t, "books/{id}", "*")}))
+	}
+	other := subscribe(t, h, hub.SubscribeRequest{Selectors: sels(t, "authors/{id}{?q}", "books/{id}")})
+	if n, _ := h.Templates(); n != 3 {
+		t.Fatalf("%d selectors indexed for 3 distinct ones", n)
+	}
+	ev := publish(t, h, event("books/1"))
+	for _, s := range append(subs, other) {
+		if got := receiveUntil(t, s, nil, ev.Seq); len(got) != 1 {
+			t.Fatalf("a subscriber of two matching selectors got the event %d times", len(got))
+		}
+	}
+	for _, s := range append(subs, other) {
+		s.Close()
+	}
+	if n, nodes := h.Templates(); n != 0 || nodes != 1 {
+		t.Fatalf("after every close: %d selectors, %d tree nodes", n, nodes)
 	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/heraldhub/herald/internal/hub"
 	"github.com/heraldhub/herald/internal/journal"
+	"github.com/heraldhub/herald/internal/testutil"
 )
 
 // TestResumeGapless resumes while events are being published and checks
@@ -200,7 +201,7 @@ func TestResumeExpiredID(t *testing.T) {
 	for range 10 {
 		evs = append(evs, publish(t, h, event("t")))
 	}
-	runHub(t, h)
+	testutil.RunHub(t, h)
 	s := subscribe(t, h, hub.SubscribeRequest{Selectors: sels(t, "t"), LastEventID: evs[1].ID})
 	if s.Resumed() {
 		t.Error("Resumed() = true for an ID past retention")
@@ -239,7 +240,7 @@ func TestReplayLag(t *testing.T) {
 	for range 10 {
 		evs = append(evs, publish(t, h, event("t")))
 	}
-	runHub(t, h)
+	testutil.RunHub(t, h)
 	s := subscribe(t, h, hub.SubscribeRequest{Selectors: sels(t, "t"), LastEventID: evs[2].ID})
 	hook := func() {
 		for range 5 {

@@ -24,7 +24,7 @@ func TestRunEndClosesEverything(t *testing.T) {
 	if id := early.HeadID(); id != "" {
 		t.Errorf("HeadID of a subscription made before Run = %q, want empty", id)
 	}
-	stop := runHub(t, h)
+	stop := testutil.RunHub(t, h)
 	live := subscribe(t, h, hub.SubscribeRequest{Selectors: sels(t, "t", "*")})
 	resuming := subscribe(t, h, hub.SubscribeRequest{Selectors: sels(t, "t"), LastEventID: hub.Earliest})
 	ev := publish(t, h, event("t"))
@@ -115,7 +115,7 @@ func TestRunFollowsAgainWhenTheFeedStops(t *testing.T) {
 	j := &flakyJournal{Journal: newJournal(t)}
 	j.cuts.Store(2)
 	h := hub.New(j, hub.Config{Logger: quiet})
-	runHub(t, h)
+	testutil.RunHub(t, h)
 	s := subscribe(t, h, hub.SubscribeRequest{Selectors: sels(t, "t")})
 	var last *journal.Event
 	for range 10 {
@@ -134,7 +134,7 @@ func TestHubHeadID(t *testing.T) {
 	if id := h.HeadID(); id != "" {
 		t.Errorf("HeadID before Run = %q, want empty", id)
 	}
-	runHub(t, h)
+	testutil.RunHub(t, h)
 	if id := h.HeadID(); id != first.ID {
 		t.Errorf("HeadID once following = %q, want the journal head %q", id, first.ID)
 	}

@@ -63,7 +63,7 @@ type Subscription struct {
 	indexed   bool
 	exact     []topicEntry
 	wild      []*selector.Selector // the selectors that are not exact topics
-	templates []templateRef         // where it sits in the template index
+	templates []templateRef        // where it sits in the template index
 
 	// lastOffered is the Seq of the last event the fan-out considered for
 	// this subscription; only the fan-out goroutine touches it.

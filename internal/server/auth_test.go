@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"encoding/pem"
 	"fmt"
+	"github.com/heraldhub/herald/internal/testutil"
 	"io"
 	"net/http"
 	"strings"
@@ -276,7 +277,7 @@ func TestCachedTokenExpires(t *testing.T) {
 	if status, body := e.publishForm(tok, form("topic", "t", "data", "x")); status != 200 {
 		t.Fatalf("fresh token: %d %s", status, body)
 	}
-	checkFor(t, 5*time.Second, 50*time.Millisecond, func() error {
+	testutil.CheckFor(t, 5*time.Second, 50*time.Millisecond, func() error {
 		if status, _ := e.publishForm(tok, form("topic", "t", "data", "x")); status != 401 {
 			return fmt.Errorf("expired token still publishes: %d", status)
 		}

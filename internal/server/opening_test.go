@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"github.com/heraldhub/herald/internal/testutil"
 	"io"
 	"net/http"
 	"strings"
@@ -108,7 +109,7 @@ func TestResumeAfterDropBeforeFirstEvent(t *testing.T) {
 // waitHead waits until the hub has fanned out the event id.
 func waitHead(t *testing.T, e *hubEnv, id string) {
 	t.Helper()
-	checkFor(t, 5*time.Second, 5*time.Millisecond, func() error {
+	testutil.CheckFor(t, 5*time.Second, 5*time.Millisecond, func() error {
 		if got := e.hub.HeadID(); got != id {
 			return errors.New("hub head " + got + ", want " + id)
 		}
@@ -219,7 +220,7 @@ func skipHeartbeats(t *testing.T, r *bufio.Reader) {
 
 func waitStreams(t *testing.T, e *hubEnv, n int64) {
 	t.Helper()
-	checkFor(t, 5*time.Second, 5*time.Millisecond, func() error {
+	testutil.CheckFor(t, 5*time.Second, 5*time.Millisecond, func() error {
 		if got := e.srv.Streams(); got != n {
 			return errors.New("streams: " + strings.Repeat("|", int(got)))
 		}

@@ -15,6 +15,7 @@ import (
 	"github.com/heraldhub/herald/internal/hub"
 	"github.com/heraldhub/herald/internal/journal"
 	"github.com/heraldhub/herald/internal/server"
+	"github.com/heraldhub/herald/internal/testutil"
 	"github.com/heraldhub/herald/sse"
 )
 
@@ -50,10 +51,7 @@ func newEnvWithJournal(t testing.TB, j journal.Journal, opts ...option) *hubEnv 
 		o(&cfg, &hcfg)
 	}
 	h := hub.New(j, hcfg)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = h.Run(ctx) }()
-	<-h.Started()
+	testutil.RunHub(t, h) // stopped at cleanup, after the server below
 	cfg.Hub = h
 	srv, err := server.New(cfg)
 	if err != nil {
@@ -63,8 +61,6 @@ func newEnvWithJournal(t testing.TB, j journal.Journal, opts ...option) *hubEnv 
 	t.Cleanup(func() {
 		srv.Drain()
 		ts.Close()
-		cancel()
-		<-done
 	})
 	return &hubEnv{t: t, srv: srv, hub: h, journal: j, ts: ts, key: key, url: ts.URL + "/.well-known/mercure"}
 }
@@ -229,22 +225,6 @@ func form(kv ...string) url.Values {
 		v.Add(kv[i], kv[i+1])
 	}
 	return v
-}
-
-// checkFor polls fn until it returns nil or the timeout passes.
-func checkFor(t *testing.T, timeout, every time.Duration, fn func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := fn()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatal(err)
-		}
-		time.Sleep(every)
-	}
 }
 
 // readRaw reads the first n bytes of a stream body, for wire-level checks.

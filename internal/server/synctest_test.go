@@ -14,6 +14,7 @@ import (
 	"github.com/heraldhub/herald/internal/hub"
 	"github.com/heraldhub/herald/internal/journal"
 	"github.com/heraldhub/herald/internal/server"
+	"github.com/heraldhub/herald/internal/testutil"
 )
 
 // syncWriter is a streaming ResponseWriter for tests in a synctest bubble,
@@ -54,8 +55,8 @@ func bubbleServer(t *testing.T, cfg server.Config, header http.Header) (*syncWri
 	t.Helper()
 	j := journal.NewMemory(journal.Retention{})
 	h := hub.New(j, hub.Config{})
+	testutil.RunHub(t, h)
 	ctx, cancel := context.WithCancel(t.Context())
-	go func() { _ = h.Run(ctx) }()
 	cfg.Hub, cfg.Journal = h, j
 	// A bubble has no real sockets: streams are written by their handler.
 	cfg.GoroutineStreams = true

@@ -12,20 +12,16 @@ import (
 	"github.com/heraldhub/herald/internal/journal"
 	"github.com/heraldhub/herald/internal/selector"
 	"github.com/heraldhub/herald/internal/session"
+	"github.com/heraldhub/herald/internal/testutil"
 )
 
 // newHub returns a running hub and a function that stops it.
-func newHub(t *testing.T) (*hub.Hub, func()) {
+func newHub(t *testing.T) (*hub.Hub, func() error) {
 	t.Helper()
 	j := journal.NewMemory(journal.Retention{})
+	t.Cleanup(func() { j.Close() })
 	h := hub.New(j, hub.Config{})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = h.Run(ctx) }()
-	<-h.Started()
-	stop := func() { cancel(); <-done }
-	t.Cleanup(func() { stop(); j.Close() })
-	return h, stop
+	return h, testutil.RunHub(t, h)
 }
 
 func newSession(t *testing.T, h *hub.Hub, c session.Config) *session.Session {
