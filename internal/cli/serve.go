@@ -34,6 +34,7 @@ type serveConfig struct {
 	maxConnections    int
 	maxBody           int64
 	queueBytes        int
+	maxSelectorCost   int
 	subscriptions     bool
 	retentionEvents   int
 	retentionAge      time.Duration
@@ -64,6 +65,7 @@ func serveFlags(env *Env) (*serveConfig, *flag.FlagSet) {
 	fs.DurationVar(&c.maxLifetime, "max-lifetime", 0, "end streams after this long (±10% jitter) so clients rebalance (0: never)")
 	fs.IntVar(&c.maxConnections, "max-connections", 0, "most concurrent subscriber streams; more get 503 (0: no limit)")
 	fs.Int64Var(&c.maxBody, "max-body", 1<<20, "largest publish request body, in bytes")
+	fs.IntVar(&c.maxSelectorCost, "max-selector-cost", server.DefaultMaxSelectorCost, "most total cost of one subscription's topic selectors (compiled matcher instructions; 1 per plain topic or simple template); more is refused with 400")
 	fs.IntVar(&c.queueBytes, "queue-bytes", 0, "per-subscriber queue bound in bytes; a subscriber that falls further behind is disconnected and resumes (0: the hub's default)")
 	fs.BoolVar(&c.subscriptions, "subscriptions", false, "publish Mercure subscription events and enable the subscriptions API")
 	fs.IntVar(&c.retentionEvents, "retention-events", 0, "most events kept in the journal (0: no limit)")
@@ -128,6 +130,7 @@ func serve(env *Env, args []string) error {
 		Heartbeat:   disableIfZero(c.heartbeat), RetryHint: disableIfZero(c.retry),
 		WriteTimeout: c.writeTimeout, MaxLifetime: c.maxLifetime, MaxConnections: c.maxConnections,
 		MaxBodyBytes:       c.maxBody,
+		MaxSelectorCost:    c.maxSelectorCost,
 		SubscriptionEvents: c.subscriptions,
 		Logger:             log,
 		Index:              web.Handler(),

@@ -23,8 +23,13 @@
 // percent-encoded octets but never "/" or "?", "{+var}" and "{#var}" also
 // match reserved characters, "{/a,b}" matches path segments, "{?q}" a query
 // string, and so on. Matching uses Go's regexp package, whose running time is
-// linear in the length of the topic, so a selector chosen by a client cannot
-// make matching slow.
+// linear in the length of the topic, with no backtracking blow-up; but the
+// time and memory of a match also grow with the size of the compiled
+// program, which a client chooses. [Selector.Cost] measures it (about 50
+// bytes of memory per unit once matched), and a hub bounds the total
+// cost of a subscription's selectors instead of trusting their count;
+// [Selector.Prefix] lets it match a template only against topics that
+// start with the template's literal text.
 //
 // Strings that contain no brace are plain topics. A string with a brace must
 // be a well-formed template: unbalanced braces, reserved operators ("=", ",",

@@ -150,5 +150,9 @@ func (s *Server) parseSelectors(raw []string) (selector.Set, *httpError) {
 	if err != nil {
 		return nil, errorf(http.StatusBadRequest, "malformed topic selector: "+err.Error())
 	}
+	if cost := set.Cost(); cost > s.cfg.MaxSelectorCost {
+		return nil, errorf(http.StatusBadRequest, "topic selectors too costly to match: cost "+strconv.Itoa(cost)+
+			", limit "+strconv.Itoa(s.cfg.MaxSelectorCost)+" (--max-selector-cost); use fewer or simpler templates")
+	}
 	return set, nil
 }

@@ -61,6 +61,13 @@ type Config struct {
 	// MaxSelectorLength caps one topic selector, in bytes (default 2048).
 	// The limits of a published event are the hub's: see hub.Config.Limits.
 	MaxSelectorLength int
+	// MaxSelectorCost caps the total cost of one subscription's selectors
+	// (default [DefaultMaxSelectorCost]): the instructions of their
+	// compiled matchers, 1 for a plain topic or a simple template (see
+	// selector.Selector.Cost). It bounds the memory and matching time any
+	// one subscriber, anonymous or not, can make the hub spend: about 50
+	// bytes per unit once matched, so some 50 KiB at the default.
+	MaxSelectorCost int
 
 	// SubscriptionEvents publishes Mercure subscription events on connect and
 	// disconnect and enables the subscriptions API.
@@ -108,6 +115,9 @@ func (c *Config) setDefaults() {
 	if c.MaxSelectorLength == 0 {
 		c.MaxSelectorLength = 2048
 	}
+	if c.MaxSelectorCost == 0 {
+		c.MaxSelectorCost = DefaultMaxSelectorCost
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -118,6 +128,10 @@ func (c *Config) setDefaults() {
 		c.PushWorkers = max(1, runtime.GOMAXPROCS(0)/2)
 	}
 }
+
+// DefaultMaxSelectorCost is [Config.MaxSelectorCost]'s default: room for
+// 64 plain topics or simple templates and several elaborate ones.
+const DefaultMaxSelectorCost = 1024
 
 // Server is Herald's HTTP surface. It implements http.Handler.
 type Server struct {

@@ -521,3 +521,32 @@ func TestSubscribeRefusesControlCharactersInLastEventID(t *testing.T) {
 		})
 	}
 }
+
+// A subscription's selectors have a cost budget: templates an anonymous
+// client crafts to be expensive to hold and match are refused with a 400
+// that names the limit, before anything is compiled into the hub.
+func TestSelectorCostBudget(t *testing.T) {
+	e := newEnv(t, anonymous)
+	var costly []string
+	for i := range 8 {
+		var b strings.Builder
+		fmt.Fprintf(&b, "https://attacker.invalid/%d/", i)
+		for v := range 16 {
+			fmt.Fprintf(&b, "{+v%d:9}", v)
+		}
+		costly = append(costly, "topic="+url.QueryEscape(b.String()))
+	}
+	_, status, body := e.trySubscribe(strings.Join(costly, "&"), nil)
+	if status != http.StatusBadRequest || !strings.Contains(body, "limit 1024") {
+		t.Fatalf("costly selectors: %d %q, want 400 naming the limit", status, body)
+	}
+	if n := e.hub.Stats().Subscribers; n != 0 {
+		t.Fatalf("%d subscriptions after a refusal", n)
+	}
+	// Ordinary selectors fit many times over.
+	var ordinary []string
+	for i := range 64 {
+		ordinary = append(ordinary, "topic="+url.QueryEscape(fmt.Sprintf("https://example.com/%d/{id}", i)))
+	}
+	e.subscribe(strings.Join(ordinary, "&"), nil)
+}
