@@ -35,6 +35,7 @@ type serveConfig struct {
 	maxBody           int64
 	queueBytes        int
 	maxSelectorCost   int
+	limits            server.Limits
 	subscriptions     bool
 	retentionEvents   int
 	retentionAge      time.Duration
@@ -66,6 +67,14 @@ func serveFlags(env *Env) (*serveConfig, *flag.FlagSet) {
 	fs.IntVar(&c.maxConnections, "max-connections", 0, "most concurrent subscriber streams; more get 503 (0: no limit)")
 	fs.Int64Var(&c.maxBody, "max-body", 1<<20, "largest publish request body, in bytes")
 	fs.IntVar(&c.maxSelectorCost, "max-selector-cost", server.DefaultMaxSelectorCost, "most total cost of one subscription's topic selectors (compiled matcher instructions; 1 per plain topic or simple template); more is refused with 400")
+	fs.Float64Var(&c.limits.ConnectRate, "connect-rate", 1000, "streams per second one client address may open (bursts: --connect-burst); more get 429 (0: no limit)")
+	fs.IntVar(&c.limits.ConnectBurst, "connect-burst", 2000, "burst of --connect-rate")
+	fs.IntVar(&c.limits.StreamsPerAddress, "max-streams-per-address", 4096, "open streams one client address may hold; more get 429 (0: no limit)")
+	fs.IntVar(&c.limits.StreamsPerSubject, "max-streams-per-subject", 4096, "open streams one token subject (sub claim) may hold; more get 429 (0: no limit)")
+	fs.IntVar(&c.limits.SelectorCostPerAddress, "max-selector-cost-per-address", 64*server.DefaultMaxSelectorCost, "total selector cost of one client address's open streams (see --max-selector-cost); more get 429 (0: no limit)")
+	fs.Float64Var(&c.limits.PublishRate, "publish-rate", 20000, "events per second one token may publish (bursts: --publish-burst); more get 429 (0: no limit)")
+	fs.IntVar(&c.limits.PublishBurst, "publish-burst", 40000, "burst of --publish-rate")
+	fs.StringVar(&c.limits.ClientAddressHeader, "client-address-header", "", "header a trusted reverse proxy puts the client's address in (e.g. X-Forwarded-For; its last address counts); empty: the connection's address")
 	fs.IntVar(&c.queueBytes, "queue-bytes", 0, "per-subscriber queue bound in bytes; a subscriber that falls further behind is disconnected and resumes (0: the hub's default)")
 	fs.BoolVar(&c.subscriptions, "subscriptions", false, "publish Mercure subscription events and enable the subscriptions API")
 	fs.IntVar(&c.retentionEvents, "retention-events", 0, "most events kept in the journal (0: no limit)")
@@ -131,6 +140,7 @@ func serve(env *Env, args []string) error {
 		WriteTimeout: c.writeTimeout, MaxLifetime: c.maxLifetime, MaxConnections: c.maxConnections,
 		MaxBodyBytes:       c.maxBody,
 		MaxSelectorCost:    c.maxSelectorCost,
+		Limits:             noLimitIfZero(c.limits),
 		SubscriptionEvents: c.subscriptions,
 		Logger:             log,
 		Index:              web.Handler(),
@@ -210,6 +220,22 @@ func serve(env *Env, args []string) error {
 	<-hubDone
 	log.Info("stopped")
 	return nil
+}
+
+// noLimitIfZero turns the flags' 0 ("no limit", as for --max-connections)
+// into the server's negative; its zero means the default.
+func noLimitIfZero(l server.Limits) server.Limits {
+	for _, v := range []*int{&l.ConnectBurst, &l.StreamsPerAddress, &l.StreamsPerSubject, &l.SelectorCostPerAddress, &l.PublishBurst} {
+		if *v == 0 {
+			*v = -1
+		}
+	}
+	for _, v := range []*float64{&l.ConnectRate, &l.PublishRate} {
+		if *v == 0 {
+			*v = -1
+		}
+	}
+	return l
 }
 
 func disableIfZero(d time.Duration) time.Duration {

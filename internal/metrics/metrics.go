@@ -66,6 +66,51 @@ func (c *Counter) write(w *bufio.Writer, name string) {
 	fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s counter\n%s %d\n", name, c.help, name, name, c.v.Load())
 }
 
+// CounterVec is a family of counters told apart by the value of one label,
+// from a fixed list given when it is registered.
+type CounterVec struct {
+	help, label string
+	values      []string
+	counters    []atomic.Uint64
+}
+
+// NewCounterVec registers a counter per value of label; the series exist
+// (at 0) from the start, so that a rate over them is defined.
+func (r *Registry) NewCounterVec(name, help, label string, values ...string) *CounterVec {
+	c := &CounterVec{help: help, label: label, values: values, counters: make([]atomic.Uint64, len(values))}
+	r.add(name, c)
+	return c
+}
+
+// Inc adds one to the counter of value; it panics for a value not
+// registered.
+func (c *CounterVec) Inc(value string) {
+	for i, v := range c.values {
+		if v == value {
+			c.counters[i].Add(1)
+			return
+		}
+	}
+	panic("metrics: unknown label value " + value)
+}
+
+// Value returns the count of value.
+func (c *CounterVec) Value(value string) uint64 {
+	for i, v := range c.values {
+		if v == value {
+			return c.counters[i].Load()
+		}
+	}
+	return 0
+}
+
+func (c *CounterVec) write(w *bufio.Writer, name string) {
+	fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s counter\n", name, c.help, name)
+	for i, v := range c.values {
+		fmt.Fprintf(w, "%s{%s=%q} %d\n", name, c.label, v, c.counters[i].Load())
+	}
+}
+
 // Func is a value read when metrics are scraped.
 type Func struct {
 	help, typ string

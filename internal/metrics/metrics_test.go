@@ -51,3 +51,18 @@ func TestDuplicatePanics(t *testing.T) {
 	}()
 	r.NewCounter("x", "x")
 }
+
+func TestCounterVec(t *testing.T) {
+	r := NewRegistry()
+	c := r.NewCounterVec("refused_total", "Refused requests.", "reason", "a", "b")
+	c.Inc("b")
+	c.Inc("b")
+	var b strings.Builder
+	if _, err := r.WriteTo(&b); err != nil {
+		t.Fatal(err)
+	}
+	want := "# HELP refused_total Refused requests.\n# TYPE refused_total counter\nrefused_total{reason=\"a\"} 0\nrefused_total{reason=\"b\"} 2\n"
+	if b.String() != want {
+		t.Fatalf("got\n%s\nwant\n%s", b.String(), want)
+	}
+}

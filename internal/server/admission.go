@@ -20,6 +20,7 @@ type subscribeRequest struct {
 	selectors   selector.Set
 	claims      *auth.Claims // nil: anonymous
 	lastEventID string
+	address     string // the client's, as limits count it
 }
 
 // parseSubscribe reads a Mercure subscribe request: its topic selectors,
@@ -42,7 +43,7 @@ func (s *Server) parseSubscribe(r *http.Request) (subscribeRequest, *httpError) 
 	if herr := checkLastEventID(lastID); herr != nil {
 		return req, herr
 	}
-	return subscribeRequest{selectors: sels, claims: claims, lastEventID: lastID}, nil
+	return subscribeRequest{selectors: sels, claims: claims, lastEventID: lastID, address: s.limits.clientAddress(r)}, nil
 }
 
 // admit turns a subscribe request into a session: it takes a connection
@@ -58,6 +59,17 @@ func (s *Server) admit(ctx context.Context, req subscribeRequest) (*session.Sess
 		s.metrics.rejectedStreams.Inc()
 		return nil, unavailable("too many connections", 5)
 	}
+	var subject string
+	if req.claims != nil {
+		subject = req.claims.Subject
+	}
+	unlimit, refused := s.limits.admitStream(req.address, subject, req.selectors.Cost())
+	if refused != nil {
+		s.streams.Add(-1)
+		s.metrics.refused.Inc(refused.reason)
+		s.refusals.Info("stream refused", "reason", refused.reason, "remote", req.address, "subject", subject)
+		return nil, tooMany(refused)
+	}
 	hreq := hub.SubscribeRequest{Selectors: req.selectors, LastEventID: req.lastEventID}
 	if req.claims != nil {
 		hreq.Grants = req.claims.Subscribe
@@ -65,6 +77,7 @@ func (s *Server) admit(ctx context.Context, req subscribeRequest) (*session.Sess
 	}
 	sub, err := s.cfg.Hub.Subscribe(ctx, hreq)
 	if err != nil {
+		unlimit()
 		s.streams.Add(-1)
 		s.log.Warn("subscribe failed", "err", err)
 		return nil, unavailable("hub unavailable, retry later", 1)
@@ -75,6 +88,7 @@ func (s *Server) admit(ctx context.Context, req subscribeRequest) (*session.Sess
 		StartID:     startID(req.lastEventID, sub),
 		MaxLifetime: s.cfg.MaxLifetime,
 		Release: func() {
+			unlimit()
 			s.streams.Add(-1)
 			s.announce(sub, req.selectors, hreq.Payload, false)
 		},

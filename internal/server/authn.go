@@ -89,7 +89,7 @@ func (c *tokenCache) put(key *auth.Key, token string, claims *auth.Claims) {
 // challenge. The detail of a verification failure is logged, not sent.
 func (s *Server) unauthorized(r *http.Request, err error) *httpError {
 	s.metrics.authFailures.Inc()
-	s.log.Info("unauthorized", "path", r.URL.Path, "remote", r.RemoteAddr, "err", err)
+	s.refusals.Info("unauthorized", "path", r.URL.Path, "remote", r.RemoteAddr, "err", err)
 	e := authError(err)
 	e.challenge = auth.Challenge(err)
 	return e

@@ -13,6 +13,7 @@ type serverMetrics struct {
 	streamsOpened   *metrics.Counter
 	rejectedStreams *metrics.Counter
 	appendLatency   *metrics.Histogram
+	refused         *metrics.CounterVec
 }
 
 func newServerMetrics(reg *metrics.Registry, s *Server) *serverMetrics {
@@ -22,6 +23,8 @@ func newServerMetrics(reg *metrics.Registry, s *Server) *serverMetrics {
 		authFailures:    reg.NewCounter("herald_auth_failures_total", "Requests answered 401."),
 		streamsOpened:   reg.NewCounter("herald_streams_opened_total", "Subscriber streams opened."),
 		rejectedStreams: reg.NewCounter("herald_streams_rejected_total", "Subscriber streams refused by the connection limit."),
+		refused: reg.NewCounterVec("herald_refused_total", "Requests refused with 429 by a per-client limit, by limit.",
+			"reason", refusalReasons...),
 		appendLatency: reg.NewHistogram("herald_journal_append_seconds", "Time to append a published event durably.",
 			[]float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5}),
 	}

@@ -30,6 +30,15 @@ func (s *Server) handlePublish() http.Handler {
 			writeError(w, errorf(http.StatusForbidden, "cookie-authenticated publish needs an allowed Origin or Referer"))
 			return
 		}
+		// authenticate read the token once already; a valid one is found
+		// again the same way.
+		token, _, _ := auth.TokenFromRequest(r)
+		if refused := s.limits.allowPublish(token); refused != nil {
+			s.metrics.refused.Inc(refused.reason)
+			s.refusals.Info("publish refused", "reason", refused.reason, "remote", r.RemoteAddr, "subject", claims.Subject)
+			writeError(w, tooMany(refused))
+			return
+		}
 		ev, herr := s.parseUpdate(w, r)
 		if herr != nil {
 			s.metrics.publishErrors.Inc()

@@ -69,6 +69,9 @@ type Config struct {
 	// bytes per unit once matched, so some 50 KiB at the default.
 	MaxSelectorCost int
 
+	// Limits bounds what one client may cost; see [Limits].
+	Limits Limits
+
 	// SubscriptionEvents publishes Mercure subscription events on connect and
 	// disconnect and enables the subscriptions API.
 	SubscriptionEvents bool
@@ -145,6 +148,8 @@ type Server struct {
 	sessions session.Registry // every open stream's session, for draining
 	streams  atomic.Int64     // admitted streams, against MaxConnections
 	tokens   tokenCache
+	limits   *clientLimiter
+	refusals *refusalLog
 	draining chan struct{} // closed by Drain: streams end so clients reconnect elsewhere
 	drainOne sync.Once
 }
@@ -173,6 +178,8 @@ func New(cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("server: push streams: %w", err)
 		}
 	}
+	s.limits = newClientLimiter(cfg.Limits, time.Now)
+	s.refusals = newRefusalLog(cfg.Logger)
 	s.metrics = newServerMetrics(cfg.Metrics, s)
 	s.mux = s.routes()
 	return s, nil

@@ -1,0 +1,284 @@
+package server
+
+import (
+	"log/slog"
+	"math"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// Limits bounds what any one client may cost the hub: how fast it opens
+// streams, how many it holds and how costly their selectors are, how fast
+// it publishes. Past a limit the request is refused with 429 Too Many
+// Requests and a Retry-After, counted in herald_refused_total by reason,
+// and logged at a bounded rate. A zero field takes its default; a negative
+// one removes that limit.
+//
+// The defaults stop one address or one token from taking the hub while
+// leaving room for a load test from a handful of loopback addresses.
+type Limits struct {
+	// ConnectRate is how many streams per second one client address may
+	// open, in bursts of up to ConnectBurst (defaults 1000/s, 2000).
+	ConnectRate  float64
+	ConnectBurst int
+	// StreamsPerAddress caps the open streams of one client address
+	// (default 4096).
+	StreamsPerAddress int
+	// StreamsPerSubject caps the open streams of one token subject (the
+	// "sub" claim), whatever addresses they come from (default 4096).
+	StreamsPerSubject int
+	// SelectorCostPerAddress caps the total selector cost (see
+	// Config.MaxSelectorCost) of one client address's open streams
+	// (default 65,536: 64 streams at the largest budget, about 3 MiB).
+	SelectorCostPerAddress int
+	// PublishRate is how many events per second one token may publish,
+	// in bursts of up to PublishBurst (defaults 20,000/s, 40,000).
+	PublishRate  float64
+	PublishBurst int
+	// ClientAddressHeader names the header a reverse proxy puts the
+	// client's address in (such as X-Forwarded-For, whose last address is
+	// the one the proxy added). Empty, the default, means the address of
+	// the connection. Set it only behind a proxy that always sets the
+	// header: anyone can send it.
+	ClientAddressHeader string
+}
+
+func (l *Limits) setDefaults() {
+	l.ConnectRate = cmpOr(l.ConnectRate, 1000)
+	l.ConnectBurst = cmpOr(l.ConnectBurst, 2000)
+	l.StreamsPerAddress = cmpOr(l.StreamsPerAddress, 4096)
+	l.StreamsPerSubject = cmpOr(l.StreamsPerSubject, 4096)
+	l.SelectorCostPerAddress = cmpOr(l.SelectorCostPerAddress, 64*DefaultMaxSelectorCost)
+	l.PublishRate = cmpOr(l.PublishRate, 20000)
+	l.PublishBurst = cmpOr(l.PublishBurst, 40000)
+}
+
+// cmpOr is cmp.Or for a limit: zero takes the default.
+func cmpOr[T int | float64](v, def T) T {
+	if v == 0 {
+		return def
+	}
+	return v
+}
+
+// Which limit refused a request: the values of herald_refused_total's
+// reason label.
+const (
+	refusedConnectRate  = "connect_rate"
+	refusedStreamsAddr  = "streams_per_address"
+	refusedStreamsSubj  = "streams_per_subject"
+	refusedSelectorCost = "selector_cost_per_address"
+	refusedPublishRate  = "publish_rate"
+)
+
+var refusalReasons = []string{refusedConnectRate, refusedStreamsAddr, refusedStreamsSubj, refusedSelectorCost, refusedPublishRate}
+
+// clientLimiter keeps the per-client counts behind Limits. An address's
+// entry lives while it has open streams or its connect budget is not
+// full again, so its memory is bounded by the addresses active in the
+// last few seconds.
+type clientLimiter struct {
+	lim Limits
+	now func() time.Time
+
+	mu         sync.Mutex
+	addrs      map[string]*addrUse
+	subjects   map[string]int
+	publishers map[string]*rate.Limiter
+}
+
+type addrUse struct {
+	connects *rate.Limiter
+	streams  int
+	cost     int
+}
+
+func newClientLimiter(lim Limits, now func() time.Time) *clientLimiter {
+	lim.setDefaults()
+	return &clientLimiter{
+		lim: lim, now: now,
+		addrs:      make(map[string]*addrUse),
+		subjects:   make(map[string]int),
+		publishers: make(map[string]*rate.Limiter),
+	}
+}
+
+// limited reports whether a limit is set (not negative).
+func limited[T int | float64](v T) bool { return v > 0 }
+
+func newLimiter(r float64, burst int) *rate.Limiter {
+	if !limited(r) {
+		return rate.NewLimiter(rate.Inf, 0)
+	}
+	return rate.NewLimiter(rate.Limit(r), max(burst, 1))
+}
+
+// refusal is a request refused by a limit.
+type refusal struct {
+	reason     string
+	retryAfter time.Duration
+}
+
+// admitStream takes a stream slot for addr (and subject, when not empty)
+// with selectors of the given cost; release gives it back, once.
+func (c *clientLimiter) admitStream(addr, subject string, cost int) (release func(), refused *refusal) {
+	now := c.now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	u := c.addrs[addr]
+	if u == nil {
+		u = &addrUse{connects: newLimiter(c.lim.ConnectRate, c.lim.ConnectBurst)}
+		c.addrs[addr] = u
+	}
+	if r := u.connects.ReserveN(now, 1); !r.OK() || r.DelayFrom(now) > 0 {
+		delay := r.DelayFrom(now)
+		r.CancelAt(now)
+		return nil, &refusal{refusedConnectRate, delay}
+	}
+	switch {
+	case limited(c.lim.StreamsPerAddress) && u.streams+1 > c.lim.StreamsPerAddress:
+		return nil, &refusal{refusedStreamsAddr, 5 * time.Second}
+	case limited(c.lim.SelectorCostPerAddress) && u.cost+cost > c.lim.SelectorCostPerAddress:
+		return nil, &refusal{refusedSelectorCost, 5 * time.Second}
+	case subject != "" && limited(c.lim.StreamsPerSubject) && c.subjects[subject]+1 > c.lim.StreamsPerSubject:
+		return nil, &refusal{refusedStreamsSubj, 5 * time.Second}
+	}
+	u.streams++
+	u.cost += cost
+	if subject != "" {
+		c.subjects[subject]++
+	}
+	var once sync.Once
+	return func() { once.Do(func() { c.releaseStream(addr, subject, cost) }) }, nil
+}
+
+func (c *clientLimiter) releaseStream(addr, subject string, cost int) {
+	now := c.now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if u := c.addrs[addr]; u != nil {
+		u.streams--
+		u.cost -= cost
+		c.forgetIdle(addr, u, now)
+	}
+	if subject != "" {
+		if c.subjects[subject]--; c.subjects[subject] <= 0 {
+			delete(c.subjects, subject)
+		}
+	}
+	if len(c.addrs) > 4096 {
+		for a, u := range c.addrs {
+			c.forgetIdle(a, u, now)
+		}
+	}
+}
+
+// forgetIdle drops an address that holds nothing and whose connect
+// budget is full again: forgetting it loses nothing.
+func (c *clientLimiter) forgetIdle(addr string, u *addrUse, now time.Time) {
+	if u.streams == 0 && u.connects.TokensAt(now) >= float64(u.connects.Burst()) {
+		delete(c.addrs, addr)
+	}
+}
+
+// allowPublish takes one publish from token's budget.
+func (c *clientLimiter) allowPublish(token string) *refusal {
+	if !limited(c.lim.PublishRate) {
+		return nil
+	}
+	now := c.now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	l := c.publishers[token]
+	if l == nil {
+		if len(c.publishers) >= 10000 {
+			for t, l := range c.publishers {
+				if l.TokensAt(now) >= float64(l.Burst()) {
+					delete(c.publishers, t)
+				}
+			}
+		}
+		l = newLimiter(c.lim.PublishRate, c.lim.PublishBurst)
+		c.publishers[token] = l
+	}
+	if r := l.ReserveN(now, 1); !r.OK() || r.DelayFrom(now) > 0 {
+		delay := r.DelayFrom(now)
+		r.CancelAt(now)
+		return &refusal{refusedPublishRate, delay}
+	}
+	return nil
+}
+
+// clientAddress is the address limits count a request under: the
+// connection's, or the last one of the trusted proxy header.
+func (c *clientLimiter) clientAddress(r *http.Request) string {
+	if h := c.lim.ClientAddressHeader; h != "" {
+		if v := r.Header.Values(h); len(v) > 0 {
+			last := v[len(v)-1]
+			if i := strings.LastIndexByte(last, ','); i >= 0 {
+				last = last[i+1:]
+			}
+			if last = strings.TrimSpace(last); last != "" {
+				return last
+			}
+		}
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// tooMany is the answer to a refusal: 429 with a Retry-After of whole
+// seconds, at least one.
+func tooMany(f *refusal) *httpError {
+	e := errorf(http.StatusTooManyRequests, "too many requests: "+strings.ReplaceAll(f.reason, "_", " ")+" limit")
+	secs := int(math.Ceil(f.retryAfter.Seconds()))
+	e.retryAfter = strconv.Itoa(max(secs, 1))
+	return e
+}
+
+// refusalLog logs refused requests at a bounded rate, so that an attack
+// costs a few lines a second, not one per request. The lines it drops are
+// counted in one summary line a second later.
+type refusalLog struct {
+	log     *slog.Logger
+	limiter *rate.Limiter
+	mu      sync.Mutex
+	dropped int
+}
+
+func newRefusalLog(log *slog.Logger) *refusalLog {
+	return &refusalLog{log: log, limiter: rate.NewLimiter(5, 10)}
+}
+
+// Info logs msg unless too many refusals were logged lately.
+func (l *refusalLog) Info(msg string, args ...any) {
+	if l.limiter.Allow() {
+		l.log.Info(msg, args...)
+		return
+	}
+	l.mu.Lock()
+	l.dropped++
+	first := l.dropped == 1
+	l.mu.Unlock()
+	if first {
+		time.AfterFunc(time.Second, l.summarize)
+	}
+}
+
+// summarize logs how many refusals went unlogged.
+func (l *refusalLog) summarize() {
+	l.mu.Lock()
+	n := l.dropped
+	l.dropped = 0
+	l.mu.Unlock()
+	l.log.Info("refused requests not logged one by one", "count", n)
+}
