@@ -75,6 +75,10 @@ type Hub struct {
 	// reused from event to event.
 	evict  []*Subscription
 	notify []*Subscription
+	// announced counts the announcements fanned out, for their keys.
+	announced uint64
+
+	announcements chan []*journal.Event
 
 	stats counters
 }
@@ -87,7 +91,8 @@ func New(j journal.Journal, cfg Config) *Hub {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	h := &Hub{journal: j, queueBytes: cfg.QueueBytes, log: cfg.Logger, limits: cfg.Limits, started: make(chan struct{})}
+	h := &Hub{journal: j, queueBytes: cfg.QueueBytes, log: cfg.Logger, limits: cfg.Limits, started: make(chan struct{}),
+		announcements: make(chan []*journal.Event, maxAnnouncements)}
 	h.index.init()
 	return h
 }
@@ -123,7 +128,7 @@ func (h *Hub) Run(ctx context.Context) error {
 	after := head
 	var delay time.Duration
 	for {
-		for ev := range feed {
+		for ev := range h.events(feed) {
 			h.fanout(ev)
 			after = ev.Seq
 			delay = 0
@@ -257,6 +262,9 @@ func visible(ev *journal.Event, grants selector.Set) bool {
 // delivered to. Its Event must not be modified.
 type Message struct {
 	Event *journal.Event
+	// key tells messages apart for the fan-out's dedupe: the Seq of a
+	// journaled event, or announcementKey and a count for an announcement.
+	key uint64
 	// size is what the message counts against a queue's bound: its
 	// payload and fields, whatever the transport that writes it.
 	size int
@@ -270,8 +278,12 @@ type Message struct {
 const frameOverhead = 32
 
 func newMessage(ev *journal.Event) *Message {
-	return &Message{Event: ev, size: len(ev.ID) + len(ev.Type) + len(ev.Data) + frameOverhead}
+	return &Message{Event: ev, key: ev.Seq, size: len(ev.ID) + len(ev.Type) + len(ev.Data) + frameOverhead}
 }
+
+// announced reports whether m is an announcement: live only, with no
+// place in the journal.
+func (m *Message) announced() bool { return m.key&announcementKey != 0 }
 
 // Format is one transport's encoding of an event: an SSE frame, a
 // WebSocket message. A message is encoded once per format, by the first
@@ -327,7 +339,12 @@ func (h *Hub) fanout(ev *journal.Event) {
 		h.log.Error("hub: skipping an event that cannot be framed", "id", ev.ID, "seq", ev.Seq, "err", err)
 		return
 	}
-	msg := newMessage(ev)
+	h.deliver(newMessage(ev))
+}
+
+// deliver offers msg to every matching subscription.
+func (h *Hub) deliver(msg *Message) {
+	ev := msg.Event
 	var delivered uint64
 	for _, topic := range ev.Topics {
 		sh := h.index.topicShard(topic)
@@ -339,7 +356,7 @@ func (h *Hub) fanout(ev *journal.Event) {
 		h.flushNotify()
 	}
 	if h.index.templates.subscribed.Load() > 0 {
-		h.index.templates.match(ev.Seq, ev.Topics, func(s *Subscription) {
+		h.index.templates.match(msg.key, ev.Topics, func(s *Subscription) {
 			delivered += h.offer(s, msg)
 		})
 		h.flushNotify()
@@ -358,12 +375,12 @@ func (h *Hub) fanout(ev *journal.Event) {
 // the number of messages queued, 0 or 1.
 func (h *Hub) offer(s *Subscription, msg *Message) uint64 {
 	ev := msg.Event
-	// Seqs only grow, so remembering the last one offered dedupes without
-	// a set.
-	if s.lastOffered == ev.Seq {
+	// One message is offered to a subscription before the next, so
+	// remembering the last one dedupes without a set.
+	if s.lastOffered == msg.key {
 		return 0
 	}
-	s.lastOffered = ev.Seq
+	s.lastOffered = msg.key
 	if !visible(ev, s.grants) {
 		return 0
 	}
@@ -415,6 +432,10 @@ type Stats struct {
 	// Undeliverable counts journaled events that could not be framed and
 	// were skipped.
 	Undeliverable uint64
+	// Announced counts the announcements fanned out ([Hub.Announce]);
+	// AnnouncementsDropped those dropped because too many waited.
+	Announced            uint64
+	AnnouncementsDropped uint64
 }
 
 type counters struct {
@@ -425,6 +446,9 @@ type counters struct {
 	replayLags    atomic.Uint64
 	slowConsumers atomic.Uint64
 	undeliverable atomic.Uint64
+
+	announcedOut         atomic.Uint64
+	announcementsDropped atomic.Uint64
 }
 
 // Stats returns the hub's counters.
@@ -438,5 +462,7 @@ func (h *Hub) Stats() Stats {
 		ReplayLags:              h.stats.replayLags.Load(),
 		SlowConsumerDisconnects: h.stats.slowConsumers.Load(),
 		Undeliverable:           h.stats.undeliverable.Load(),
+		Announced:               h.stats.announcedOut.Load(),
+		AnnouncementsDropped:    h.stats.announcementsDropped.Load(),
 	}
 }

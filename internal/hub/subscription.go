@@ -65,8 +65,8 @@ type Subscription struct {
 	wild      []*selector.Selector // the selectors that are not exact topics
 	templates []templateRef        // where it sits in the template index
 
-	// lastOffered is the Seq of the last event the fan-out considered for
-	// this subscription; only the fan-out goroutine touches it.
+	// lastOffered is the key of the last message the fan-out considered
+	// for this subscription; only the fan-out goroutine touches it.
 	lastOffered uint64
 
 	head        *journal.Event // the hub's current event at registration
@@ -420,7 +420,7 @@ func (s *Subscription) enqueue(m *Message, limit int) enqueueResult {
 	defer s.mu.Unlock()
 	// Past floor only: a replay may have read ahead of the fan-out, and
 	// what it handed out must not fill the queue again.
-	if s.ended || m.Event.Seq <= s.floor {
+	if s.ended || m.Event.Seq <= s.floor && !m.announced() {
 		return ignored
 	}
 	if len(s.queue) > 0 && s.queued+m.size > limit {

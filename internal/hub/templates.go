@@ -34,7 +34,7 @@ type templateIndex struct {
 type templateEntry struct {
 	sel  *selector.Selector
 	subs []*Subscription
-	// matched is the Seq of the last event it matched; the fan-out
+	// matched is the key of the last message it matched; the fan-out
 	// goroutine alone reads and writes it, under the read lock.
 	matched uint64
 }
@@ -103,17 +103,17 @@ func (s *Subscription) templateRef(e *templateEntry) *templateRef {
 }
 
 // match calls fn for every subscriber of a selector that matches one of
-// topics (seq identifies the event); a subscriber may be called more than
-// once. It runs on the fan-out goroutine only, and fn must not block.
-func (x *templateIndex) match(seq uint64, topics []string, fn func(*Subscription)) {
+// topics (key identifies the message); a subscriber may be called more
+// than once. It runs on the fan-out goroutine only, and fn must not block.
+func (x *templateIndex) match(key uint64, topics []string, fn func(*Subscription)) {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
 	for _, topic := range topics {
 		x.tree.walk(topic, func(e *templateEntry) {
-			if e.matched == seq || !e.sel.Match(topic) {
+			if e.matched == key || !e.sel.Match(topic) {
 				return
 			}
-			e.matched = seq
+			e.matched = key
 			for _, s := range e.subs {
 				fn(s)
 			}

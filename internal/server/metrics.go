@@ -33,6 +33,10 @@ func newServerMetrics(reg *metrics.Registry, s *Server) *serverMetrics {
 	reg.NewGaugeFunc("herald_subscriptions", "Subscriptions registered in the hub.", func() float64 { return float64(h.Stats().Subscribers) })
 	reg.NewCounterFunc("herald_deliveries_total", "Events queued to subscribers live.", func() float64 { return float64(h.Stats().Delivered) })
 	reg.NewCounterFunc("herald_replayed_total", "Events replayed to resuming subscribers.", func() float64 { return float64(h.Stats().Replayed) })
+	reg.NewCounterFunc("herald_announcements_total", "Subscription events delivered live (not journaled).",
+		func() float64 { return float64(h.Stats().Announced) })
+	reg.NewCounterFunc("herald_announcements_dropped_total", "Subscription events dropped because too many waited.",
+		func() float64 { return float64(h.Stats().AnnouncementsDropped) })
 	reg.NewCounterFunc("herald_slow_consumer_disconnects_total", "Subscribers disconnected because their queue overflowed.",
 		func() float64 { return float64(h.Stats().SlowConsumerDisconnects) })
 	return m

@@ -550,3 +550,38 @@ func TestSelectorCostBudget(t *testing.T) {
 	}
 	e.subscribe(strings.Join(ordinary, "&"), nil)
 }
+
+// Subscription events cost no journal write: connecting and disconnecting
+// with many selectors leaves the journal as it was, while a watcher still
+// sees every subscription come and go.
+func TestSubscriptionEventsAreNotJournaled(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "herald.db")
+	j, err := bolt.Open(path, bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { j.Close() })
+	e := newEnvWithJournal(t, j, anonymous, func(c *serverConfig, _ *hubConfig) { c.SubscriptionEvents = true })
+	watcher := e.subscribe("topic="+url.QueryEscape("/.well-known/mercure/subscriptions/{topic}/{subscriber}"),
+		bearer(e.token(auth.MintClaims{Subscribe: []string{"/.well-known/mercure/subscriptions/{topic}/{subscriber}"}})))
+	// Its own subscription first. Announcements carry no id: the
+	// watcher's last event ID stays where its stream opened.
+	position := watcher.next(t).ID
+	var sels []string
+	for i := range 64 {
+		sels = append(sels, "topic="+url.QueryEscape(fmt.Sprintf("https://example.com/%d/{id}", i)))
+	}
+	const rounds = 20
+	for range rounds {
+		s := e.subscribe(strings.Join(sels, "&"), nil)
+		s.close()
+	}
+	for i := range 2 * rounds * len(sels) {
+		if ev := watcher.next(t); !strings.Contains(string(ev.Data), `"type":"Subscription"`) || ev.ID != position {
+			t.Fatalf("subscription event %d: id %q, %s", i, ev.ID, ev.Data)
+		}
+	}
+	if last, err := j.Last(context.Background()); err != nil || last != 0 {
+		t.Fatalf("journal head %d (%v) after %d subscription events, want nothing journaled", last, err, 2*rounds*len(sels))
+	}
+}

@@ -2,11 +2,9 @@ package server
 
 import (
 	"cmp"
-	"context"
 	"encoding/json"
 	"net/http"
 	"net/url"
-	"time"
 
 	"github.com/heraldhub/herald/internal/auth"
 	"github.com/heraldhub/herald/internal/hub"
@@ -37,15 +35,17 @@ func subscriptionTopic(sel, subscriber string) string {
 	return hubPath + "/subscriptions/" + url.QueryEscape(sel) + "/" + url.QueryEscape(subscriber)
 }
 
-// announce publishes Mercure subscription events (private, so only
+// announce sends Mercure subscription events (private, so only
 // subscribers granted the subscriptions topics see them) when a stream
-// opens and when it closes.
+// opens and when it closes: one per selector, as one batch. They are hub
+// announcements, not journaled events: no fsync and no history for them,
+// and never a delay for ordinary events (see hub.Announce). A watcher
+// that reconnects reads the subscriptions API for what it missed.
 func (s *Server) announce(sub *hub.Subscription, sels selector.Set, payload json.RawMessage, active bool) {
 	if !s.cfg.SubscriptionEvents {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
+	events := make([]*journal.Event, 0, len(sels))
 	for _, sel := range sels {
 		topic := subscriptionTopic(sel.String(), sub.ID())
 		data, err := json.Marshal(subscriptionDoc{
@@ -56,11 +56,10 @@ func (s *Server) announce(sub *hub.Subscription, sels selector.Set, payload json
 			s.log.Error("subscription event", "err", err)
 			return
 		}
-		ev := &journal.Event{Topics: []string{topic}, Data: data, Private: true}
-		if err := s.cfg.Hub.Publish(ctx, ev); err != nil {
-			s.log.Warn("subscription event not published", "subscriber", sub.ID(), "err", err)
-			return
-		}
+		events = append(events, &journal.Event{Topics: []string{topic}, Data: data, Private: true})
+	}
+	if !s.cfg.Hub.Announce(events...) {
+		s.refusals.Info("subscription events dropped: too many waiting", "subscriber", sub.ID())
 	}
 }
 
