@@ -3,6 +3,7 @@ package hub_test
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"sync/atomic"
 	"testing"
 
@@ -137,4 +138,46 @@ func TestFanoutAllocatesPerEventNotPerDelivery(t *testing.T) {
 		t.Errorf("fan-out allocates %.1f times per event to 2000 subscribers, %.1f to one", many, few)
 	}
 	t.Logf("%.1f allocations per event", many)
+}
+
+// BenchmarkFanoutCostlyTemplates measures what the most costly subscribers
+// a client can make cost the fan-out: 100 subscriptions, each with one
+// distinct template near the default selector budget (1024) and no literal
+// text, so that the radix index cannot spare them any topic. One op is one
+// event, which each of them rejects; ns/attacker is the matching time one
+// of them adds to every event, B/attacker the memory it holds once its
+// matcher has run.
+func BenchmarkFanoutCostlyTemplates(b *testing.B) {
+	const attackers = 100
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	h := hub.New(newJournal(b), hub.Config{Logger: quiet})
+	for i := range attackers {
+		raw := ""
+		for v := range 6 {
+			raw += fmt.Sprintf("{+a%d_%d:9}", i, v)
+		}
+		sel := sels(b, raw+"{?q}")
+		if cost := sel.Cost(); cost > 1024 {
+			b.Fatalf("template cost %d, over the default budget", cost)
+		}
+		subscribe(b, h, hub.SubscribeRequest{Selectors: sel})
+	}
+	target := subscribe(b, h, hub.SubscribeRequest{Selectors: sels(b, "https://example.com/books/1")})
+	var seq uint64
+	fanout := func() {
+		seq++
+		h.Fanout(&journal.Event{ID: fmt.Sprint(seq), Seq: seq, Topics: []string{"https://example.com/books/1?x=1&y=2&z=3"}, Data: []byte("x")})
+	}
+	fanout() // every matcher has run once
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	b.ResetTimer()
+	for b.Loop() {
+		fanout()
+		target.Drain(nil)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/attackers, "ns/attacker")
+	b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/attackers, "B/attacker")
 }
