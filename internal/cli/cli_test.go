@@ -63,6 +63,15 @@ func serve(t *testing.T, args ...string) *running {
 		return exit
 	}
 	t.Cleanup(func() { r.stop() })
+	r.waitReady(t, code)
+	return r
+}
+
+// waitReady waits until the program has printed its URL and /readyz
+// answers 200, then reads the printed token. It fails the test if exited
+// yields (the program ended) first.
+func (r *running) waitReady(t *testing.T, exited <-chan int) {
+	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		if m := urlRe.FindStringSubmatch(r.stdout.String()); m != nil {
@@ -75,7 +84,7 @@ func serve(t *testing.T, args ...string) *running {
 			}
 		}
 		select {
-		case c := <-code:
+		case c := <-exited:
 			t.Fatalf("serve exited with %d: %s%s", c, r.stdout, r.stderr)
 		default:
 		}
@@ -87,7 +96,6 @@ func serve(t *testing.T, args ...string) *running {
 	if m := tokenRe.FindStringSubmatch(r.stdout.String()); m != nil {
 		r.token = m[1]
 	}
-	return r
 }
 
 // run runs one command to completion and returns its exit code and output.
@@ -259,5 +267,38 @@ func TestServeEnvironment(t *testing.T) {
 	cancel()
 	if c := <-done; c != 0 {
 		t.Errorf("exit %d: %s", c, errb.String())
+	}
+}
+
+// checkFor polls fn until it returns nil, and fails the test with fn's
+// error if that takes longer than timeout.
+func checkFor(t *testing.T, timeout, every time.Duration, fn func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		err := fn()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(err)
+		}
+		time.Sleep(every)
+	}
+}
+
+// holdsFor polls fn for the whole of d and fails the test at the first
+// error: the opposite of checkFor, for a state that must last.
+func holdsFor(t *testing.T, d, every time.Duration, fn func() error) {
+	t.Helper()
+	until := time.Now().Add(d)
+	for {
+		if err := fn(); err != nil {
+			t.Fatal(err)
+		}
+		if time.Now().After(until) {
+			return
+		}
+		time.Sleep(every)
 	}
 }
