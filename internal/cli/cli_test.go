@@ -64,10 +64,20 @@ func serve(t *testing.T, args ...string) *running {
 		return exit
 	}
 	t.Cleanup(func() { r.stop() })
+	r.waitReady(t, code)
+	return r
+}
+
+// waitReady waits until the program has printed its URL and /readyz
+// answers 200, then reads the printed token. It fails the test if exited
+// yields (the program ended) first, and gives the exit code back to
+// exited for the cleanup that stops the program.
+func (r *running) waitReady(t *testing.T, exited chan int) {
+	t.Helper()
 	testutil.CheckFor(t, testutil.WaitTimeout, 20*time.Millisecond, func() error {
 		select {
-		case c := <-code:
-			code <- c // for stop
+		case c := <-exited:
+			exited <- c
 			t.Fatalf("serve exited with %d: %s%s", c, r.stdout, r.stderr)
 		default:
 		}
@@ -89,7 +99,6 @@ func serve(t *testing.T, args ...string) *running {
 	if m := tokenRe.FindStringSubmatch(r.stdout.String()); m != nil {
 		r.token = m[1]
 	}
-	return r
 }
 
 // run runs one command to completion and returns its exit code and output.
@@ -264,5 +273,21 @@ func TestServeEnvironment(t *testing.T) {
 	cancel()
 	if c := <-done; c != 0 {
 		t.Errorf("exit %d: %s", c, errb.String())
+	}
+}
+
+// holdsFor polls fn for the whole of d and fails the test at the first
+// error: the opposite of testutil.CheckFor, for a state that must last.
+func holdsFor(t *testing.T, d, every time.Duration, fn func() error) {
+	t.Helper()
+	until := time.Now().Add(d)
+	for {
+		if err := fn(); err != nil {
+			t.Fatal(err)
+		}
+		if time.Now().After(until) {
+			return
+		}
+		time.Sleep(every)
 	}
 }

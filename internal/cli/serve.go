@@ -120,11 +120,16 @@ func serve(env *Env, args []string) error {
 		return err
 	}
 
-	ctx, cancel := context.WithCancel(env.ctx)
-	defer cancel()
+	// The hub outlives the signal: were its context env.ctx, a SIGTERM
+	// would close every subscription with "hub: closed" while the server
+	// drains them, and a subscriber arriving in between would be refused
+	// by a hub that is gone while /readyz still says 200. It is stopped
+	// after the HTTP server has shut down.
+	hubCtx, stopHub := context.WithCancel(context.WithoutCancel(env.ctx))
+	defer stopHub()
 	h := hub.New(j, hub.Config{QueueBytes: c.queueBytes, Logger: log})
 	hubDone := make(chan error, 1)
-	go func() { hubDone <- h.Run(ctx) }()
+	go func() { hubDone <- h.Run(hubCtx) }()
 	select {
 	case <-h.Started():
 	case err := <-hubDone:
@@ -205,9 +210,10 @@ func serve(env *Env, args []string) error {
 	case <-env.ctx.Done():
 	}
 
-	// Graceful drain: refuse new work, end streams so clients reconnect
-	// elsewhere and resume from their Last-Event-ID, wait for requests, then
-	// stop the hub; the deferred Close flushes the journal.
+	// Graceful drain, in this order: become unready, refuse new streams and
+	// end the open ones (clients reconnect elsewhere and resume from their
+	// Last-Event-ID); wait for requests in flight; only then stop the hub,
+	// which nothing uses any more. The deferred Close flushes the journal.
 	log.Info("shutting down", "streams", srv.Streams())
 	srv.Drain()
 	sctx, scancel := context.WithTimeout(context.Background(), c.shutdownTimeout)
@@ -216,7 +222,7 @@ func serve(env *Env, args []string) error {
 		log.Warn("shutdown timed out; closing connections", "err", err)
 		_ = httpSrv.Close()
 	}
-	cancel()
+	stopHub()
 	<-hubDone
 	log.Info("stopped")
 	return nil

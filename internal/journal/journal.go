@@ -61,6 +61,16 @@ type Journal interface {
 	Close() error
 }
 
+// Checker is implemented by a journal that can tell whether an Append
+// would be stored now, which [Journal.Last] (an answer from memory) does
+// not say. Readiness checks use it when a journal implements it.
+type Checker interface {
+	// Check reports whether the journal can commit now: nil if it can, else
+	// why not (ErrClosed once closed). It may write to find out, so it can
+	// take as long as a commit; it returns ctx's error if ctx ends first.
+	Check(ctx context.Context) error
+}
+
 // Retention bounds what a journal keeps. The zero value keeps everything.
 type Retention struct {
 	// MaxEvents is the most events kept; 0 means no limit.

@@ -43,7 +43,10 @@ type Memory struct {
 	closed bool
 }
 
-var _ Journal = (*Memory)(nil)
+var (
+	_ Journal = (*Memory)(nil)
+	_ Checker = (*Memory)(nil)
+)
 
 // NewMemory returns an empty in-memory journal that keeps what ret allows.
 func NewMemory(ret Retention) *Memory {
@@ -221,6 +224,20 @@ func (m *Memory) Last(ctx context.Context) (uint64, error) {
 		return 0, ErrClosed
 	}
 	return m.last, nil
+}
+
+// Check reports whether m can commit: a memory journal always can, until
+// it is closed.
+func (m *Memory) Check(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return ErrClosed
+	}
+	return nil
 }
 
 // Close releases the events and closes every Follow channel. Later calls

@@ -23,11 +23,10 @@ type StreamConfig struct {
 }
 
 // Stream writes src to w from the calling goroutine until src ends, ctx
-// ends (the client left) or a write fails, and returns why. It reports
-// the same reason to src.Closed.
-func Stream(ctx context.Context, w FrameWriter, src Source, cfg StreamConfig) (err error) {
+// ends (the client left) or a write fails, and returns why; the caller
+// releases what the stream held (src.Closed is the pool's).
+func Stream(ctx context.Context, w FrameWriter, src Source, cfg StreamConfig) error {
 	clk := clock.Or(cfg.Clock)
-	defer func() { src.Closed(err) }()
 
 	var tick chan struct{}
 	if cfg.Heartbeat > 0 {

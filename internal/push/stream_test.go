@@ -66,6 +66,11 @@ func TestStreamHeartbeatsAndGoodbye(t *testing.T) {
 		if got := w.String(); !strings.HasSuffix(got, "event: auth_revoked\ndata: null\n\n") {
 			t.Fatalf("stream ends %q, want the goodbye frame", got)
 		}
+		select {
+		case <-src.closed:
+			t.Fatal("Stream called Closed: its caller releases the stream")
+		default:
+		}
 	})
 }
 

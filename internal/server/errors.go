@@ -20,11 +20,22 @@ func (e *httpError) Error() string { return e.msg }
 
 func errorf(status int, msg string) *httpError { return &httpError{status: status, msg: msg} }
 
-// writeError answers with a plain-text error, as Mercure hubs do.
+// defaultRetryAfter is the Retry-After, in seconds, of a 503 whose caller
+// chose none. Every 503 is temporary (draining, a journal that cannot
+// commit, a full server), and a client told nothing guesses: herald's own
+// client and EventSource polyfills wait for the header, and a few seconds
+// let a failing journal recover without a crowd retrying at once.
+const defaultRetryAfter = "5"
+
+// writeError answers with a plain-text error, as Mercure hubs do. A 503
+// always carries Retry-After.
 func writeError(w http.ResponseWriter, e *httpError) {
 	h := w.Header()
-	if e.retryAfter != "" {
+	switch {
+	case e.retryAfter != "":
 		h.Set("Retry-After", e.retryAfter)
+	case e.status == http.StatusServiceUnavailable && h.Get("Retry-After") == "":
+		h.Set("Retry-After", defaultRetryAfter)
 	}
 	if e.challenge != "" {
 		h.Set("WWW-Authenticate", e.challenge)

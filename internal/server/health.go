@@ -12,7 +12,8 @@ func (s *Server) handleHealth() http.Handler {
 }
 
 // handleReady answers whether the server should receive traffic: not while
-// draining, and only when the journal answers.
+// draining, and only when the journal can commit (so publishes would go
+// through).
 func (s *Server) handleReady() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if s.isDraining() {

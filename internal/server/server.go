@@ -23,7 +23,8 @@ import (
 // Config is the server's configuration. The zero value of every field
 // except Hub and Journal is usable.
 type Config struct {
-	// Hub fans events out; Journal is the one it was built on (for readiness).
+	// Hub fans events out; Journal is the one it was built on (for
+	// readiness: see [journal.Checker]).
 	Hub     *hub.Hub
 	Journal journal.Journal
 
@@ -229,10 +230,16 @@ func (s *Server) isDraining() bool {
 // Streams returns the number of open subscriber streams.
 func (s *Server) Streams() int64 { return s.streams.Load() }
 
-// Ping checks that the journal answers; used by /readyz.
+// ping checks that the journal can take events; used by /readyz. A
+// journal that can tell ([journal.Checker]) is asked whether it can commit
+// now; any other only whether it answers, which it may well do from memory
+// while every Append fails.
 func (s *Server) ping(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
+	if c, ok := s.cfg.Journal.(journal.Checker); ok {
+		return c.Check(ctx)
+	}
 	_, err := s.cfg.Journal.Last(ctx)
 	return err
 }

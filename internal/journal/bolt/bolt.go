@@ -56,6 +56,11 @@ const (
 	readBatch = 512
 	// formatVersion is the layout of the buckets, stored in the meta bucket.
 	formatVersion = 1
+	// probeInterval is the least time between two probes of a failing
+	// journal (see [Journal.Check]).
+	probeInterval = time.Second
+	// maxProbeBytes bounds what a probe writes (see probeSize).
+	maxProbeBytes = 16 << 20
 )
 
 var (
@@ -70,6 +75,8 @@ var (
 	// the events so that positions continue after retention removed every
 	// event, instead of restarting and colliding with issued IDs.
 	metaLast = []byte("last")
+	// metaProbe holds a probe's bytes between its two transactions.
+	metaProbe = []byte("probe")
 )
 
 var (
@@ -105,6 +112,14 @@ type Journal struct {
 	reqs chan *request
 	// committed is closed when the committer has exited.
 	committed chan struct{}
+	// probes carries Check's probes to the committer, which answers each
+	// on the channel it is given. Unbuffered, so that a probe handed over
+	// is always answered, even when Close follows.
+	probes chan chan<- error
+	// written is how the journal's last write went: the last commit that
+	// stored events, any commit that failed, or a probe. Only the
+	// committer stores it.
+	written atomic.Pointer[writeOutcome]
 
 	// last is the newest position committed and durable. Only the
 	// committer writes it, just after each commit; Read, Follow and Lookup
@@ -116,7 +131,16 @@ type Journal struct {
 	closeErr  error
 }
 
-var _ journal.Journal = (*Journal)(nil)
+var (
+	_ journal.Journal = (*Journal)(nil)
+	_ journal.Checker = (*Journal)(nil)
+)
+
+// writeOutcome is how a write to the file went, and when.
+type writeOutcome struct {
+	at  time.Time
+	err error
+}
 
 // Open opens the journal file at path, creating it if it does not exist. A
 // new file gets a new epoch; an existing one keeps its epoch, so the IDs it
@@ -155,12 +179,14 @@ func Open(path string, opts Options) (*Journal, error) {
 		feed:      journal.NewFeed(),
 		reqs:      make(chan *request, opts.MaxBatch),
 		committed: make(chan struct{}),
+		probes:    make(chan chan<- error),
 	}
 	c := newCommitter(j)
 	if err := db.Update(func(tx *bbolt.Tx) error { return j.load(tx, c) }); err != nil {
 		db.Close()
 		return nil, err
 	}
+	j.written.Store(&writeOutcome{at: time.Now()})
 	go c.run()
 	return j, nil
 }
@@ -414,6 +440,53 @@ func (j *Journal) Last(ctx context.Context) (uint64, error) {
 		return 0, journal.ErrClosed
 	}
 	return j.last.Load(), nil
+}
+
+// Check reports whether the journal can commit now (see
+// [journal.Checker]). It answers with how the last write went: nil after a
+// commit that stored events, the error of a commit that failed. A journal
+// whose last write failed more than probeInterval ago is probed: the
+// committer writes more than the file has free, then removes it (see
+// probeSize). That happens at most once per probeInterval, however many
+// callers ask, and it is how Check turns nil again once the disk has room
+// without waiting for a publish, which a load balancer that believes Check
+// would not send.
+//
+// A journal whose last write succeeded is not probed, however long ago
+// that was: a probe able to notice a full disk writes up to maxProbeBytes
+// and syncs twice, too much for every readiness check of an idle server.
+// Such a journal learns of a full disk from the next commit that fails.
+func (j *Journal) Check(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if j.isClosed() {
+		return journal.ErrClosed
+	}
+	if last := j.written.Load(); last.err == nil || time.Since(last.at) < probeInterval {
+		return last.err
+	}
+	answer := make(chan error, 1)
+	j.mu.RLock()
+	if j.closed {
+		j.mu.RUnlock()
+		return journal.ErrClosed
+	}
+	select {
+	case j.probes <- answer:
+	case <-ctx.Done():
+		j.mu.RUnlock()
+		return ctx.Err()
+	}
+	j.mu.RUnlock()
+	select {
+	case err := <-answer:
+		return err
+	case <-ctx.Done():
+		// A probe that does not finish in time says as much as one that
+		// failed; the committer's answer goes to the buffer.
+		return ctx.Err()
+	}
 }
 
 // Close commits the appends already queued, ends every follower, waits for

@@ -77,6 +77,9 @@ func (c *committer) run() {
 		if c.trimPending {
 			select {
 			case r, ok = <-c.j.reqs:
+			case answer := <-c.j.probes:
+				answer <- c.probe()
+				continue
 			default:
 				c.commit(nil)
 				continue
@@ -84,6 +87,9 @@ func (c *committer) run() {
 		} else {
 			select {
 			case r, ok = <-c.j.reqs:
+			case answer := <-c.j.probes:
+				answer <- c.probe()
+				continue
 			case <-c.expiry.C:
 				c.commit(nil)
 				continue
@@ -202,6 +208,7 @@ func (c *committer) commit(batch []*request) {
 	})
 	if err != nil {
 		err = fmt.Errorf("journal/bolt: commit: %w", err)
+		j.written.Store(&writeOutcome{at: now, err: err})
 		for _, r := range batch {
 			if r.err == nil {
 				r.err = err
@@ -215,6 +222,11 @@ func (c *committer) commit(batch []*request) {
 	}
 
 	c.first = first
+	if last > j.last.Load() {
+		// Only a commit that stored events shows that events can be
+		// stored: one that just trimmed needed no room.
+		j.written.Store(&writeOutcome{at: now})
+	}
 	j.last.Store(last)
 	c.oldest, c.trimPending = oldest, pending
 	for _, r := range batch {
@@ -268,4 +280,51 @@ func (c *committer) trim(events, ids *bbolt.Bucket, first, last uint64, now time
 		}
 	}
 	return first, time.Time{}, false, nil
+}
+
+// probe answers a Check of a journal whose last write failed: it writes
+// probeSize bytes and removes them in a second transaction, so that
+// nothing is left behind, and records how that went. A probe asked for
+// within probeInterval of the last write answers with that write's
+// outcome, so that several Checks at once write once.
+func (c *committer) probe() error {
+	j := c.j
+	if last := j.written.Load(); time.Since(last.at) < probeInterval {
+		return last.err
+	}
+	err := j.db.Update(func(tx *bbolt.Tx) error {
+		return tx.Bucket(bucketMeta).Put(metaProbe, make([]byte, probeSize(j.db)))
+	})
+	if err == nil {
+		err = j.db.Update(func(tx *bbolt.Tx) error {
+			return tx.Bucket(bucketMeta).Delete(metaProbe)
+		})
+	}
+	if err != nil {
+		err = fmt.Errorf("journal/bolt: probe: %w", err)
+	}
+	j.written.Store(&writeOutcome{at: time.Now(), err: err})
+	return err
+}
+
+// probeSize is how much a probe writes: one page more than the pages free
+// inside the file, so that it cannot be placed there and needs the file
+// to grow, which is what a full disk refuses. A smaller write would land
+// in pages that earlier commits freed and prove nothing: with the file's
+// size limited, writes of 64 KiB and 1 MiB still committed where a
+// 256 KiB event could not (bbolt keeps up to four such events in one
+// leaf and rewrites it whole, so runs of free pages that large are
+// common). Only the committer writes, so the free count read here is the
+// one the probe meets.
+//
+// The size is at most maxProbeBytes, which bounds the cost of a probe of
+// a large file with much free. A commit of events up to 4 MiB needs no
+// longer run of free pages than that: either the file holds such a run,
+// and room is not what failed (the probe then tests the rest: a read-only
+// or failing disk), or it does not, and the probe needs the file to grow
+// too.
+func probeSize(db *bbolt.DB) int {
+	st := db.Stats()
+	free := st.FreePageN + st.PendingPageN
+	return min((free+1)*db.Info().PageSize, maxProbeBytes)
 }

@@ -15,10 +15,17 @@ import (
 	"github.com/heraldhub/herald/internal/journal"
 )
 
-// testClose: Close ends every follower; the journal then refuses use.
+// testClose: Close ends every follower; the journal then refuses use. A
+// journal that is a [journal.Checker] says it can commit until then.
 func testClose(t *testing.T, f Factory) {
 	j := f.Open(t, journal.Retention{})
 	evs := appendSeq(t, j, 3)
+	checker, _ := j.(journal.Checker)
+	if checker != nil {
+		if err := checker.Check(t.Context()); err != nil {
+			t.Fatalf("Check of an open journal: %v", err)
+		}
+	}
 	ch := follow(t, j, 0)
 	if err := j.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
@@ -40,6 +47,9 @@ func testClose(t *testing.T, f Factory) {
 	checkClosed("Lookup", err)
 	_, err = j.Last(ctx)
 	checkClosed("Last", err)
+	if checker != nil {
+		checkClosed("Check", checker.Check(ctx))
+	}
 	if err := j.Close(); err != nil {
 		t.Fatalf("second Close: %v", err)
 	}
