@@ -61,6 +61,7 @@ type config struct {
 	events             int
 	size               int
 	topic              string
+	selector           string
 	procs              int
 	sources            string
 	connectConcurrency int
@@ -95,6 +96,7 @@ func newFlagSet(cfg *config, stderr io.Writer) *flag.FlagSet {
 	fs.IntVar(&cfg.events, "k", 100000, "resume: events published while the subscriber is away")
 	fs.IntVar(&cfg.size, "size", 0, "minimum payload size in bytes (padded)")
 	fs.StringVar(&cfg.topic, "topic", "", "topic to use (default: a fresh one per run)")
+	fs.StringVar(&cfg.selector, "selector", "", "idle/fanout: topic selector the subscribers ask for, such as a URI template matching --topic (default: the topic itself)")
 	fs.IntVar(&cfg.procs, "procs", 0, "child processes to hold subscribers (default: as many as the open-file limit needs)")
 	fs.StringVar(&cfg.sources, "sources", "auto", `client source addresses: "auto" (127.0.0.2-9 for an IPv4 loopback hub), "none", or a comma-separated list`)
 	fs.IntVar(&cfg.connectConcurrency, "connect-concurrency", 256, "subscribers connecting at once, over all processes")

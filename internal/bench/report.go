@@ -15,6 +15,7 @@ type report struct {
 	Scenario        string         `json:"scenario"`
 	Hub             string         `json:"hub"`
 	Topic           string         `json:"topic"`
+	Selector        string         `json:"selector,omitempty"`
 	Started         time.Time      `json:"started"`
 	ElapsedSeconds  float64        `json:"elapsed_seconds"`
 	BenchCPUSeconds *float64       `json:"bench_cpu_seconds,omitempty"` // the load generator's own cost

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -77,7 +78,7 @@ func newRunner(ctx context.Context, cfg config, fileLimit uint64, stderr io.Writ
 // run runs the configured scenario.
 func (r *runner) run(ctx context.Context) (*report, error) {
 	rep := &report{
-		Scenario: r.cfg.scenario, Hub: r.target.spec.Hub, Topic: r.topic,
+		Scenario: r.cfg.scenario, Hub: r.target.spec.Hub, Topic: r.topic, Selector: r.cfg.selector,
 		Started: time.Now(),
 	}
 	defer r.probe.close()
@@ -163,7 +164,7 @@ func (r *runner) startGroups(n int) ([]group, int, error) {
 			n, procs, (n+procs-1)/procs, per, (n+per-1)/per)
 	}
 	spec := groupSpec{
-		Target: r.target.spec, Token: r.token, Topic: r.topic,
+		Target: r.target.spec, Token: r.token, Topic: cmp.Or(r.cfg.selector, r.topic),
 		Concurrency: r.cfg.connectConcurrency, ConnectTimeout: r.cfg.connectTimeout,
 	}
 	if procs == 0 {
