@@ -22,9 +22,9 @@ func errorf(status int, msg string) *httpError { return &httpError{status: statu
 
 // defaultRetryAfter is the Retry-After, in seconds, of a 503 whose caller
 // chose none. Every 503 is temporary (draining, a journal that cannot
-// commit, a full server), and a client told nothing guesses: herald's own
-// client and EventSource polyfills wait for the header, and a few seconds
-// let a failing journal recover without a crowd retrying at once.
+// commit, a full server), and a client told nothing guesses. Herald's own
+// client waits for the header; a few seconds let a failing journal
+// recover without a crowd retrying at once.
 const defaultRetryAfter = "5"
 
 // writeError answers with a plain-text error, as Mercure hubs do. A 503
