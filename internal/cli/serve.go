@@ -105,7 +105,7 @@ func serve(env *Env, args []string) error {
 		return err
 	}
 
-	j, err := openJournal(c)
+	j, err := openJournal(c, log)
 	if err != nil {
 		return err
 	}
@@ -251,13 +251,13 @@ func disableIfZero(d time.Duration) time.Duration {
 	return d
 }
 
-func openJournal(c *serveConfig) (journal.Journal, error) {
+func openJournal(c *serveConfig, log *slog.Logger) (journal.Journal, error) {
 	ret := journal.Retention{MaxEvents: c.retentionEvents, MaxAge: c.retentionAge}
 	switch c.journal {
 	case "memory":
 		return journal.NewMemory(ret), nil
 	case "bolt", "":
-		j, err := bolt.Open(c.data, bolt.Options{Retention: ret})
+		j, err := bolt.Open(c.data, bolt.Options{Retention: ret, Logger: log})
 		if err != nil {
 			return nil, fmt.Errorf("opening journal %s: %w", c.data, err)
 		}
