@@ -12,8 +12,10 @@
 // publish and subscribe hold topic selectors (see package selector); a
 // token whose selectors do not parse is invalid. [Verifier.Verify] checks
 // the signature with a [Key], the expiry ("exp") and the not-before time
-// ("nbf"), and returns the [Claims]; [Claims.CanPublish],
-// [Claims.CanSubscribe] and [Claims.CanReceive] then apply the Mercure rules.
+// ("nbf"), and returns the [Claims]; [Claims.CanPublish] and
+// [Claims.CanSubscribe] then apply the Mercure rules. Which private events
+// a subscriber receives is the hub's rule, applied to the claims'
+// Subscribe selectors.
 // [Mint] creates tokens, for the CLI and for tests.
 //
 // The signing algorithm must fit the key: HS256, HS384 and HS512 for a

@@ -55,18 +55,6 @@ func (c *Claims) CanSubscribe(topic string) bool {
 	return c != nil && c.Subscribe.Match(topic)
 }
 
-// CanReceive reports whether the claims allow receiving an update with these
-// topics: always for a public update; for a private one, when at least one
-// of its topics, canonical or alternate, matches a selector of
-// mercure.subscribe. Whether the subscriber asked for the update (its
-// subscription selectors) is a separate question for the hub.
-func (c *Claims) CanReceive(topics []string, private bool) bool {
-	if !private {
-		return true
-	}
-	return c != nil && c.Subscribe.MatchAny(topics)
-}
-
 // Verifier checks tokens. Its zero value needs only a Key.
 type Verifier struct {
 	// Key verifies signatures, and decides which algorithms are accepted.
