@@ -40,10 +40,11 @@ func Stream(ctx context.Context, w FrameWriter, src Source, cfg StreamConfig) er
 		defer t.stop()
 	}
 	lastWrite := clk.Now()
+	ready, done := src.Ready(), src.Done()
 	var frames [][]byte
 	for {
 		select {
-		case <-src.Ready():
+		case <-ready:
 			frames = src.Frames(frames[:0])
 			if len(frames) == 0 {
 				continue
@@ -62,7 +63,7 @@ func Stream(ctx context.Context, w FrameWriter, src Source, cfg StreamConfig) er
 				return err
 			}
 			lastWrite = clk.Now()
-		case <-src.Done():
+		case <-done:
 			reason := src.Err()
 			if last := src.Goodbye(reason); last != nil {
 				_ = w.WriteFrames(last)

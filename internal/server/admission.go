@@ -47,9 +47,11 @@ func (s *Server) parseSubscribe(r *http.Request) (subscribeRequest, *httpError) 
 }
 
 // admit turns a subscribe request into a session: it takes a connection
-// slot, subscribes to the hub (resuming where asked), announces the
-// subscription and registers the session for draining. The session's
-// release gives all of it back, once. It is the one way into a stream.
+// slot and the client's limits, subscribes to the hub (resuming where
+// asked) and announces the subscription. The session's release gives all
+// of it back, once. It is the one way into a stream. Draining reaches the
+// session through its writer: the push pool, or the server's registry of
+// the sessions it writes otherwise.
 func (s *Server) admit(ctx context.Context, req subscribeRequest) (*session.Session, *httpError) {
 	if s.isDraining() {
 		return nil, unavailable("server shutting down", 1)
@@ -94,10 +96,6 @@ func (s *Server) admit(ctx context.Context, req subscribeRequest) (*session.Sess
 		},
 		Clock: s.cfg.Clock,
 	})
-	if err := s.sessions.Add(sess); err != nil {
-		sess.Release(err)
-		return nil, unavailable("server shutting down", 1)
-	}
 	return sess, nil
 }
 

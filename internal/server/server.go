@@ -146,7 +146,7 @@ type Server struct {
 	metrics *serverMetrics
 
 	push     *push.Pool       // nil when every stream has its own goroutine
-	sessions session.Registry // every open stream's session, for draining
+	sessions session.Registry // the sessions written outside the push pool, for draining
 	streams  atomic.Int64     // admitted streams, against MaxConnections
 	tokens   tokenCache
 	limits   *clientLimiter

@@ -98,6 +98,10 @@ func (s *Server) opening(dst []byte, sess *session.Session) []byte {
 // serveStream writes the stream from the handler's goroutine (HTTP/2,
 // TLS, or push streams turned off) until it ends, and says why.
 func (s *Server) serveStream(w http.ResponseWriter, r *http.Request, stream *sseStream) error {
+	if err := s.sessions.Add(stream.sess); err != nil {
+		writeError(w, unavailable("server shutting down", 1))
+		return err
+	}
 	sw := sse.NewWriter(w)
 	sw.SetWriteTimeout(s.cfg.WriteTimeout)
 	// The opening block also flushes the headers.

@@ -75,10 +75,12 @@ type Session struct {
 	registry *Registry
 	shard    int
 
+	mu sync.Mutex
+	// done is made by the first Done: a writer woken through its Waker
+	// never needs one, and an idle stream should hold no more than it uses.
 	done     chan struct{}
-	mu       sync.Mutex
 	err      error
-	wake     atomic.Pointer[func()]
+	wake     atomic.Value // of Waker
 	released sync.Once
 }
 
@@ -88,7 +90,6 @@ func New(c Config) *Session {
 	s := &Session{
 		Sub: c.Sub, Claims: c.Claims, Selectors: c.Selectors, StartID: c.StartID,
 		clock: clock.Or(c.Clock), release: c.Release, shard: -1,
-		done: make(chan struct{}),
 	}
 	at, reason := s.deadlineOf(c.MaxLifetime)
 	if !at.IsZero() {
@@ -131,15 +132,18 @@ func subscriptionErr(sub *hub.Subscription) error {
 	return hub.ErrHubClosed
 }
 
-// SetWake gives the session its writer's callback, called when frames are
-// due and when the session ends. It must not block. A writer that waits on
+// Waker is a writer that the session wakes when frames are due and when it
+// ends. Wake must not block.
+type Waker interface{ Wake() }
+
+// SetWake gives the session its writer. A writer that waits on
 // [Session.Ready] and [Session.Done] needs none. After setting it, the
 // writer looks at the session once: what happened before is not repeated.
-func (s *Session) SetWake(fn func()) { s.wake.Store(&fn) }
+func (s *Session) SetWake(w Waker) { s.wake.Store(w) }
 
 func (s *Session) wakeWriter() {
-	if fn := s.wake.Load(); fn != nil {
-		(*fn)()
+	if w, ok := s.wake.Load().(Waker); ok {
+		w.Wake()
 	}
 }
 
@@ -156,7 +160,9 @@ func (s *Session) End(reason error) {
 		return
 	}
 	s.err = reason
-	close(s.done)
+	if s.done != nil {
+		close(s.done)
+	}
 	s.mu.Unlock()
 	if s.deadline != nil {
 		s.deadline.Stop()
@@ -165,7 +171,17 @@ func (s *Session) End(reason error) {
 }
 
 // Done is closed when the session has ended; Err says why.
-func (s *Session) Done() <-chan struct{} { return s.done }
+func (s *Session) Done() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.done == nil {
+		s.done = make(chan struct{})
+		if s.err != nil {
+			close(s.done)
+		}
+	}
+	return s.done
+}
 
 // Err is why the session ended, or nil while it lasts.
 func (s *Session) Err() error {

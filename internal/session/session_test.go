@@ -103,7 +103,7 @@ func TestEndAndRelease(t *testing.T) {
 	released := 0
 	s := newSession(t, h, session.Config{Release: func() { released++ }})
 	woken := make(chan struct{}, 4)
-	s.SetWake(func() { woken <- struct{}{} })
+	s.SetWake(wakeFunc(func() { woken <- struct{}{} }))
 	first := errors.New("first")
 	s.End(first)
 	s.End(errors.New("second"))
@@ -155,3 +155,8 @@ func TestRegistryEndAll(t *testing.T) {
 		t.Fatalf("Add while draining: %v", err)
 	}
 }
+
+// wakeFunc is a Waker made of a function.
+type wakeFunc func()
+
+func (f wakeFunc) Wake() { f() }
