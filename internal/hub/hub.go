@@ -388,7 +388,7 @@ func (h *Hub) offer(s *Subscription, msg *Message) uint64 {
 	case queued:
 		return 1
 	case queuedFirst:
-		if s.onReady.Load() != nil {
+		if s.waker.Load() != nil {
 			h.notify = append(h.notify, s)
 		}
 		return 1

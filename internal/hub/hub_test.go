@@ -142,7 +142,7 @@ func TestSlowConsumerIsCutOthersUnaffected(t *testing.T) {
 	h, _ := startHub(t, hub.Config{QueueBytes: 10 * frameSize})
 	var slowCalls atomic.Int32
 	slow := subscribe(t, h, hub.SubscribeRequest{Selectors: sels(t, "t")})
-	slow.SetOnReady(func() { slowCalls.Add(1) })
+	slow.SetWaker(wakeFunc(func() { slowCalls.Add(1) }))
 	fast := subscribe(t, h, hub.SubscribeRequest{Selectors: sels(t, "t")})
 
 	// One goroutine publishes and reads the fast subscriber in turn: the
@@ -193,7 +193,7 @@ func TestCloseUnsubscribes(t *testing.T) {
 	h, _ := startHub(t, hub.Config{})
 	var readyCalls atomic.Int32
 	s := subscribe(t, h, hub.SubscribeRequest{Selectors: sels(t, "t", "*")})
-	s.SetOnReady(func() { readyCalls.Add(1) })
+	s.SetWaker(wakeFunc(func() { readyCalls.Add(1) }))
 	keep := subscribe(t, h, hub.SubscribeRequest{Selectors: sels(t, "t")})
 	if got := h.Stats().Subscribers; got != 2 {
 		t.Fatalf("Subscribers = %d, want 2", got)
@@ -222,7 +222,7 @@ func TestCloseUnsubscribes(t *testing.T) {
 func TestCloseFromOnReady(t *testing.T) {
 	h, _ := startHub(t, hub.Config{})
 	s := subscribe(t, h, hub.SubscribeRequest{Selectors: sels(t, "t")})
-	s.SetOnReady(s.Close) // on the fan-out goroutine: must not deadlock
+	s.SetWaker(wakeFunc(s.Close)) // on the fan-out goroutine: must not deadlock
 	publish(t, h, event("t"))
 	waitDone(t, s, nil)
 	// The hub still delivers afterwards.
@@ -465,7 +465,7 @@ func TestReadySignalsOncePerBatch(t *testing.T) {
 	h, _ := startHub(t, hub.Config{})
 	var calls atomic.Int32
 	s := subscribe(t, h, hub.SubscribeRequest{Selectors: sels(t, "t")})
-	s.SetOnReady(func() { calls.Add(1) })
+	s.SetWaker(wakeFunc(func() { calls.Add(1) }))
 	for range 3 {
 		publish(t, h, event("t"))
 	}

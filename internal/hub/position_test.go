@@ -40,14 +40,14 @@ func TestSubscribeAfterPosition(t *testing.T) {
 	}
 }
 
-// The ready callback may be set after Subscribe: later signals reach it.
-func TestSetOnReadyAfterSubscribe(t *testing.T) {
+// The waker may be set after Subscribe: later signals reach it.
+func TestSetWakerAfterSubscribe(t *testing.T) {
 	h, _ := startHub(t, hub.Config{})
 	s := subscribe(t, h, hub.SubscribeRequest{Selectors: sels(t, "t")})
 	first := publish(t, h, event("t"))
 	receiveUntil(t, s, nil, first.Seq)
 	called := make(chan struct{}, 8)
-	s.SetOnReady(func() { called <- struct{}{} })
+	s.SetWaker(wakeFunc(func() { called <- struct{}{} }))
 	ev := publish(t, h, event("t"))
 	<-called
 	if msgs := s.Drain(nil); len(msgs) != 1 || msgs[0].Event.Seq != ev.Seq {
@@ -139,3 +139,8 @@ func TestTemplateIndexSharesSelectors(t *testing.T) {
 		t.Fatalf("after every close: %d selectors, %d tree nodes", n, nodes)
 	}
 }
+
+// wakeFunc is a Waker made of a function.
+type wakeFunc func()
+
+func (f wakeFunc) Wake() { f() }

@@ -54,8 +54,8 @@ type Subscription struct {
 	payload   json.RawMessage
 	selectors selector.Set
 	grants    selector.Set
-	// onReady is set by SetOnReady, possibly while the fan-out runs.
-	onReady atomic.Pointer[func()]
+	// waker is set by SetWaker, possibly while the fan-out runs.
+	waker atomic.Value // of Waker
 
 	// Index bookkeeping; see index.add. Positions are guarded by the locks
 	// of the shards they point into, indexed by indexMu.
@@ -386,21 +386,27 @@ func (s *Subscription) endLocked(err error) {
 	close(s.done)
 }
 
-// SetOnReady makes fn the subscription's ready callback: it is called when
-// the queue goes from empty to non-empty, when a replay ends with messages
+// Waker is told that a subscription has messages waiting or has ended:
+// its owner's writer.
+type Waker interface{ Wake() }
+
+// SetWaker makes w the subscription's waker: w.Wake is called when the
+// queue goes from empty to non-empty, when a replay ends with messages
 // queued, and when the subscription ends. It runs on the hub's fan-out
 // goroutine (or on the goroutine calling Replay or Close) without any lock
 // held, so it may call any method of the subscription, but it must not
-// block: the fan-out to every other subscriber waits for it.
+// block: the fan-out to every other subscriber waits for it. Set it once;
+// a waker costs no allocation, where a callback closure would on every
+// subscription.
 //
-// A signal that came before SetOnReady is not repeated: after setting it,
-// the owner drains the queue (or schedules a drain) once. Without a
-// callback, wait on [Subscription.Ready] and [Subscription.Done].
-func (s *Subscription) SetOnReady(fn func()) { s.onReady.Store(&fn) }
+// A signal that came before SetWaker is not repeated: after setting it,
+// the owner drains the queue (or schedules a drain) once. Without a waker,
+// wait on [Subscription.Ready] and [Subscription.Done].
+func (s *Subscription) SetWaker(w Waker) { s.waker.Store(w) }
 
 func (s *Subscription) notifyReady() {
-	if fn := s.onReady.Load(); fn != nil {
-		(*fn)()
+	if w, ok := s.waker.Load().(Waker); ok {
+		w.Wake()
 	}
 }
 

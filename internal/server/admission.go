@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"strconv"
 
@@ -65,8 +66,7 @@ func (s *Server) admit(ctx context.Context, req subscribeRequest) (*session.Sess
 	if req.claims != nil {
 		subject = req.claims.Subject
 	}
-	unlimit, refused := s.limits.admitStream(req.address, subject, req.selectors.Cost())
-	if refused != nil {
+	if refused := s.limits.admitStream(req.address, subject, req.selectors.Cost()); refused != nil {
 		s.streams.Add(-1)
 		s.metrics.refused.Inc(refused.reason)
 		s.refusals.Info("stream refused", "reason", refused.reason, "remote", req.address, "subject", subject)
@@ -79,24 +79,33 @@ func (s *Server) admit(ctx context.Context, req subscribeRequest) (*session.Sess
 	}
 	sub, err := s.cfg.Hub.Subscribe(ctx, hreq)
 	if err != nil {
-		unlimit()
+		s.limits.releaseStream(req.address, subject, req.selectors.Cost())
 		s.streams.Add(-1)
 		s.log.Warn("subscribe failed", "err", err)
 		return nil, unavailable("hub unavailable, retry later", 1)
 	}
 	s.announce(sub, req.selectors, hreq.Payload, true)
 	sess := session.New(session.Config{
-		Sub: sub, Claims: req.claims, Selectors: req.selectors,
+		Sub: sub, Claims: req.claims, Selectors: req.selectors, Address: req.address,
 		StartID:     startID(req.lastEventID, sub),
 		MaxLifetime: s.cfg.MaxLifetime,
-		Release: func() {
-			unlimit()
-			s.streams.Add(-1)
-			s.announce(sub, req.selectors, hreq.Payload, false)
-		},
-		Clock: s.cfg.Clock,
+		Release:     s.release,
+		Clock:       s.cfg.Clock,
 	})
 	return sess, nil
+}
+
+// releaseSession gives back what admit took for sess; it is every
+// session's release (Server.release, made once).
+func (s *Server) releaseSession(sess *session.Session) {
+	var subject string
+	var payload json.RawMessage
+	if sess.Claims != nil {
+		subject, payload = sess.Claims.Subject, sess.Claims.Payload
+	}
+	s.limits.releaseStream(sess.Address, subject, sess.Selectors.Cost())
+	s.streams.Add(-1)
+	s.announce(sess.Sub, sess.Selectors, payload, false)
 }
 
 // unavailable is a 503 that tells the client when to come back.

@@ -126,8 +126,8 @@ type refusal struct {
 }
 
 // admitStream takes a stream slot for addr (and subject, when not empty)
-// with selectors of the given cost; release gives it back, once.
-func (c *clientLimiter) admitStream(addr, subject string, cost int) (release func(), refused *refusal) {
+// with selectors of the given cost; releaseStream gives it back.
+func (c *clientLimiter) admitStream(addr, subject string, cost int) *refusal {
 	now := c.now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -139,25 +139,25 @@ func (c *clientLimiter) admitStream(addr, subject string, cost int) (release fun
 	if r := u.connects.ReserveN(now, 1); !r.OK() || r.DelayFrom(now) > 0 {
 		delay := r.DelayFrom(now)
 		r.CancelAt(now)
-		return nil, &refusal{refusedConnectRate, delay}
+		return &refusal{refusedConnectRate, delay}
 	}
 	switch {
 	case limited(c.lim.StreamsPerAddress) && u.streams+1 > c.lim.StreamsPerAddress:
-		return nil, &refusal{refusedStreamsAddr, 5 * time.Second}
+		return &refusal{refusedStreamsAddr, 5 * time.Second}
 	case limited(c.lim.SelectorCostPerAddress) && u.cost+cost > c.lim.SelectorCostPerAddress:
-		return nil, &refusal{refusedSelectorCost, 5 * time.Second}
+		return &refusal{refusedSelectorCost, 5 * time.Second}
 	case subject != "" && limited(c.lim.StreamsPerSubject) && c.subjects[subject]+1 > c.lim.StreamsPerSubject:
-		return nil, &refusal{refusedStreamsSubj, 5 * time.Second}
+		return &refusal{refusedStreamsSubj, 5 * time.Second}
 	}
 	u.streams++
 	u.cost += cost
 	if subject != "" {
 		c.subjects[subject]++
 	}
-	var once sync.Once
-	return func() { once.Do(func() { c.releaseStream(addr, subject, cost) }) }, nil
+	return nil
 }
 
+// releaseStream gives back what admitStream took.
 func (c *clientLimiter) releaseStream(addr, subject string, cost int) {
 	now := c.now()
 	c.mu.Lock()

@@ -55,7 +55,7 @@ func (s *Server) startPush(w http.ResponseWriter, r *http.Request, stream *sseSt
 	if err != nil {
 		return // the pool closed the connection and told the stream
 	}
-	sess.SetWake(c)
+	sess.SetWriter(c)
 	// Frames may have queued, or the session ended, before the wake was set.
 	c.Wake()
 }

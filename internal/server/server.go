@@ -151,7 +151,8 @@ type Server struct {
 	tokens   tokenCache
 	limits   *clientLimiter
 	refusals *refusalLog
-	draining chan struct{} // closed by Drain: streams end so clients reconnect elsewhere
+	release  func(*session.Session) // releaseSession, made once for every session
+	draining chan struct{}          // closed by Drain: streams end so clients reconnect elsewhere
 	drainOne sync.Once
 }
 
@@ -180,6 +181,7 @@ func New(cfg Config) (*Server, error) {
 		}
 	}
 	s.limits = newClientLimiter(cfg.Limits, time.Now)
+	s.release = s.releaseSession
 	s.refusals = newRefusalLog(cfg.Logger)
 	s.metrics = newServerMetrics(cfg.Metrics, s)
 	s.mux = s.routes()

@@ -53,10 +53,14 @@ type Config struct {
 	// jitter so that a crowd of clients does not reconnect at once
 	// (0: no limit). A token's expiry ends it too, whichever is first.
 	MaxLifetime time.Duration
+	// Address is the client's, as admission counted it.
+	Address string
 	// Release gives back what admission took (a connection slot, the
-	// announcement of the subscription); it runs once, after the hub
-	// subscription is closed.
-	Release func()
+	// client's share of its limits, the announcement of the
+	// subscription); it runs once per session, after the hub subscription
+	// is closed. One function serves every session of a server, so that
+	// a session holds no closure of its own.
+	Release func(*Session)
 	// Clock is the source of time (default: the real clock).
 	Clock clock.Clock
 }
@@ -68,10 +72,10 @@ type Session struct {
 	Claims    *auth.Claims
 	Selectors selector.Set
 	StartID   string
+	Address   string
 
-	clock    clock.Clock
 	deadline clock.Timer
-	release  func()
+	release  func(*Session)
 	registry *Registry
 	shard    int
 
@@ -88,25 +92,27 @@ type Session struct {
 // the token's expiry or the maximum lifetime, whichever comes first.
 func New(c Config) *Session {
 	s := &Session{
-		Sub: c.Sub, Claims: c.Claims, Selectors: c.Selectors, StartID: c.StartID,
-		clock: clock.Or(c.Clock), release: c.Release, shard: -1,
+		Sub: c.Sub, Claims: c.Claims, Selectors: c.Selectors, StartID: c.StartID, Address: c.Address,
+		release: c.Release, shard: -1,
 	}
-	at, reason := s.deadlineOf(c.MaxLifetime)
+	clk := clock.Or(c.Clock)
+	now := clk.Now()
+	at, reason := s.deadlineOf(now, c.MaxLifetime)
 	if !at.IsZero() {
-		s.deadline = s.clock.AfterFunc(at.Sub(s.clock.Now()), func() { s.End(reason) })
+		s.deadline = clk.AfterFunc(at.Sub(now), func() { s.End(reason) })
 	}
-	s.Sub.SetOnReady(s.subscriptionReady)
-	// The subscription may have ended before the callback was set.
-	s.subscriptionReady()
+	s.Sub.SetWaker(s)
+	// The subscription may have ended before the waker was set.
+	s.Wake()
 	return s
 }
 
 // deadlineOf returns when the session must end, and why; zero for never.
-func (s *Session) deadlineOf(lifetime time.Duration) (time.Time, error) {
+func (s *Session) deadlineOf(now time.Time, lifetime time.Duration) (time.Time, error) {
 	var at time.Time
 	var reason error
 	if lifetime > 0 {
-		at, reason = s.clock.Now().Add(Jitter(lifetime)), ErrLifetime
+		at, reason = now.Add(Jitter(lifetime)), ErrLifetime
 	}
 	if s.Claims != nil && !s.Claims.ExpiresAt.IsZero() && (at.IsZero() || s.Claims.ExpiresAt.Before(at)) {
 		at, reason = s.Claims.ExpiresAt, ErrTokenExpired
@@ -114,9 +120,9 @@ func (s *Session) deadlineOf(lifetime time.Duration) (time.Time, error) {
 	return at, reason
 }
 
-// subscriptionReady is the hub subscription's ready callback: frames are
-// due, or the subscription ended (the session then ends with it).
-func (s *Session) subscriptionReady() {
+// Wake is the hub subscription's waker (a [hub.Waker]): frames are due,
+// or the subscription ended (the session then ends with it).
+func (s *Session) Wake() {
 	select {
 	case <-s.Sub.Done():
 		s.End(subscriptionErr(s.Sub))
@@ -134,12 +140,12 @@ func subscriptionErr(sub *hub.Subscription) error {
 
 // Waker is a writer that the session wakes when frames are due and when it
 // ends. Wake must not block.
-type Waker interface{ Wake() }
+type Waker = hub.Waker
 
-// SetWake gives the session its writer. A writer that waits on
+// SetWriter gives the session the writer it wakes. A writer that waits on
 // [Session.Ready] and [Session.Done] needs none. After setting it, the
 // writer looks at the session once: what happened before is not repeated.
-func (s *Session) SetWake(w Waker) { s.wake.Store(w) }
+func (s *Session) SetWriter(w Waker) { s.wake.Store(w) }
 
 func (s *Session) wakeWriter() {
 	if w, ok := s.wake.Load().(Waker); ok {
@@ -210,7 +216,7 @@ func (s *Session) Release(reason error) {
 			s.registry.remove(s)
 		}
 		if s.release != nil {
-			s.release()
+			s.release(s)
 		}
 	})
 }

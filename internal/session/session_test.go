@@ -101,9 +101,9 @@ func TestDeadline(t *testing.T) {
 func TestEndAndRelease(t *testing.T) {
 	h, _ := newHub(t)
 	released := 0
-	s := newSession(t, h, session.Config{Release: func() { released++ }})
+	s := newSession(t, h, session.Config{Release: func(*session.Session) { released++ }})
 	woken := make(chan struct{}, 4)
-	s.SetWake(wakeFunc(func() { woken <- struct{}{} }))
+	s.SetWriter(wakeFunc(func() { woken <- struct{}{} }))
 	first := errors.New("first")
 	s.End(first)
 	s.End(errors.New("second"))
