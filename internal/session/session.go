@@ -212,8 +212,11 @@ func (s *Session) Release(reason error) {
 	s.released.Do(func() {
 		s.End(reason)
 		s.Sub.Close()
-		if s.registry != nil {
-			s.registry.remove(s)
+		s.mu.Lock()
+		r := s.registry
+		s.mu.Unlock()
+		if r != nil {
+			r.remove(s)
 		}
 		if s.release != nil {
 			s.release(s)
