@@ -18,6 +18,7 @@ import (
 
 	"github.com/heraldhub/herald/internal/auth"
 	"github.com/heraldhub/herald/internal/journal"
+	"github.com/heraldhub/herald/internal/selector"
 	"github.com/heraldhub/herald/internal/server"
 	"github.com/heraldhub/herald/sse"
 )
@@ -135,4 +136,105 @@ func journaled(t *testing.T, j journal.Journal, id string) *journal.Event {
 		t.Fatalf("reading %q at %d: %v, %+v", id, seq, err, ev)
 	}
 	return ev
+}
+
+// FuzzSubscribeQuery sends HEAD requests, which are read and
+// authenticated as subscriptions but open no stream, with arbitrary query
+// strings and Last-Event-ID headers, and a valid token or none. A request
+// must be accepted exactly when nothing is wrong with it, and refused
+// with a status that one of its faults calls for: no panic, no 5xx, and
+// never a subscription whose selectors are too many, too long, malformed or
+// over the cost budget.
+func FuzzSubscribeQuery(f *testing.F) {
+	const maxSelectors, maxLength, maxCost = 8, 256, 200
+	e := newEnv(f, quiet, func(c *serverConfig, _ *hubConfig) {
+		c.Anonymous = true
+		c.MaxSelectors, c.MaxSelectorLength, c.MaxSelectorCost = maxSelectors, maxLength, maxCost
+	})
+	token := e.token(auth.MintClaims{Subscribe: []string{"*"}})
+	for _, seed := range []struct {
+		credentials uint8
+		query       string
+		lastEventID string
+	}{
+		{0, "topic=https%3A%2F%2Fexample.com%2Fbooks%2F%7Bid%7D", ""},
+		{1, "topic=*&topic=urn:a&lastEventID=earliest", ""},
+		{2, "topic=%7Bx%7D%7B%3Fy%2Cz%7D%7B%23w%7D", "urn:herald:x:1"},
+		{3, "topic=%7Bx%7D%7B%3Fy%2Cz%7D%7B%23w%7D&topic=%7Ba%7D%7B%3Bb%7D%7B%26c%7D&topic=%7Bx%3A9%7D%7By%3A9%7D", ""},
+		{0, "topic=a&topic=b&topic=c&topic=d&topic=e&topic=f&topic=g&topic=h&topic=i", ""},
+		{0, "topic=%7B", ""},
+		{0, "topic=a%01", ""},
+		{0, "topic=a&Last-Event-ID=%0A", ""},
+		{0, "topic=a", "bad\x7f"},
+		{0, "topic=a&authorization=garbage", ""},
+		{1, "topic=a&authorization=x", ""},
+		{0, "", ""},
+	} {
+		f.Add(seed.credentials, seed.query, seed.lastEventID)
+	}
+	f.Fuzz(func(t *testing.T, credentials uint8, query, lastEventID string) {
+		req := httptest.NewRequest(http.MethodHead, "/.well-known/mercure", nil)
+		req.URL.RawQuery = query
+		if lastEventID != "" {
+			req.Header.Set("Last-Event-ID", lastEventID)
+		}
+		switch credentials % 4 {
+		case 1:
+			req.Header.Set("Authorization", "Bearer "+token)
+		case 2:
+			req.URL.RawQuery += "&" + auth.QueryParam + "=" + token
+		case 3:
+			req.AddCookie(&http.Cookie{Name: auth.CookieName, Value: token})
+		}
+		rec := httptest.NewRecorder()
+		e.srv.ServeHTTP(rec, req)
+
+		faults := subscribeFaults(req, token, maxSelectors, maxLength, maxCost)
+		switch {
+		case len(faults) == 0 && rec.Code != http.StatusOK:
+			t.Fatalf("HEAD ?%s (Last-Event-ID %q): %d %s, want 200", req.URL.RawQuery, lastEventID, rec.Code, rec.Body)
+		case len(faults) > 0 && faults[rec.Code] == "":
+			t.Fatalf("HEAD ?%s (Last-Event-ID %q): %d %s, want one of %v", req.URL.RawQuery, lastEventID, rec.Code, rec.Body, faults)
+		}
+	})
+}
+
+// subscribeFaults lists what is wrong with a subscribe request by the
+// status each fault calls for; it is empty for a request to accept.
+func subscribeFaults(r *http.Request, token string, maxSelectors, maxLength, maxCost int) map[int]string {
+	faults := map[int]string{}
+	topics := r.URL.Query()["topic"]
+	switch {
+	case len(topics) == 0:
+		faults[http.StatusBadRequest] = "no topic"
+	case len(topics) > maxSelectors:
+		faults[http.StatusBadRequest] = "too many topics"
+	}
+	for _, topic := range topics {
+		if err := journal.ValidateTopic(topic, journal.Limits{MaxTopicLength: maxLength}); err != nil {
+			faults[http.StatusBadRequest] = err.Error()
+		}
+	}
+	if set, err := selector.ParseSet(topics); err != nil {
+		faults[http.StatusBadRequest] = err.Error()
+	} else if set.Cost() > maxCost {
+		faults[http.StatusBadRequest] = "cost " + strconv.Itoa(set.Cost())
+	}
+	switch got, _, err := auth.TokenFromRequest(r); {
+	case errors.Is(err, auth.ErrInvalidRequest):
+		faults[http.StatusBadRequest] = err.Error()
+	case err == nil && got != token:
+		faults[http.StatusUnauthorized] = "a token not minted by the test"
+	}
+	// The Last-Event-ID header wins over the query parameters (Mercure).
+	id := r.Header.Get("Last-Event-ID")
+	for _, k := range []string{"lastEventID", "Last-Event-ID", "last-event-id", "lastEventId"} {
+		if id == "" {
+			id = r.URL.Query().Get(k)
+		}
+	}
+	if err := journal.ValidateLastEventID(id); err != nil {
+		faults[http.StatusBadRequest] = err.Error()
+	}
+	return faults
 }
