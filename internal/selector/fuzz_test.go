@@ -3,7 +3,9 @@ package selector
 import (
 	"errors"
 	"regexp"
+	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // FuzzParse checks that Parse never panics, that its errors wrap ErrInvalid,
@@ -56,6 +58,61 @@ func FuzzParse(f *testing.F) {
 				t.Fatalf("%q does not match its expansion %q (value %q, shape %#x, regexp %v)", s, topic, val, shape, sel.re)
 			}
 			shape = shape>>7 | shape<<57
+		}
+	})
+}
+
+// FuzzMatch checks Match on any topic, and on the expansions of a
+// template, for what a hub relies on: Cost is at least 1; a matching topic
+// starts with Prefix (the hub's index shows a topic only to the selectors
+// whose prefix it starts with), the raw selector aside; and Match agrees
+// with the one regexp of the whole template, so that splitting off the
+// literal prefix and suffix and the regexp-free matcher change nothing.
+func FuzzMatch(f *testing.F) {
+	f.Add("https://example.com/books/{id}", "https://example.com/books/1", uint64(1))
+	f.Add("https://example.com/books/{id}", "https://example.com/books/a/b", uint64(1))
+	f.Add("https://example.com/{+path}.json", "https://example.com/a/b%20c.json", uint64(1))
+	f.Add("https://example.com/users/{id}/books{/book*}{?q,lang}", "https://example.com/users/7/books/1/2?q=x&lang=fr", uint64(0x1e))
+	f.Add("{x}/{y}", "1/2", uint64(0x5))
+	f.Add("é{x}é", "é\xc3é", uint64(1))
+	f.Add("a{x:3}b", "a%C3%A9b", uint64(1))
+	f.Add("urn:plain", "urn:plain", uint64(0))
+	f.Add("*", "anything", uint64(0))
+	f.Add("{#x,y}", "#a,b", uint64(0))
+	f.Fuzz(func(t *testing.T, s, topic string, shape uint64) {
+		sel, err := Parse(s)
+		if err != nil {
+			return
+		}
+		if sel.Cost() < 1 {
+			t.Fatalf("Parse(%q).Cost() = %d, want at least 1", s, sel.Cost())
+		}
+		want := func(string) bool { return true }
+		topics := []string{topic}
+		switch {
+		case sel.IsTemplate():
+			parts, err := parseTemplate(s)
+			if err != nil {
+				t.Fatalf("Parse accepted %q but parseTemplate says %v", s, err)
+			}
+			whole, _ := middlePattern(parts)
+			re := regexp.MustCompile(whole)
+			want = func(topic string) bool { return topic == s || utf8.ValidString(topic) && re.MatchString(topic) }
+			topics = append(topics, expand(parts, fuzzVars(parts, topic, shape)))
+		case !sel.IsAll():
+			want = func(topic string) bool { return topic == s }
+		}
+		for i, topic := range topics {
+			got := sel.Match(topic)
+			if i > 0 && !got {
+				t.Fatalf("%q does not match its expansion %q", s, topic)
+			}
+			if got != want(topic) {
+				t.Fatalf("%q.Match(%q) = %v, want %v", s, topic, got, !got)
+			}
+			if got && topic != s && !strings.HasPrefix(topic, sel.Prefix()) {
+				t.Fatalf("%q matches %q, which does not start with its prefix %q", s, topic, sel.Prefix())
+			}
 		}
 	})
 }

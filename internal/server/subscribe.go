@@ -16,11 +16,14 @@ const replayChunk = 64 << 10
 
 // sseFormat is the SSE frame of an event: encoded once per event, by the
 // first SSE stream that writes it, and shared by every other.
-var sseFormat = hub.NewFormat(func(ev *journal.Event) []byte {
+var sseFormat = hub.NewFormat(sseFrame)
+
+// sseFrame encodes an event as SSE subscribers receive it.
+func sseFrame(ev *journal.Event) []byte {
 	// The hub hands out only events that frame (see hub.Publish).
 	frame, _ := sse.Event{ID: ev.ID, Type: ev.Type, Data: ev.Data, Retry: ev.Retry}.MarshalText()
 	return frame
-})
+}
 
 // heartbeatFrame is the keep-alive comment: the smallest frame a client
 // ignores, enough to detect a dead connection and keep proxies from
