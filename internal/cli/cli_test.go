@@ -17,29 +17,11 @@ import (
 	"github.com/heraldhub/herald/internal/testutil"
 )
 
-// syncBuffer is an io.Writer safe to read while the program writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // running is a `herald serve` started through Main.
 type running struct {
 	base, token string
-	stdout      *syncBuffer
-	stderr      *syncBuffer
+	stdout      *testutil.SyncBuffer
+	stderr      *testutil.SyncBuffer
 	stop        func() int
 }
 
@@ -52,7 +34,7 @@ var (
 func serve(t *testing.T, args ...string) *running {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &running{stdout: &syncBuffer{}, stderr: &syncBuffer{}}
+	r := &running{stdout: &testutil.SyncBuffer{}, stderr: &testutil.SyncBuffer{}}
 	code := make(chan int, 1)
 	go func() {
 		code <- cli.Main(ctx, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...), nil, strings.NewReader(""), r.stdout, r.stderr)
@@ -246,7 +228,7 @@ func TestServeHelpListsFlags(t *testing.T) {
 
 func TestServeEnvironment(t *testing.T) {
 	dir := t.TempDir()
-	var out, errb syncBuffer
+	var out, errb testutil.SyncBuffer
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
 	go func() {

@@ -112,7 +112,7 @@ func serveProcess(t *testing.T, args ...string) (*running, int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &running{stdout: &syncBuffer{}, stderr: &syncBuffer{}}
+	r := &running{stdout: &testutil.SyncBuffer{}, stderr: &testutil.SyncBuffer{}}
 	cmd := exec.Command(exe, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...)...)
 	cmd.Env = append(os.Environ(), runMainEnv+"=1")
 	cmd.Stdout, cmd.Stderr = r.stdout, r.stderr
