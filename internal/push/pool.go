@@ -79,12 +79,12 @@ func NewPool(cfg Config) (*Pool, error) {
 }
 
 // Add hands the pool a connection whose opening bytes are written, to
-// write src on it from now on. Whatever happens, src.Closed is called
-// once when the connection is closed, by the pool; when Add fails (the
-// pool is closed, or the connection cannot be watched) that is before it
-// returns. After Add returns the connection, wake it through
-// [Conn.Wake] (the source's wake callback) and once at once: frames that
-// were due before are not signalled again.
+// write src on it from now on. Whatever happens, the pool calls
+// src.Closed once, when the connection closes; when Add fails (the pool is
+// closed, or the connection cannot be watched) that is before it returns.
+// Once Add returns the connection, let the source wake it ([Conn.Wake])
+// and wake it once yourself: frames that came due before are not
+// signalled again.
 func (p *Pool) Add(tcp *net.TCPConn, src Source) (*Conn, error) {
 	c := &Conn{pool: p, tcp: tcp, src: src, fd: -1}
 	c.wrote() // the opening bytes, written by the caller

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"log/slog"
 	"math"
 	"net"
@@ -50,21 +51,13 @@ type Limits struct {
 }
 
 func (l *Limits) setDefaults() {
-	l.ConnectRate = cmpOr(l.ConnectRate, 1000)
-	l.ConnectBurst = cmpOr(l.ConnectBurst, 2000)
-	l.StreamsPerAddress = cmpOr(l.StreamsPerAddress, 4096)
-	l.StreamsPerSubject = cmpOr(l.StreamsPerSubject, 4096)
-	l.SelectorCostPerAddress = cmpOr(l.SelectorCostPerAddress, 64*DefaultMaxSelectorCost)
-	l.PublishRate = cmpOr(l.PublishRate, 20000)
-	l.PublishBurst = cmpOr(l.PublishBurst, 40000)
-}
-
-// cmpOr is cmp.Or for a limit: zero takes the default.
-func cmpOr[T int | float64](v, def T) T {
-	if v == 0 {
-		return def
-	}
-	return v
+	l.ConnectRate = cmp.Or(l.ConnectRate, 1000)
+	l.ConnectBurst = cmp.Or(l.ConnectBurst, 2000)
+	l.StreamsPerAddress = cmp.Or(l.StreamsPerAddress, 4096)
+	l.StreamsPerSubject = cmp.Or(l.StreamsPerSubject, 4096)
+	l.SelectorCostPerAddress = cmp.Or(l.SelectorCostPerAddress, 64*DefaultMaxSelectorCost)
+	l.PublishRate = cmp.Or(l.PublishRate, 20000)
+	l.PublishBurst = cmp.Or(l.PublishBurst, 40000)
 }
 
 // Which limit refused a request: the values of herald_refused_total's
