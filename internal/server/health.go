@@ -21,7 +21,7 @@ func (s *Server) handleReady() http.Handler {
 			return
 		}
 		if err := s.ping(r.Context()); err != nil {
-			s.log.Warn("readiness: journal unavailable", "err", err)
+			s.faults.Warn("readiness: journal unavailable", "err", err)
 			writeError(w, errorf(http.StatusServiceUnavailable, "journal unavailable"))
 			return
 		}

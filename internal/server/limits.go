@@ -2,6 +2,7 @@ package server
 
 import (
 	"cmp"
+	"context"
 	"log/slog"
 	"math"
 	"net"
@@ -238,24 +239,30 @@ func tooMany(f *refusal) *httpError {
 	return e
 }
 
-// refusalLog logs refused requests at a bounded rate, so that an attack
-// costs a few lines a second, not one per request. The lines it drops are
-// counted in one summary line a second later.
-type refusalLog struct {
+// boundedLog logs at a bounded rate, so that an attack (refused
+// requests) or a lasting fault (a full disk failing every readiness
+// probe) costs a few lines a second, not one per request. The lines it
+// drops are counted in one summary line a second later.
+type boundedLog struct {
 	log     *slog.Logger
 	limiter *rate.Limiter
 	mu      sync.Mutex
 	dropped int
 }
 
-func newRefusalLog(log *slog.Logger) *refusalLog {
-	return &refusalLog{log: log, limiter: rate.NewLimiter(5, 10)}
+func newBoundedLog(log *slog.Logger) *boundedLog {
+	return &boundedLog{log: log, limiter: rate.NewLimiter(5, 10)}
 }
 
-// Info logs msg unless too many refusals were logged lately.
-func (l *refusalLog) Info(msg string, args ...any) {
+// Info logs at level Info unless too many lines were logged lately.
+func (l *boundedLog) Info(msg string, args ...any) { l.logAt(slog.LevelInfo, msg, args) }
+
+// Warn logs at level Warn unless too many lines were logged lately.
+func (l *boundedLog) Warn(msg string, args ...any) { l.logAt(slog.LevelWarn, msg, args) }
+
+func (l *boundedLog) logAt(level slog.Level, msg string, args []any) {
 	if l.limiter.Allow() {
-		l.log.Info(msg, args...)
+		l.log.Log(context.Background(), level, msg, args...)
 		return
 	}
 	l.mu.Lock()
@@ -267,11 +274,11 @@ func (l *refusalLog) Info(msg string, args ...any) {
 	}
 }
 
-// summarize logs how many refusals went unlogged.
-func (l *refusalLog) summarize() {
+// summarize logs how many lines were dropped.
+func (l *boundedLog) summarize() {
 	l.mu.Lock()
 	n := l.dropped
 	l.dropped = 0
 	l.mu.Unlock()
-	l.log.Info("refused requests not logged one by one", "count", n)
+	l.log.Info("log lines left out (too many a second)", "count", n)
 }

@@ -149,7 +149,7 @@ func TestRefusalsLoggedAtBoundedRate(t *testing.T) {
 		t.Fatalf("%d log lines for 200 refusals", lines)
 	}
 	testutil.CheckFor(t, testutil.WaitTimeout, 10*time.Millisecond, func() error {
-		if !strings.Contains(logs.String(), "not logged one by one") {
+		if !strings.Contains(logs.String(), "log lines left out") {
 			return fmt.Errorf("no summary of the refusals left out:\n%s", logs.String())
 		}
 		return nil

@@ -150,7 +150,8 @@ type Server struct {
 	streams  atomic.Int64     // admitted streams, against MaxConnections
 	tokens   tokenCache
 	limits   *clientLimiter
-	refusals *refusalLog
+	refusals *boundedLog            // refused requests
+	faults   *boundedLog            // lasting faults seen per request (readiness)
 	release  func(*session.Session) // releaseSession, made once for every session
 	draining chan struct{}          // closed by Drain: streams end so clients reconnect elsewhere
 	drainOne sync.Once
@@ -182,7 +183,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.limits = newClientLimiter(cfg.Limits, time.Now)
 	s.release = s.releaseSession
-	s.refusals = newRefusalLog(cfg.Logger)
+	s.refusals, s.faults = newBoundedLog(cfg.Logger), newBoundedLog(cfg.Logger)
 	s.metrics = newServerMetrics(cfg.Metrics, s)
 	s.mux = s.routes()
 	return s, nil
