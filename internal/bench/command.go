@@ -62,6 +62,9 @@ type config struct {
 	size               int
 	topic              string
 	selector           string
+	attackers          int
+	churn              float64
+	churnSelectors     int
 	procs              int
 	sources            string
 	connectConcurrency int
@@ -96,6 +99,9 @@ func newFlagSet(cfg *config, stderr io.Writer) *flag.FlagSet {
 	fs.IntVar(&cfg.events, "k", 100000, "resume: events published while the subscriber is away")
 	fs.IntVar(&cfg.size, "size", 0, "minimum payload size in bytes (padded)")
 	fs.StringVar(&cfg.topic, "topic", "", "topic to use (default: a fresh one per run)")
+	fs.IntVar(&cfg.attackers, "attackers", 0, "fanout: anonymous streams held open beside the subscribers, each asking for a template at the hub's default selector budget that no event matches (the costliest a client can make)")
+	fs.Float64Var(&cfg.churn, "churn", 0, "fanout: anonymous subscriptions opened and closed per second during the measured steps, each with --churn-selectors selectors")
+	fs.IntVar(&cfg.churnSelectors, "churn-selectors", 64, "fanout: topic selectors of each --churn subscription")
 	fs.StringVar(&cfg.selector, "selector", "", "idle/fanout: topic selector the subscribers ask for, such as a URI template matching --topic (default: the topic itself)")
 	fs.IntVar(&cfg.procs, "procs", 0, "child processes to hold subscribers (default: as many as the open-file limit needs)")
 	fs.StringVar(&cfg.sources, "sources", "auto", `client source addresses: "auto" (127.0.0.2-9 for an IPv4 loopback hub), "none", or a comma-separated list`)

@@ -21,6 +21,9 @@ type fanoutReport struct {
 	Late        int64        `json:"late"`    // deliveries after --drain, counted as lost
 	Foreign     int64        `json:"foreign"` // events on the topic that were not the bench's
 	FirstError  string       `json:"first_error,omitempty"`
+	// Attack is the load beside the subscribers, with --attackers or
+	// --churn.
+	Attack *attackReport `json:"attack,omitempty"`
 }
 
 // fanoutStep is one publishing rate held for --duration.
@@ -84,6 +87,10 @@ func (r *runner) fanout(ctx context.Context) (*fanoutReport, error) {
 	defer pub.close()
 	if rep.Unprimed, err = r.prime(ctx, pub, groups); err != nil {
 		return nil, err
+	}
+	if r.cfg.attackers > 0 || r.cfg.churn > 0 {
+		a := r.startAttack(ctx)
+		defer func() { rep.Attack = a.stop() }()
 	}
 
 	var seq uint64

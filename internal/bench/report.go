@@ -120,6 +120,10 @@ func writeIdle(w io.Writer, r *idleReport) {
 func writeFanout(w io.Writer, r *fanoutReport) {
 	fmt.Fprintf(w, "subscribers\t%d requested, %d connected, %d failed (%s), %.0f connections/s\n",
 		r.Subscribers, r.Connected, r.Failed, procsText(r.Procs), r.ConnectRate)
+	if a := r.Attack; a != nil {
+		fmt.Fprintf(w, "attack\t%d costly streams held (%d refused); %d subscriptions churned (%.0f/s, %d failed)\n",
+			a.AttackersConnected, a.AttackersFailed, a.Churned, a.ChurnRate, a.ChurnFailed)
+	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "rate/s\tpublished\tpub/s\tpub p99 ms\tdeliveries/s\tp50 ms\tp90 ms\tp99 ms\tmax ms\tlost\tdup\tserver CPU\tserver RSS\t")
 	for _, s := range r.Steps {

@@ -19,11 +19,11 @@ import (
 	"github.com/heraldhub/herald/internal/testutil"
 )
 
-// bench runs Command against hub with --json and the fixture's key, and
-// decodes the report.
+// bench runs Command against hub with --json and the fixture's key (args
+// may give another, after the scenario), and decodes the report.
 func bench(t *testing.T, hub string, args ...string) (*report, int, string) {
 	t.Helper()
-	args = append(args, "--hub", hub, "--key", fixtureKey, "--json", "--quiet", "--timeout", "60s")
+	args = append([]string{args[0], "--hub", hub, "--key", fixtureKey, "--json", "--quiet", "--timeout", "60s"}, args[1:]...)
 	var stdout, stderr bytes.Buffer
 	code := Command(context.Background(), args, &stdout, &stderr)
 	if code != ExitOK && code != ExitInexact {

@@ -45,6 +45,7 @@ var errStreamEnded = errors.New("hub closed the stream")
 // subscribeRequest is what one subscription asks for.
 type subscribeRequest struct {
 	topic       string
+	topics      []string // more topic selectors, after topic
 	token       string
 	lastEventID string
 }
@@ -99,6 +100,9 @@ func (t *target) subscribe(ctx context.Context, req subscribeRequest) (*stream, 
 func (t *target) subscribeHead(req subscribeRequest) string {
 	q := t.hub.Query()
 	q.Add("topic", req.topic)
+	for _, t := range req.topics {
+		q.Add("topic", t)
+	}
 	path := t.hub.EscapedPath()
 	if path == "" {
 		path = "/"
