@@ -115,6 +115,34 @@ func TestAppendRetry(t *testing.T) {
 	}
 }
 
+// AppendControl sets the client's last event ID (and retry) without an
+// event: a decoder reports no event, and its last event ID is the id.
+func TestAppendControl(t *testing.T) {
+	for _, c := range []struct {
+		id    string
+		retry time.Duration
+		want  string
+	}{
+		{"42", 1500 * time.Millisecond, "retry: 1500\nid: 42\n\n"},
+		{"urn:herald:e:7", 0, "id: urn:herald:e:7\n\n"},
+		{"", 3 * time.Second, "retry: 3000\n\n"},
+		{"", 0, ""}, // a lone blank line would reset the client's ID
+	} {
+		frame, err := sse.AppendControl(nil, c.id, c.retry)
+		if err != nil || string(frame) != c.want {
+			t.Fatalf("AppendControl(%q, %v) = %q, %v; want %q", c.id, c.retry, frame, err, c.want)
+		}
+		dec := sse.NewDecoder(bytes.NewReader(append(frame, "data: x\n\n"...)))
+		ev, err := dec.Next()
+		if err != nil || string(ev.Data) != "x" || ev.ID != c.id {
+			t.Errorf("after %q the next event is %+v (%v), want data x with last event ID %q", frame, ev, err, c.id)
+		}
+	}
+	if _, err := sse.AppendControl(nil, "a\nb", 0); !errors.Is(err, sse.ErrInvalidField) {
+		t.Fatalf("an id with LF: %v, want ErrInvalidField", err)
+	}
+}
+
 // TestEventRoundTrip decodes what AppendTo wrote, with the line endings of
 // Data normalised to LF and the ID carried over from earlier events, as a
 // client sees it.
