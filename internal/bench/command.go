@@ -63,6 +63,7 @@ type config struct {
 	topic              string
 	selector           string
 	attackers          int
+	attackerCost       int
 	churn              float64
 	churnSelectors     int
 	procs              int
@@ -99,7 +100,8 @@ func newFlagSet(cfg *config, stderr io.Writer) *flag.FlagSet {
 	fs.IntVar(&cfg.events, "k", 100000, "resume: events published while the subscriber is away")
 	fs.IntVar(&cfg.size, "size", 0, "minimum payload size in bytes (padded)")
 	fs.StringVar(&cfg.topic, "topic", "", "topic to use (default: a fresh one per run)")
-	fs.IntVar(&cfg.attackers, "attackers", 0, "fanout: anonymous streams held open beside the subscribers, each asking for a template at the hub's default selector budget that no event matches (the costliest a client can make)")
+	fs.IntVar(&cfg.attackers, "attackers", 0, "fanout: anonymous streams held open beside the subscribers, each asking for templates no event matches, as costly together as --attacker-cost allows (the costliest subscription a client can make)")
+	fs.IntVar(&cfg.attackerCost, "attacker-cost", 256, "fanout: selector cost of each --attackers stream (the hub's --max-selector-cost, 256 by default)")
 	fs.Float64Var(&cfg.churn, "churn", 0, "fanout: anonymous subscriptions opened and closed per second during the measured steps, each with --churn-selectors selectors")
 	fs.IntVar(&cfg.churnSelectors, "churn-selectors", 64, "fanout: topic selectors of each --churn subscription")
 	fs.StringVar(&cfg.selector, "selector", "", "idle/fanout: topic selector the subscribers ask for, such as a URI template matching --topic (default: the topic itself)")

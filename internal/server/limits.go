@@ -37,7 +37,7 @@ type Limits struct {
 	StreamsPerSubject int
 	// SelectorCostPerAddress caps the total selector cost (see
 	// Config.MaxSelectorCost) of one client address's open streams
-	// (default 65,536: 64 streams at the largest budget, about 3 MiB).
+	// (default 16,384: 64 streams at the largest budget, under 1 MiB).
 	SelectorCostPerAddress int
 	// PublishRate is how many events per second one token may publish,
 	// in bursts of up to PublishBurst (defaults 20,000/s, 40,000).

@@ -537,7 +537,7 @@ func TestSelectorCostBudget(t *testing.T) {
 		costly = append(costly, "topic="+url.QueryEscape(b.String()))
 	}
 	_, status, body := e.trySubscribe(strings.Join(costly, "&"), nil)
-	if status != http.StatusBadRequest || !strings.Contains(body, "limit 1024") {
+	if status != http.StatusBadRequest || !strings.Contains(body, "limit 256") {
 		t.Fatalf("costly selectors: %d %q, want 400 naming the limit", status, body)
 	}
 	if n := e.hub.Stats().Subscribers; n != 0 {
