@@ -399,8 +399,8 @@ func (h *Hub) offer(s *Subscription, msg *Message) uint64 {
 	return 0
 }
 
-// flushNotify runs the OnReady callbacks collected under a shard lock, so
-// that a callback may do anything, Close included.
+// flushNotify runs the wakers collected under a shard lock, so
+// that a waker may do anything, Close included.
 func (h *Hub) flushNotify() {
 	for i, s := range h.notify {
 		s.notifyReady()

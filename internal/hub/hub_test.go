@@ -163,9 +163,9 @@ func TestSlowConsumerIsCutOthersUnaffected(t *testing.T) {
 	if msgs := slow.Drain(nil); len(msgs) != 0 {
 		t.Errorf("a cut subscription still drains %d messages", len(msgs))
 	}
-	// OnReady: once when the first event was queued, once at the cut.
+	// The waker: once when the first event was queued, once at the cut.
 	if got := slowCalls.Load(); got != 2 {
-		t.Errorf("OnReady called %d times, want 2", got)
+		t.Errorf("waker called %d times, want 2", got)
 	}
 	st := h.Stats()
 	if st.SlowConsumerDisconnects != 1 {
@@ -202,7 +202,7 @@ func TestCloseUnsubscribes(t *testing.T) {
 	s.Close()
 	waitDone(t, s, nil)
 	if got := readyCalls.Load(); got != 1 {
-		t.Errorf("OnReady called %d times by Close, want 1", got)
+		t.Errorf("waker called %d times by Close, want 1", got)
 	}
 	if got := h.Stats().Subscribers; got != 1 {
 		t.Errorf("Subscribers after Close = %d, want 1", got)
@@ -219,7 +219,7 @@ func TestCloseUnsubscribes(t *testing.T) {
 	}
 }
 
-func TestCloseFromOnReady(t *testing.T) {
+func TestCloseFromWaker(t *testing.T) {
 	h, _ := startHub(t, hub.Config{})
 	s := subscribe(t, h, hub.SubscribeRequest{Selectors: sels(t, "t")})
 	s.SetWaker(wakeFunc(s.Close)) // on the fan-out goroutine: must not deadlock
@@ -476,7 +476,7 @@ func TestReadySignalsOncePerBatch(t *testing.T) {
 		t.Fatal("Ready not signalled")
 	}
 	if got := calls.Load(); got != 1 {
-		t.Errorf("OnReady called %d times for one batch, want 1", got)
+		t.Errorf("waker called %d times for one batch, want 1", got)
 	}
 	if n := len(s.Drain(nil)); n != 3 {
 		t.Errorf("drained %d, want 3", n)
@@ -484,6 +484,6 @@ func TestReadySignalsOncePerBatch(t *testing.T) {
 	publish(t, h, event("t"))
 	waitFannedOut(t, h, 4)
 	if got := calls.Load(); got != 2 {
-		t.Errorf("OnReady called %d times after the next event, want 2", got)
+		t.Errorf("waker called %d times after the next event, want 2", got)
 	}
 }

@@ -8,7 +8,7 @@
 // lifetime passed (one timer, armed by [New]), the hub cut it as a slow
 // consumer or shut down, the server drains ([Registry.EndAll]), or its
 // writer failed or its client left. Its writer learns of the end through
-// [Session.Done] or the wake callback, may send a last frame, then calls
+// [Session.Done] or its [Waker], may send a last frame, then calls
 // [Session.Release], which gives back what admission took, exactly once.
 package session
 
