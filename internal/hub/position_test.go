@@ -3,6 +3,7 @@ package hub_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/heraldhub/herald/internal/hub"
 	"github.com/heraldhub/herald/internal/journal"
@@ -49,7 +50,11 @@ func TestSetWakerAfterSubscribe(t *testing.T) {
 	called := make(chan struct{}, 8)
 	s.SetWaker(wakeFunc(func() { called <- struct{}{} }))
 	ev := publish(t, h, event("t"))
-	<-called
+	select {
+	case <-called:
+	case <-time.After(testutil.WaitTimeout):
+		t.Fatal("the waker set after Subscribe was never called")
+	}
 	if msgs := s.Drain(nil); len(msgs) != 1 || msgs[0].Event.Seq != ev.Seq {
 		t.Fatalf("after the callback, drained %v, want seq %d", seqs(msgs), ev.Seq)
 	}

@@ -215,6 +215,13 @@ func (s *Subscription) entry(topic string) *topicEntry {
 // ID identifies the subscription: "urn:uuid:" and a random UUID.
 func (s *Subscription) ID() string { return s.id }
 
+// Selectors are what the subscription asked for, as given to Subscribe.
+func (s *Subscription) Selectors() selector.Set { return s.selectors }
+
+// Payload is the subscriber's description for the subscriptions API, as
+// given to Subscribe.
+func (s *Subscription) Payload() json.RawMessage { return s.payload }
+
 // Resumed reports whether LastEventID was found in the journal, so that
 // replay starts right after it; it is true for [Earliest] too. It is false
 // for a live-only subscription and for an unknown or expired ID, which

@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"strconv"
 
@@ -84,9 +83,9 @@ func (s *Server) admit(ctx context.Context, req subscribeRequest) (*session.Sess
 		s.log.Warn("subscribe failed", "err", err)
 		return nil, unavailable("hub unavailable, retry later", 1)
 	}
-	s.announce(sub, req.selectors, hreq.Payload, true)
+	s.announce(sub, true)
 	sess := session.New(session.Config{
-		Sub: sub, Claims: req.claims, Selectors: req.selectors, Address: req.address,
+		Sub: sub, Claims: req.claims, Address: req.address,
 		StartID:     startID(req.lastEventID, sub),
 		MaxLifetime: s.cfg.MaxLifetime,
 		Release:     s.release,
@@ -99,13 +98,12 @@ func (s *Server) admit(ctx context.Context, req subscribeRequest) (*session.Sess
 // session's release (Server.release, made once).
 func (s *Server) releaseSession(sess *session.Session) {
 	var subject string
-	var payload json.RawMessage
 	if sess.Claims != nil {
-		subject, payload = sess.Claims.Subject, sess.Claims.Payload
+		subject = sess.Claims.Subject
 	}
-	s.limits.releaseStream(sess.Address, subject, sess.Selectors.Cost())
+	s.limits.releaseStream(sess.Address, subject, sess.Sub.Selectors().Cost())
 	s.streams.Add(-1)
-	s.announce(sess.Sub, sess.Selectors, payload, false)
+	s.announce(sess.Sub, false)
 }
 
 // unavailable is a 503 that tells the client when to come back.

@@ -9,7 +9,6 @@ import (
 	"github.com/heraldhub/herald/internal/auth"
 	"github.com/heraldhub/herald/internal/hub"
 	"github.com/heraldhub/herald/internal/journal"
-	"github.com/heraldhub/herald/internal/selector"
 )
 
 // mercureContext is the JSON-LD context of Mercure's subscription documents.
@@ -41,10 +40,11 @@ func subscriptionTopic(sel, subscriber string) string {
 // announcements, not journaled events: no fsync and no history for them,
 // and never a delay for ordinary events (see hub.Announce). A watcher
 // that reconnects reads the subscriptions API for what it missed.
-func (s *Server) announce(sub *hub.Subscription, sels selector.Set, payload json.RawMessage, active bool) {
+func (s *Server) announce(sub *hub.Subscription, active bool) {
 	if !s.cfg.SubscriptionEvents {
 		return
 	}
+	sels, payload := sub.Selectors(), sub.Payload()
 	events := make([]*journal.Event, 0, len(sels))
 	for _, sel := range sels {
 		topic := subscriptionTopic(sel.String(), sub.ID())

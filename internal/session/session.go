@@ -22,7 +22,6 @@ import (
 	"github.com/heraldhub/herald/internal/auth"
 	"github.com/heraldhub/herald/internal/clock"
 	"github.com/heraldhub/herald/internal/hub"
-	"github.com/heraldhub/herald/internal/selector"
 )
 
 // Why a session ended, besides the hub's [hub.ErrSlowConsumer] and
@@ -42,8 +41,6 @@ type Config struct {
 	Sub *hub.Subscription
 	// Claims are the verified token's, nil for an anonymous subscriber.
 	Claims *auth.Claims
-	// Selectors are what the subscriber asked for.
-	Selectors selector.Set
 	// StartID is where the subscriber stands when its stream opens: an ID
 	// after which it receives every matching event ("earliest" for all
 	// that is retained). Transports send it first, so that a client that
@@ -68,11 +65,10 @@ type Config struct {
 // Session is one admitted subscriber. Its methods are safe for concurrent
 // use.
 type Session struct {
-	Sub       *hub.Subscription
-	Claims    *auth.Claims
-	Selectors selector.Set
-	StartID   string
-	Address   string
+	Sub     *hub.Subscription
+	Claims  *auth.Claims
+	StartID string
+	Address string
 
 	deadline clock.Timer
 	release  func(*Session)
@@ -92,7 +88,7 @@ type Session struct {
 // the token's expiry or the maximum lifetime, whichever comes first.
 func New(c Config) *Session {
 	s := &Session{
-		Sub: c.Sub, Claims: c.Claims, Selectors: c.Selectors, StartID: c.StartID, Address: c.Address,
+		Sub: c.Sub, Claims: c.Claims, StartID: c.StartID, Address: c.Address,
 		release: c.Release, shard: -1,
 	}
 	clk := clock.Or(c.Clock)
@@ -112,7 +108,7 @@ func (s *Session) deadlineOf(now time.Time, lifetime time.Duration) (time.Time, 
 	var at time.Time
 	var reason error
 	if lifetime > 0 {
-		at, reason = now.Add(Jitter(lifetime)), ErrLifetime
+		at, reason = now.Add(jitter(lifetime)), ErrLifetime
 	}
 	if s.Claims != nil && !s.Claims.ExpiresAt.IsZero() && (at.IsZero() || s.Claims.ExpiresAt.Before(at)) {
 		at, reason = s.Claims.ExpiresAt, ErrTokenExpired
@@ -224,9 +220,9 @@ func (s *Session) Release(reason error) {
 	})
 }
 
-// Jitter spreads d over ±10% so that streams opened together do not all
+// jitter spreads d over ±10% so that streams opened together do not all
 // end (and reconnect) together.
-func Jitter(d time.Duration) time.Duration {
+func jitter(d time.Duration) time.Duration {
 	spread := int64(d) / 5
 	if spread <= 0 {
 		return d

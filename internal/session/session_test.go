@@ -34,7 +34,7 @@ func newSession(t *testing.T, h *hub.Hub, c session.Config) *session.Session {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.Sub, c.Selectors = sub, sels
+	c.Sub = sub
 	s := session.New(c)
 	t.Cleanup(func() { s.Release(nil) })
 	return s
