@@ -31,6 +31,7 @@ type serveConfig struct {
 	retry             time.Duration
 	writeTimeout      time.Duration
 	maxLifetime       time.Duration
+	pollMaxWait       time.Duration
 	maxConnections    int
 	maxBody           int64
 	queueBytes        int
@@ -64,6 +65,7 @@ func serveFlags(env *Env) (*serveConfig, *flag.FlagSet) {
 	fs.DurationVar(&c.retry, "retry", 3*time.Second, "reconnection time hinted to clients with retry: (0 disables)")
 	fs.DurationVar(&c.writeTimeout, "write-timeout", 10*time.Second, "deadline of each write to a subscriber; a stalled stream is closed")
 	fs.DurationVar(&c.maxLifetime, "max-lifetime", 0, "end streams after this long (±10% jitter) so clients rebalance (0: never)")
+	fs.DurationVar(&c.pollMaxWait, "poll-max-wait", 30*time.Second, "the longest a long poll is held when no event is due")
 	fs.IntVar(&c.maxConnections, "max-connections", 0, "most concurrent subscriber streams; more get 503 (0: no limit)")
 	fs.Int64Var(&c.maxBody, "max-body", 1<<20, "largest publish request body, in bytes")
 	fs.IntVar(&c.maxSelectorCost, "max-selector-cost", server.DefaultMaxSelectorCost, "most total cost of one subscription's topic selectors (compiled matcher instructions; 1 per plain topic or simple template); more is refused with 400")
@@ -142,7 +144,7 @@ func serve(env *Env, args []string) error {
 		Anonymous:   c.anonymous,
 		CORSOrigins: c.corsOrigins.values,
 		Heartbeat:   disableIfZero(c.heartbeat), RetryHint: disableIfZero(c.retry),
-		WriteTimeout: c.writeTimeout, MaxLifetime: c.maxLifetime, MaxConnections: c.maxConnections,
+		WriteTimeout: c.writeTimeout, MaxLifetime: c.maxLifetime, PollMaxWait: c.pollMaxWait, MaxConnections: c.maxConnections,
 		MaxBodyBytes:       c.maxBody,
 		MaxSelectorCost:    c.maxSelectorCost,
 		Limits:             noLimitIfZero(c.limits),

@@ -328,6 +328,7 @@ func TestSubscriptionsSnapshot(t *testing.T) {
 	b := subscribe(t, h, hub.SubscribeRequest{Selectors: sels(t, "*")})
 	c := subscribe(t, h, hub.SubscribeRequest{Selectors: sels(t, "a")})
 	c.Close()
+	subscribe(t, h, hub.SubscribeRequest{Selectors: sels(t, "a"), Unlisted: true})
 
 	got := h.Subscriptions()
 	if len(got) != 2 {

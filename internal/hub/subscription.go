@@ -43,6 +43,10 @@ type SubscribeRequest struct {
 	// Payload describes the subscriber to the subscriptions API (Mercure);
 	// the hub does not interpret it.
 	Payload json.RawMessage
+	// Unlisted leaves the subscription out of [Hub.Subscriptions]: a
+	// long poll's subscription lasts one request, and the server lists
+	// the poller instead, once.
+	Unlisted bool
 }
 
 // Subscription is one subscriber's registration: a bounded queue of the
@@ -52,6 +56,7 @@ type Subscription struct {
 	hub       *Hub
 	id        string
 	payload   json.RawMessage
+	unlisted  bool
 	selectors selector.Set
 	grants    selector.Set
 	// waker is set by SetWaker, possibly while the fan-out runs.
@@ -108,8 +113,9 @@ func (h *Hub) Subscribe(ctx context.Context, req SubscribeRequest) (*Subscriptio
 	}
 	s := &Subscription{
 		hub:       h,
-		id:        newSubscriptionID(),
+		id:        NewSubscriberID(),
 		payload:   req.Payload,
+		unlisted:  req.Unlisted,
 		selectors: req.Selectors,
 		grants:    req.Grants,
 		done:      make(chan struct{}),
@@ -184,7 +190,9 @@ func (h *Hub) position(ctx context.Context, id string) (after uint64, found bool
 	return seq, true, nil
 }
 
-func newSubscriptionID() string {
+// NewSubscriberID returns a new subscriber ID: "urn:uuid:" and a random
+// (version 4) UUID, as every subscription has.
+func NewSubscriberID() string {
 	var u [16]byte
 	_, _ = rand.Read(u[:])  // never fails (crypto/rand since Go 1.24)
 	u[6] = u[6]&0x0f | 0x40 // version 4
@@ -214,6 +222,10 @@ func (s *Subscription) entry(topic string) *topicEntry {
 
 // ID identifies the subscription: "urn:uuid:" and a random UUID.
 func (s *Subscription) ID() string { return s.id }
+
+// Unlisted reports whether [Hub.Subscriptions] leaves the subscription
+// out (see [SubscribeRequest.Unlisted]).
+func (s *Subscription) Unlisted() bool { return s.unlisted }
 
 // Selectors are what the subscription asked for, as given to Subscribe.
 func (s *Subscription) Selectors() selector.Set { return s.selectors }
@@ -271,11 +283,15 @@ type SubscriptionInfo struct {
 	Payload   json.RawMessage
 }
 
-// Subscriptions returns the registered subscriptions, ordered by ID.
+// Subscriptions returns the registered subscriptions but the unlisted
+// ones, ordered by ID.
 func (h *Hub) Subscriptions() []SubscriptionInfo {
 	subs := h.index.all()
 	out := make([]SubscriptionInfo, 0, len(subs))
 	for _, s := range subs {
+		if s.unlisted {
+			continue
+		}
 		out = append(out, SubscriptionInfo{ID: s.id, Selectors: s.selectors.Strings(), Payload: s.payload})
 	}
 	slices.SortFunc(out, func(a, b SubscriptionInfo) int { return strings.Compare(a.ID, b.ID) })

@@ -21,6 +21,9 @@ type subscribeRequest struct {
 	claims      *auth.Claims // nil: anonymous
 	lastEventID string
 	address     string // the client's, as limits count it
+	// unlisted: a poll, listed by the server's pollers rather than as a
+	// subscription of its own, and not announced.
+	unlisted bool
 }
 
 // parseSubscribe reads a Mercure subscribe request: its topic selectors,
@@ -71,7 +74,7 @@ func (s *Server) admit(ctx context.Context, req subscribeRequest) (*session.Sess
 		s.refusals.Info("stream refused", "reason", refused.reason, "remote", req.address, "subject", subject)
 		return nil, tooMany(refused)
 	}
-	hreq := hub.SubscribeRequest{Selectors: req.selectors, LastEventID: req.lastEventID}
+	hreq := hub.SubscribeRequest{Selectors: req.selectors, LastEventID: req.lastEventID, Unlisted: req.unlisted}
 	if req.claims != nil {
 		hreq.Grants = req.claims.Subscribe
 		hreq.Payload = req.claims.Payload

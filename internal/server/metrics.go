@@ -11,6 +11,7 @@ type serverMetrics struct {
 	publishErrors   *metrics.Counter
 	authFailures    *metrics.Counter
 	streamsOpened   *metrics.Counter
+	polls           *metrics.Counter
 	rejectedStreams *metrics.Counter
 	appendLatency   *metrics.Histogram
 	refused         *metrics.CounterVec
@@ -22,6 +23,7 @@ func newServerMetrics(reg *metrics.Registry, s *Server) *serverMetrics {
 		publishErrors:   reg.NewCounter("herald_publish_errors_total", "Publish requests refused or failed."),
 		authFailures:    reg.NewCounter("herald_auth_failures_total", "Requests answered 401."),
 		streamsOpened:   reg.NewCounter("herald_streams_opened_total", "Subscriber streams opened."),
+		polls:           reg.NewCounter("herald_polls_total", "Long and short polls answered."),
 		rejectedStreams: reg.NewCounter("herald_streams_rejected_total", "Subscriber streams refused by the connection limit."),
 		refused: reg.NewCounterVec("herald_refused_total", "Requests refused with 429 by a per-client limit, by limit.",
 			"reason", refusalReasons...),

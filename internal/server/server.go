@@ -18,6 +18,7 @@ import (
 	"github.com/heraldhub/herald/internal/metrics"
 	"github.com/heraldhub/herald/internal/push"
 	"github.com/heraldhub/herald/internal/session"
+	"github.com/heraldhub/herald/internal/transport/longpoll"
 )
 
 // Config is the server's configuration. The zero value of every field
@@ -70,6 +71,10 @@ type Config struct {
 	// bytes per unit once matched, so some 13 KiB at the default.
 	MaxSelectorCost int
 
+	// PollMaxWait caps how long a poll is held when nothing is due
+	// (default [longpoll.DefaultMaxWait]).
+	PollMaxWait time.Duration
+
 	// Limits bounds what one client may cost; see [Limits].
 	Limits Limits
 
@@ -109,6 +114,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.WriteTimeout == 0 {
 		c.WriteTimeout = 10 * time.Second
+	}
+	if c.PollMaxWait <= 0 {
+		c.PollMaxWait = longpoll.DefaultMaxWait
 	}
 	if c.MaxBodyBytes == 0 {
 		c.MaxBodyBytes = 1 << 20
@@ -156,6 +164,7 @@ type Server struct {
 	limits   *clientLimiter
 	refusals *boundedLog            // refused requests
 	faults   *boundedLog            // lasting faults seen per request (readiness)
+	pollers  *pollers               // the presence of pollers
 	release  func(*session.Session) // releaseSession, made once for every session
 	draining chan struct{}          // closed by Drain: streams end so clients reconnect elsewhere
 	drainOne sync.Once
@@ -187,6 +196,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.limits = newClientLimiter(cfg.Limits, time.Now)
 	s.release = s.releaseSession
+	s.pollers = newPollers(s)
 	s.refusals, s.faults = newBoundedLog(cfg.Logger), newBoundedLog(cfg.Logger)
 	s.metrics = newServerMetrics(cfg.Metrics, s)
 	s.mux = s.routes()
@@ -218,6 +228,7 @@ func (s *Server) Drain() {
 	s.drainOne.Do(func() {
 		close(s.draining)
 		s.sessions.EndAll(session.ErrDraining)
+		s.pollers.stop()
 		if s.push != nil {
 			s.push.Close(session.ErrDraining)
 		}

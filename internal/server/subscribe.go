@@ -34,9 +34,19 @@ var heartbeatFrame = sse.AppendComment(nil, "")
 // events matching the request's topic selectors.
 func (s *Server) handleSubscribe() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		poll := isPoll(r)
+		if poll {
+			// Errors included: a poll is never answered from a cache.
+			w.Header().Set("Cache-Control", "no-store")
+			w.Header().Add("Vary", "Accept")
+		}
 		req, herr := s.parseSubscribe(r)
 		if herr != nil {
 			writeError(w, herr)
+			return
+		}
+		if poll {
+			s.servePoll(w, r, req)
 			return
 		}
 		if r.Method == http.MethodHead {

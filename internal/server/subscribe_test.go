@@ -162,25 +162,8 @@ func TestResumeUnderConcurrentPublishing(t *testing.T) {
 }
 
 func TestResumeAcrossRestart(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "herald.db")
-	j, err := bolt.Open(path, bolt.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := newEnvWithJournal(t, j, anonymous)
-	ids := e.publishN("t", 20)
-	e.srv.Drain()
-	e.ts.Close()
-	if err := j.Close(); err != nil {
-		t.Fatal(err)
-	}
-
-	j2, err := bolt.Open(path, bolt.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { j2.Close() })
-	e2 := newEnvWithJournal(t, j2, anonymous)
+	var ids []string
+	e2 := restarted(t, func(e *hubEnv) { ids = e.publishN("t", 20) })
 	more := e2.publishN("t", 5)
 	s := e2.subscribe("topic=t", http.Header{"Last-Event-ID": {ids[12]}})
 	for _, want := range append(ids[13:], more...) {
@@ -189,6 +172,30 @@ func TestResumeAcrossRestart(t *testing.T) {
 		}
 	}
 	e2.nothingBefore(t, s, "t")
+}
+
+// restarted runs before on a server with a bolt journal, shuts that server
+// down and closes the file, and returns a new server on the same file.
+func restarted(t *testing.T, before func(e *hubEnv)) *hubEnv {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "herald.db")
+	j, err := bolt.Open(path, bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnvWithJournal(t, j, anonymous)
+	before(e)
+	e.srv.Drain()
+	e.ts.Close()
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	j2, err := bolt.Open(path, bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { j2.Close() })
+	return newEnvWithJournal(t, j2, anonymous)
 }
 
 // A subscriber that stops reading is cut, never slowing the others, and

@@ -5,10 +5,13 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"slices"
+	"strings"
 
 	"github.com/heraldhub/herald/internal/auth"
 	"github.com/heraldhub/herald/internal/hub"
 	"github.com/heraldhub/herald/internal/journal"
+	"github.com/heraldhub/herald/internal/selector"
 )
 
 // mercureContext is the JSON-LD context of Mercure's subscription documents.
@@ -41,16 +44,23 @@ func subscriptionTopic(sel, subscriber string) string {
 // and never a delay for ordinary events (see hub.Announce). A watcher
 // that reconnects reads the subscriptions API for what it missed.
 func (s *Server) announce(sub *hub.Subscription, active bool) {
+	if sub.Unlisted() {
+		return // a poll: its poller is announced instead (see pollers)
+	}
+	s.announceSubscriber(sub.ID(), sub.Selectors(), sub.Payload(), active)
+}
+
+// announceSubscriber sends the subscription events of one subscriber.
+func (s *Server) announceSubscriber(id string, sels selector.Set, payload json.RawMessage, active bool) {
 	if !s.cfg.SubscriptionEvents {
 		return
 	}
-	sels, payload := sub.Selectors(), sub.Payload()
 	events := make([]*journal.Event, 0, len(sels))
 	for _, sel := range sels {
-		topic := subscriptionTopic(sel.String(), sub.ID())
+		topic := subscriptionTopic(sel.String(), id)
 		data, err := json.Marshal(subscriptionDoc{
 			Context: mercureContext, ID: topic, Type: "Subscription",
-			Topic: sel.String(), Subscriber: sub.ID(), Active: active, Payload: payload,
+			Topic: sel.String(), Subscriber: id, Active: active, Payload: payload,
 		})
 		if err != nil {
 			s.log.Error("subscription event", "err", err)
@@ -59,7 +69,7 @@ func (s *Server) announce(sub *hub.Subscription, active bool) {
 		events = append(events, &journal.Event{Topics: []string{topic}, Data: data, Private: true})
 	}
 	if !s.cfg.Hub.Announce(events...) {
-		s.refusals.Info("subscription events dropped: too many waiting", "subscriber", sub.ID())
+		s.refusals.Info("subscription events dropped: too many waiting", "subscriber", id)
 	}
 }
 
@@ -85,7 +95,9 @@ func (s *Server) handleSubscriptions() http.Handler {
 		}
 		topic, subscriber := r.PathValue("topic"), r.PathValue("subscriber")
 		var docs []subscriptionDoc
-		for _, info := range s.cfg.Hub.Subscriptions() {
+		subs := append(s.cfg.Hub.Subscriptions(), s.pollers.list()...)
+		slices.SortFunc(subs, func(a, b hub.SubscriptionInfo) int { return strings.Compare(a.ID, b.ID) })
+		for _, info := range subs {
 			if subscriber != "" && info.ID != subscriber {
 				continue
 			}
