@@ -1,6 +1,7 @@
 package push
 
 import (
+	"cmp"
 	"errors"
 	"net"
 	"slices"
@@ -17,6 +18,7 @@ const (
 	idle    state = iota // nothing queued, nobody writing
 	queued               // on the run queue
 	writing              // a worker or a blocking writer owns it
+	closing              // the pool's Close is writing its last frame
 	closed
 )
 
@@ -39,6 +41,9 @@ type Conn struct {
 	// ending is set by the pool's Close while a writer holds the
 	// connection: that writer closes it after the current write.
 	ending error
+	// failed is why reading the client stopped (see Receiver), for the
+	// writer to end the stream with.
+	failed error
 	shard  *shard
 
 	lastWrite atomic.Int64 // unix nanoseconds of the last write's start, on the pool's clock
@@ -74,7 +79,7 @@ type writer struct {
 // is due.
 func (w *writer) run(c *Conn, blocking bool) {
 	c.mu.Lock()
-	if c.state == closed {
+	if c.state == closed || c.state == closing {
 		c.mu.Unlock()
 		return
 	}
@@ -88,9 +93,9 @@ func (w *writer) run(c *Conn, blocking bool) {
 			return
 		}
 		c.mu.Lock()
-		if reason := c.ending; reason != nil {
+		if reason := cmp.Or(c.ending, c.failed); reason != nil {
 			c.mu.Unlock()
-			c.close(reason)
+			c.finish(reason, blocking)
 			return
 		}
 		heartbeat := c.heartbeat
@@ -219,17 +224,74 @@ func consume(bufs [][]byte, n int) [][]byte {
 	return bufs
 }
 
-// shutdown closes the connection for the pool's Close: at once when no
-// writer holds it, else by that writer after its current write.
+// shutdown closes the connection for the pool's Close, after the
+// source's last frame: at once when no writer holds it, else by that
+// writer after its current write.
 func (c *Conn) shutdown(reason error) {
 	c.mu.Lock()
-	if c.state == writing {
+	switch c.state {
+	case writing:
 		c.ending = reason
 		c.mu.Unlock()
 		return
+	case closed, closing:
+		c.mu.Unlock()
+		return
+	}
+	// Owned from now on: a worker that takes it off the run queue leaves it.
+	c.state = closing
+	c.mu.Unlock()
+	c.finish(reason, false)
+}
+
+// fail ends the stream because reading the client failed, or the source
+// refused what it read: the writer closes it with the source's last
+// frame.
+func (c *Conn) fail(reason error) {
+	c.mu.Lock()
+	if c.failed == nil {
+		c.failed = reason
 	}
 	c.mu.Unlock()
-	c.close(reason)
+	c.Wake()
+}
+
+// readBuffers are the receiving goroutines' buffers: a connection holds
+// one only while its client's bytes are being read.
+var readBuffers = sync.Pool{New: func() any {
+	b := make([]byte, 32<<10)
+	return &b
+}}
+
+// receive reads what the client of a Receiver sent, until the socket has
+// nothing more, and hands it to the source; then it asks the watcher to
+// tell again when there is more.
+func (c *Conn) receive() {
+	r := c.src.(Receiver)
+	buf := readBuffers.Get().(*[]byte)
+	defer readBuffers.Put(buf)
+	for {
+		n, err := readNow(c.raw, *buf)
+		if n > 0 {
+			if err := r.Receive((*buf)[:n]); err != nil {
+				c.fail(err)
+				return
+			}
+			continue
+		}
+		switch {
+		case errors.Is(err, syscall.EAGAIN):
+			if err := c.pool.hangups.rearm(c); err != nil {
+				c.close(err)
+			}
+			return
+		case err == nil: // end of stream
+			c.close(ErrClientGone)
+		default:
+			c.close(err)
+		}
+		return
+	}
 }
 
 // close ends the connection once and reports reason to the source.

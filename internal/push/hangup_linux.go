@@ -40,6 +40,27 @@ func writevNow(raw syscall.RawConn, bufs [][]byte) (int, error) {
 	return n, werr
 }
 
+// readNow makes one non-blocking read into buf.
+func readNow(raw syscall.RawConn, buf []byte) (int, error) {
+	var n int
+	var rerr error
+	err := raw.Read(func(fd uintptr) bool {
+		for {
+			n, rerr = unix.Read(int(fd), buf)
+			if !errors.Is(rerr, unix.EINTR) {
+				return true
+			}
+		}
+	})
+	if n < 0 {
+		n = 0
+	}
+	if err != nil {
+		return n, err
+	}
+	return n, rerr
+}
+
 // hangupWatcher tells when the client of a push connection has closed it,
 // without a goroutine reading each connection: an epoll set of its own
 // (beside Go's poller) waits for RDHUP/HUP/ERR on every push socket.
@@ -97,8 +118,7 @@ func (h *hangupWatcher) watch(c *Conn) error {
 		// The event carries the generation beside the descriptor (the Pad
 		// half of epoll's 64-bit data), so an event fetched just before a
 		// socket was closed cannot close a new one that reused its number.
-		ev := unix.EpollEvent{Events: unix.EPOLLRDHUP | unix.EPOLLIN | unix.EPOLLHUP | unix.EPOLLERR | unix.EPOLLONESHOT,
-			Fd: int32(fd), Pad: int32(h.gen)}
+		ev := unix.EpollEvent{Events: watchEvents, Fd: int32(fd), Pad: int32(h.gen)}
 		if werr = unix.EpollCtl(h.epfd, unix.EPOLL_CTL_ADD, fd, &ev); werr != nil {
 			return
 		}
@@ -110,6 +130,30 @@ func (h *hangupWatcher) watch(c *Conn) error {
 	}
 	return werr
 }
+
+// rearm watches c's socket again once its reader has emptied it (the
+// registration is one-shot). A connection closed meanwhile is left alone.
+func (h *hangupWatcher) rearm(c *Conn) error {
+	var werr error
+	err := c.raw.Control(func(f uintptr) {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		if h.stopped || c.fd != int(f) || h.conns[int32(c.fd)] != c {
+			return
+		}
+		ev := unix.EpollEvent{Events: watchEvents, Fd: int32(c.fd), Pad: int32(c.gen)}
+		werr = unix.EpollCtl(h.epfd, unix.EPOLL_CTL_MOD, c.fd, &ev)
+	})
+	if err != nil {
+		return err
+	}
+	return werr
+}
+
+// watchEvents are what the watcher waits for on a socket: input (a
+// Receiver's client talking, or any client closing) and hang-ups, once
+// per registration.
+const watchEvents = unix.EPOLLRDHUP | unix.EPOLLIN | unix.EPOLLHUP | unix.EPOLLERR | unix.EPOLLONESHOT
 
 // forget removes c before its socket is closed, so that a later socket
 // with the same descriptor number is not mistaken for it.

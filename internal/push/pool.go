@@ -160,8 +160,16 @@ func (p *Pool) conns() []*Conn {
 	return all
 }
 
-// hangup is called by the watcher when a client went away.
-func (p *Pool) hangup(c *Conn) { c.close(ErrClientGone) }
+// hangup is called by the watcher when a client's socket is readable or
+// closed: a Receiver's client talks, any other client went away (an SSE
+// client sends nothing after its request).
+func (p *Pool) hangup(c *Conn) {
+	if _, ok := c.src.(Receiver); ok {
+		go c.receive()
+		return
+	}
+	c.close(ErrClientGone)
+}
 
 // heartbeats wakes, with a keep-alive due, every connection quiet for half
 // an interval: one timer for all connections.

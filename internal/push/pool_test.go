@@ -197,3 +197,80 @@ func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
 }
+
+// echo is a Receiver that writes back each line its client sends, and
+// refuses the line "bye" with a last frame.
+type echo struct {
+	*source
+	partial []byte
+}
+
+var errBye = errors.New("client said bye")
+
+func (e *echo) Receive(data []byte) error {
+	e.partial = append(e.partial, data...)
+	for {
+		i := strings.IndexByte(string(e.partial), '\n')
+		if i < 0 {
+			return nil
+		}
+		line := string(e.partial[:i+1])
+		e.partial = e.partial[i+1:]
+		if line == "bye\n" {
+			return errBye
+		}
+		e.send("echo " + line)
+	}
+}
+
+// A Receiver's client is read whenever it sends, as often as it sends,
+// with nothing held between; a refusal ends the stream with its last
+// frame, and the source hears why.
+func TestPoolReadsReceivers(t *testing.T) {
+	p := newPool(t, push.Config{})
+	src := &echo{source: newSource()}
+	src.goodbye = []byte("goodbye\n")
+	server, r, client := connPair(t)
+	c, err := p.Add(server, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src.setWake(c.Wake)
+	for i := range 50 {
+		line := strings.Repeat("x", i*1000) + "\n"
+		// Split across writes: the source reassembles.
+		if _, err := client.Write([]byte(line[:len(line)/2])); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := client.Write([]byte(line[len(line)/2:])); err != nil {
+			t.Fatal(err)
+		}
+		expect(t, r, client, "echo "+line)
+	}
+	if _, err := client.Write([]byte("bye\n")); err != nil {
+		t.Fatal(err)
+	}
+	expect(t, r, client, "goodbye\n")
+	if err := closedWith(t, src.source); err != errBye {
+		t.Fatalf("Closed(%v), want %v", err, errBye)
+	}
+}
+
+// Close gives each stream its last frame before closing it (a WebSocket's
+// close frame), whether or not a writer holds it.
+func TestPoolCloseWritesGoodbye(t *testing.T) {
+	p, err := push.NewPool(push.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := newSource()
+	src.goodbye = []byte("going away\n")
+	r, client := add(t, p, src)
+	src.send("data: x\n\n")
+	expect(t, r, client, "data: x\n\n")
+	p.Close(errors.New("draining"))
+	expect(t, r, client, "going away\n")
+	if _, err := r.ReadByte(); err != io.EOF {
+		t.Fatalf("after the goodbye: %v, want EOF", err)
+	}
+}

@@ -29,6 +29,18 @@ type Source interface {
 	Closed(reason error)
 }
 
+// Receiver is a [Source] whose client talks too: a WebSocket. A [Pool]
+// reads such a connection when its socket is readable, from a goroutine
+// that lives only while there are bytes to read, and hands them to
+// Receive: in order, never concurrently. Receive may block (to wait for
+// room for its replies, or for the journal); the connection is not read
+// meanwhile. data is valid only during the call. An error stops the
+// reading and ends the stream for that reason, with the source's
+// Goodbye.
+type Receiver interface {
+	Receive(data []byte) error
+}
+
 // Why a writer closed a stream on its own.
 var (
 	// ErrClientGone: the client closed the connection.

@@ -56,20 +56,40 @@ func (s *Server) parseSubscribe(r *http.Request) (subscribeRequest, *httpError) 
 // session through its writer: the push pool, or the server's registry of
 // the sessions it writes otherwise.
 func (s *Server) admit(ctx context.Context, req subscribeRequest) (*session.Session, *httpError) {
+	if herr := s.takeConnection(); herr != nil {
+		return nil, herr
+	}
+	sess, herr := s.open(ctx, req, s.release, false)
+	if herr != nil {
+		s.streams.Add(-1)
+	}
+	return sess, herr
+}
+
+// takeConnection takes a connection slot, unless the server drains or
+// has none left; the caller gives it back (streams.Add(-1)).
+func (s *Server) takeConnection() *httpError {
 	if s.isDraining() {
-		return nil, unavailable("server shutting down", 1)
+		return unavailable("server shutting down", 1)
 	}
 	if n := s.streams.Add(1); s.cfg.MaxConnections > 0 && n > int64(s.cfg.MaxConnections) {
 		s.streams.Add(-1)
 		s.metrics.rejectedStreams.Inc()
-		return nil, unavailable("too many connections", 5)
+		return unavailable("too many connections", 5)
 	}
+	return nil
+}
+
+// open makes the session of a subscription on a connection admit (or a
+// WebSocket) took: the client's limits, the hub subscription, its
+// announcement. release gives them back. An untimed session leaves its
+// deadline to its transport (a WebSocket, whose token can be replaced).
+func (s *Server) open(ctx context.Context, req subscribeRequest, release func(*session.Session), untimed bool) (*session.Session, *httpError) {
 	var subject string
 	if req.claims != nil {
 		subject = req.claims.Subject
 	}
 	if refused := s.limits.admitStream(req.address, subject, req.selectors.Cost()); refused != nil {
-		s.streams.Add(-1)
 		s.metrics.refused.Inc(refused.reason)
 		s.refusals.Info("stream refused", "reason", refused.reason, "remote", req.address, "subject", subject)
 		return nil, tooMany(refused)
@@ -82,7 +102,6 @@ func (s *Server) admit(ctx context.Context, req subscribeRequest) (*session.Sess
 	sub, err := s.cfg.Hub.Subscribe(ctx, hreq)
 	if err != nil {
 		s.limits.releaseStream(req.address, subject, req.selectors.Cost())
-		s.streams.Add(-1)
 		s.log.Warn("subscribe failed", "err", err)
 		return nil, unavailable("hub unavailable, retry later", 1)
 	}
@@ -91,7 +110,8 @@ func (s *Server) admit(ctx context.Context, req subscribeRequest) (*session.Sess
 		Sub: sub, Claims: req.claims, Address: req.address,
 		StartID:     startID(req.lastEventID, sub),
 		MaxLifetime: s.cfg.MaxLifetime,
-		Release:     s.release,
+		Untimed:     untimed,
+		Release:     release,
 		Clock:       s.cfg.Clock,
 	})
 	return sess, nil
@@ -100,12 +120,18 @@ func (s *Server) admit(ctx context.Context, req subscribeRequest) (*session.Sess
 // releaseSession gives back what admit took for sess; it is every
 // session's release (Server.release, made once).
 func (s *Server) releaseSession(sess *session.Session) {
+	s.releaseSubscription(sess)
+	s.streams.Add(-1)
+}
+
+// releaseSubscription gives back what open took for sess: the release of
+// a WebSocket's subscriptions (the socket holds the connection slot).
+func (s *Server) releaseSubscription(sess *session.Session) {
 	var subject string
 	if sess.Claims != nil {
 		subject = sess.Claims.Subject
 	}
 	s.limits.releaseStream(sess.Address, subject, sess.Sub.Selectors().Cost())
-	s.streams.Add(-1)
 	s.announce(sess.Sub, false)
 }
 

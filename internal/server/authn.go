@@ -20,19 +20,25 @@ func (s *Server) authenticate(r *http.Request, key *auth.Key) (*auth.Claims, aut
 	if err != nil {
 		return nil, from, err
 	}
+	claims, err := s.verify(key, token)
+	return claims, from, err
+}
+
+// verify returns the claims of token as verified with key.
+func (s *Server) verify(key *auth.Key, token string) (*auth.Claims, error) {
 	if key == nil {
-		return nil, from, auth.ErrInvalidToken
+		return nil, auth.ErrInvalidToken
 	}
 	if c := s.tokens.get(key, token, time.Now()); c != nil {
-		return c, from, nil
+		return c, nil
 	}
 	v := auth.Verifier{Key: *key}
 	claims, err := v.Verify(token)
 	if err != nil {
-		return nil, from, err
+		return nil, err
 	}
 	s.tokens.put(key, token, claims)
-	return claims, from, nil
+	return claims, nil
 }
 
 // tokenCache remembers verified tokens: a publisher or a reconnecting

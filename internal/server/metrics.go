@@ -12,6 +12,7 @@ type serverMetrics struct {
 	authFailures    *metrics.Counter
 	streamsOpened   *metrics.Counter
 	polls           *metrics.Counter
+	socketsOpened   *metrics.Counter
 	rejectedStreams *metrics.Counter
 	appendLatency   *metrics.Histogram
 	refused         *metrics.CounterVec
@@ -24,6 +25,7 @@ func newServerMetrics(reg *metrics.Registry, s *Server) *serverMetrics {
 		authFailures:    reg.NewCounter("herald_auth_failures_total", "Requests answered 401."),
 		streamsOpened:   reg.NewCounter("herald_streams_opened_total", "Subscriber streams opened."),
 		polls:           reg.NewCounter("herald_polls_total", "Long and short polls answered."),
+		socketsOpened:   reg.NewCounter("herald_websockets_opened_total", "WebSocket connections opened."),
 		rejectedStreams: reg.NewCounter("herald_streams_rejected_total", "Subscriber streams refused by the connection limit."),
 		refused: reg.NewCounterVec("herald_refused_total", "Requests refused with 429 by a per-client limit, by limit.",
 			"reason", refusalReasons...),

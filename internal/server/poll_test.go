@@ -330,15 +330,8 @@ func TestPollerPresence(t *testing.T) {
 		}
 	}
 	// Listed once, by its poller ID.
-	req, _ := http.NewRequest("GET", e.ts.URL+"/.well-known/mercure/subscriptions/books", nil)
-	req.Header["Authorization"] = bearer(e.token(auth.MintClaims{Subscribe: []string{"/.well-known/mercure/subscriptions{/topic}{/subscriber}"}}))["Authorization"]
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if n := strings.Count(string(body), `"subscriber":`); n != 1 || !strings.Contains(string(body), first.Subscriber) {
+	body := e.subscriptionsOf("books")
+	if n := strings.Count(body, `"subscriber":`); n != 1 || !strings.Contains(body, first.Subscriber) {
 		t.Errorf("subscriptions of books list %d subscribers: %s", n, body)
 	}
 	// Another subject cannot continue ann's presence: it becomes another poller.
@@ -376,4 +369,19 @@ func (e *hubEnv) waitStreams(t *testing.T, n int64) {
 		}
 		return nil
 	})
+}
+
+// subscriptionsOf reads the subscriptions API's list for a selector.
+func (e *hubEnv) subscriptionsOf(sel string) string {
+	e.t.Helper()
+	admin := e.token(auth.MintClaims{Subscribe: []string{"/.well-known/mercure/subscriptions{/topic}{/subscriber}"}})
+	req, _ := http.NewRequest("GET", e.ts.URL+"/.well-known/mercure/subscriptions/"+url.PathEscape(sel), nil)
+	req.Header.Set("Authorization", "Bearer "+admin)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return string(body)
 }

@@ -33,10 +33,8 @@ func (s *Server) handlePublish() http.Handler {
 		// authenticate read the token once already; a valid one is found
 		// again the same way.
 		token, _, _ := auth.TokenFromRequest(r)
-		if refused := s.limits.allowPublish(token); refused != nil {
-			s.metrics.refused.Inc(refused.reason)
-			s.refusals.Info("publish refused", "reason", refused.reason, "remote", r.RemoteAddr, "subject", claims.Subject)
-			writeError(w, tooMany(refused))
+		if herr := s.allowPublish(token, claims, r.RemoteAddr); herr != nil {
+			writeError(w, herr)
 			return
 		}
 		ev, herr := s.parseUpdate(w, r)
@@ -45,30 +43,50 @@ func (s *Server) handlePublish() http.Handler {
 			writeError(w, herr)
 			return
 		}
-		// Checked before the grants, so that a malformed update is answered
-		// as such, and grants are never matched against a flood of topics.
-		if err := s.checkUpdate(ev); err != nil {
-			s.metrics.publishErrors.Inc()
-			writeError(w, s.publishError(r, err))
+		if herr := s.publish(r.Context(), claims, ev); herr != nil {
+			writeError(w, herr)
 			return
 		}
-		if !claims.CanPublish(ev.Topics) {
-			s.metrics.publishErrors.Inc()
-			s.forbidden(w, "not allowed to publish to these topics")
-			return
-		}
-		start := time.Now()
-		err = s.cfg.Hub.Publish(r.Context(), ev)
-		s.metrics.appendLatency.Observe(time.Since(start))
-		if err != nil {
-			s.metrics.publishErrors.Inc()
-			writeError(w, s.publishError(r, err))
-			return
-		}
-		s.metrics.publishes.Inc()
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte(ev.ID))
 	})
+}
+
+// allowPublish applies the publish rate limit of token.
+func (s *Server) allowPublish(token string, claims *auth.Claims, remote string) *httpError {
+	refused := s.limits.allowPublish(token)
+	if refused == nil {
+		return nil
+	}
+	s.metrics.refused.Inc(refused.reason)
+	s.refusals.Info("publish refused", "reason", refused.reason, "remote", remote, "subject", claims.Subject)
+	return tooMany(refused)
+}
+
+// publish publishes an update of a publisher with claims, whatever
+// carried it (a form, a WebSocket message), and says what went wrong.
+func (s *Server) publish(ctx context.Context, claims *auth.Claims, ev *journal.Event) *httpError {
+	// Checked before the grants, so that a malformed update is answered
+	// as such, and grants are never matched against a flood of topics.
+	if err := s.checkUpdate(ev); err != nil {
+		s.metrics.publishErrors.Inc()
+		return s.publishError(ctx, err)
+	}
+	if !claims.CanPublish(ev.Topics) {
+		s.metrics.publishErrors.Inc()
+		e := errorf(http.StatusForbidden, "not allowed to publish to these topics")
+		e.challenge = auth.Challenge(auth.ErrInsufficientScope)
+		return e
+	}
+	start := time.Now()
+	err := s.cfg.Hub.Publish(ctx, ev)
+	s.metrics.appendLatency.Observe(time.Since(start))
+	if err != nil {
+		s.metrics.publishErrors.Inc()
+		return s.publishError(ctx, err)
+	}
+	s.metrics.publishes.Inc()
+	return nil
 }
 
 // errHubTopic refuses a publisher's update on a topic of the hub's own
@@ -91,7 +109,7 @@ func (s *Server) checkUpdate(ev *journal.Event) error {
 // stored: 400 for an invalid event, naming the field; 403 for the hub's
 // topics; 409 for an ID already stored; 503 for anything else, which is
 // logged and not shown.
-func (s *Server) publishError(r *http.Request, err error) *httpError {
+func (s *Server) publishError(ctx context.Context, err error) *httpError {
 	if invalid, ok := errors.AsType[*journal.EventError](err); ok {
 		return errorf(http.StatusBadRequest, "invalid "+invalid.Field+": "+invalid.Reason)
 	}
@@ -104,7 +122,7 @@ func (s *Server) publishError(r *http.Request, err error) *httpError {
 		// Every rule answers with an EventError; this keeps one that does
 		// not from reading as "journal unavailable".
 		return errorf(http.StatusBadRequest, "invalid event")
-	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
+	case errors.Is(err, context.Canceled) && ctx.Err() != nil:
 		return errorf(http.StatusServiceUnavailable, "request canceled")
 	}
 	s.log.Error("publish failed", "err", err)

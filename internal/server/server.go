@@ -166,8 +166,11 @@ type Server struct {
 	faults   *boundedLog            // lasting faults seen per request (readiness)
 	pollers  *pollers               // the presence of pollers
 	release  func(*session.Session) // releaseSession, made once for every session
-	draining chan struct{}          // closed by Drain: streams end so clients reconnect elsewhere
-	drainOne sync.Once
+	// releaseSub is releaseSubscription, made once: a WebSocket
+	// subscription's release.
+	releaseSub func(*session.Session)
+	draining   chan struct{} // closed by Drain: streams end so clients reconnect elsewhere
+	drainOne   sync.Once
 }
 
 // New returns a server for cfg.
@@ -195,7 +198,7 @@ func New(cfg Config) (*Server, error) {
 		}
 	}
 	s.limits = newClientLimiter(cfg.Limits, time.Now)
-	s.release = s.releaseSession
+	s.release, s.releaseSub = s.releaseSession, s.releaseSubscription
 	s.pollers = newPollers(s)
 	s.refusals, s.faults = newBoundedLog(cfg.Logger), newBoundedLog(cfg.Logger)
 	s.metrics = newServerMetrics(cfg.Metrics, s)

@@ -34,6 +34,10 @@ var heartbeatFrame = sse.AppendComment(nil, "")
 // events matching the request's topic selectors.
 func (s *Server) handleSubscribe() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if isWebSocket(r) {
+			s.serveWebSocket(w, r)
+			return
+		}
 		poll := isPoll(r)
 		if poll {
 			// Errors included: a poll is never answered from a cache.

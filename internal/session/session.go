@@ -50,6 +50,10 @@ type Config struct {
 	// jitter so that a crowd of clients does not reconnect at once
 	// (0: no limit). A token's expiry ends it too, whichever is first.
 	MaxLifetime time.Duration
+	// Untimed leaves the session without a deadline of its own: its
+	// transport keeps the time (a WebSocket carries several sessions and
+	// may replace its token before it expires).
+	Untimed bool
 	// Address is the client's, as admission counted it.
 	Address string
 	// Release gives back what admission took (a connection slot, the
@@ -94,7 +98,7 @@ func New(c Config) *Session {
 	clk := clock.Or(c.Clock)
 	now := clk.Now()
 	at, reason := s.deadlineOf(now, c.MaxLifetime)
-	if !at.IsZero() {
+	if !at.IsZero() && !c.Untimed {
 		s.deadline = clk.AfterFunc(at.Sub(now), func() { s.End(reason) })
 	}
 	s.Sub.SetWaker(s)
@@ -108,7 +112,7 @@ func (s *Session) deadlineOf(now time.Time, lifetime time.Duration) (time.Time, 
 	var at time.Time
 	var reason error
 	if lifetime > 0 {
-		at, reason = now.Add(jitter(lifetime)), ErrLifetime
+		at, reason = now.Add(Jitter(lifetime)), ErrLifetime
 	}
 	if s.Claims != nil && !s.Claims.ExpiresAt.IsZero() && (at.IsZero() || s.Claims.ExpiresAt.Before(at)) {
 		at, reason = s.Claims.ExpiresAt, ErrTokenExpired
@@ -220,9 +224,9 @@ func (s *Session) Release(reason error) {
 	})
 }
 
-// jitter spreads d over ±10% so that streams opened together do not all
+// Jitter spreads d over ±10% so that streams opened together do not all
 // end (and reconnect) together.
-func jitter(d time.Duration) time.Duration {
+func Jitter(d time.Duration) time.Duration {
 	spread := int64(d) / 5
 	if spread <= 0 {
 		return d

@@ -19,8 +19,8 @@ import (
 
 	"github.com/heraldhub/herald/internal/clock"
 	"github.com/heraldhub/herald/internal/hub"
-	"github.com/heraldhub/herald/internal/journal"
 	"github.com/heraldhub/herald/internal/session"
+	"github.com/heraldhub/herald/internal/transport/wire"
 )
 
 // Limits of a poll.
@@ -40,25 +40,7 @@ const (
 
 // Format is an event as a poll answers it: a JSON object, encoded once per
 // event and shared by every poller.
-var Format = hub.NewFormat(encodeEvent)
-
-// wireEvent is an event of an answer.
-type wireEvent struct {
-	ID     string   `json:"id,omitempty"`
-	Type   string   `json:"type,omitempty"`
-	Topics []string `json:"topics"`
-	Data   string   `json:"data"`
-	Retry  int64    `json:"retry,omitempty"`
-}
-
-func encodeEvent(ev *journal.Event) []byte {
-	// Marshal cannot fail on strings and an int; the hub hands out only
-	// valid UTF-8 (journal.Event.Validate).
-	b, _ := json.Marshal(wireEvent{
-		ID: ev.ID, Type: ev.Type, Topics: ev.Topics, Data: string(ev.Data), Retry: ev.Retry.Milliseconds(),
-	})
-	return b
-}
+var Format = hub.NewFormat(wire.MarshalEvent)
 
 // Answer is what a poll found.
 type Answer struct {

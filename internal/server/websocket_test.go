@@ -1,0 +1,609 @@
+package server_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gobwas/ws"
+	"github.com/gobwas/ws/wsutil"
+
+	"github.com/heraldhub/herald/internal/auth"
+	"github.com/heraldhub/herald/internal/clock"
+	"github.com/heraldhub/herald/internal/testutil"
+)
+
+// wsClient is a herald.v1 client on gobwas/ws, reading every message on a
+// goroutine of its own.
+type wsClient struct {
+	t      testing.TB
+	conn   net.Conn
+	rw     io.ReadWriter
+	msgs   chan wsMsg
+	closed chan error // the close frame's error (wsutil.ClosedError) or a read error
+}
+
+// wsMsg is any message the server sends.
+type wsMsg struct {
+	Op          string          `json:"op"`
+	Sub         string          `json:"sub"`
+	Ref         json.RawMessage `json:"ref"`
+	ID          string          `json:"id"`
+	Type        string          `json:"type"`
+	Topics      []string        `json:"topics"`
+	Data        string          `json:"data"`
+	LastEventID string          `json:"lastEventID"`
+	Earliest    bool            `json:"earliest"`
+	Expires     *string         `json:"expires"`
+	Code        int             `json:"code"`
+	Error       string          `json:"error"`
+}
+
+type readWriter struct {
+	io.Reader
+	io.Writer
+}
+
+// dialWS opens a socket on the hub URL with header.
+func (e *hubEnv) dialWS(header http.Header) *wsClient {
+	e.t.Helper()
+	c, err := e.tryDialWS(header)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return c
+}
+
+func (e *hubEnv) tryDialWS(header http.Header) (*wsClient, error) {
+	c, err := e.dialWSPaused(header)
+	if err == nil {
+		go c.read()
+	}
+	return c, err
+}
+
+// dialWSPaused opens a socket and reads nothing until go c.read().
+func (e *hubEnv) dialWSPaused(header http.Header) (*wsClient, error) {
+	d := ws.Dialer{Protocols: []string{"herald.v1"}, Header: ws.HandshakeHeaderHTTP(header), Timeout: 5 * time.Second}
+	conn, br, _, err := d.Dial(context.Background(), "ws"+strings.TrimPrefix(e.url, "http"))
+	if err != nil {
+		return nil, err
+	}
+	var r io.Reader = conn
+	if br != nil {
+		r = io.MultiReader(br, conn)
+	}
+	c := &wsClient{t: e.t, conn: conn, rw: readWriter{r, conn}, msgs: make(chan wsMsg, 4096), closed: make(chan error, 1)}
+	e.t.Cleanup(func() { conn.Close() })
+	return c, nil
+}
+
+func (c *wsClient) read() {
+	defer close(c.msgs)
+	for {
+		data, _, err := wsutil.ReadServerData(c.rw)
+		if err != nil {
+			c.closed <- err
+			return
+		}
+		var m wsMsg
+		if err := json.Unmarshal(data, &m); err != nil {
+			c.closed <- fmt.Errorf("message %q: %v", data, err)
+			return
+		}
+		c.msgs <- m
+	}
+}
+
+// send sends one JSON message (a string is sent as is).
+func (c *wsClient) send(v any) {
+	c.t.Helper()
+	b, ok := v.(string)
+	if !ok {
+		j, err := json.Marshal(v)
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		b = string(j)
+	}
+	if err := wsutil.WriteClientText(c.conn, []byte(b)); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+// next returns the next message or fails after a timeout.
+func (c *wsClient) next() wsMsg {
+	c.t.Helper()
+	select {
+	case m, ok := <-c.msgs:
+		if !ok {
+			c.t.Fatalf("socket ended: %v", <-c.closed)
+		}
+		return m
+	case <-time.After(5 * time.Second):
+		c.t.Fatal("no message within 5s")
+	}
+	return wsMsg{}
+}
+
+// expect returns the next message, which must have op.
+func (c *wsClient) expect(op string) wsMsg {
+	c.t.Helper()
+	m := c.next()
+	if m.Op != op {
+		c.t.Fatalf("got %+v, want op %q", m, op)
+	}
+	return m
+}
+
+// closedWith waits for the close frame and checks its code.
+func (c *wsClient) closedWith(code ws.StatusCode) {
+	c.t.Helper()
+	c.untilClosed(code)
+}
+
+// untilClosed returns the messages before the close frame, whose code it
+// checks.
+func (c *wsClient) untilClosed(code ws.StatusCode) []wsMsg {
+	c.t.Helper()
+	var before []wsMsg
+	deadline := time.After(5 * time.Second)
+	for {
+		select {
+		case m, ok := <-c.msgs:
+			if ok {
+				before = append(before, m)
+				continue
+			}
+			err := <-c.closed
+			var ce wsutil.ClosedError
+			if !errors.As(err, &ce) {
+				c.t.Fatalf("socket ended with %v, want close code %d", err, code)
+			}
+			if ce.Code != code {
+				c.t.Fatalf("close code %d (%s), want %d", ce.Code, ce.Reason, code)
+			}
+			return before
+		case <-deadline:
+			c.t.Fatalf("socket not closed within 5s, want code %d", code)
+		}
+	}
+}
+
+// subscribe subscribes sub to topics and returns the subscribed reply.
+func (c *wsClient) subscribe(sub string, lastEventID string, topics ...string) wsMsg {
+	c.t.Helper()
+	c.send(map[string]any{"op": "subscribe", "sub": sub, "topics": topics, "lastEventID": lastEventID})
+	m := c.expect("subscribed")
+	if m.Sub != sub {
+		c.t.Fatalf("subscribed %q, want %q", m.Sub, sub)
+	}
+	return m
+}
+
+// events reads n events.
+func (c *wsClient) events(n int) []wsMsg {
+	c.t.Helper()
+	out := make([]wsMsg, 0, n)
+	for range n {
+		out = append(out, c.expect("event"))
+	}
+	return out
+}
+
+func eventIDs(ms []wsMsg) []string {
+	var ids []string
+	for _, m := range ms {
+		ids = append(ids, m.ID)
+	}
+	return ids
+}
+
+func TestWebSocketSubscribeResumeUnsubscribe(t *testing.T) {
+	inModes(t, func(t *testing.T, mode option) {
+		e := newEnv(t, anonymous, mode)
+		ids := e.publishN("t", 5)
+		waitHead(t, e, ids[4])
+		c := e.dialWS(nil)
+		live := c.subscribe("live", "", "t")
+		if live.LastEventID != ids[4] || live.Earliest {
+			t.Errorf("live subscribed = %+v, want position %q", live, ids[4])
+		}
+		resumed := c.subscribe("resumed", ids[1], "t")
+		if resumed.LastEventID != ids[1] {
+			t.Errorf("resumed subscribed = %+v", resumed)
+		}
+		got := c.events(3)
+		if !slices.Equal(eventIDs(got), ids[2:]) || got[0].Sub != "resumed" || got[0].Data != "2" || !slices.Equal(got[0].Topics, []string{"t"}) {
+			t.Fatalf("replay = %+v, want %v for resumed", got, ids[2:])
+		}
+		id := e.mustPublish(form("topic", "t", "data", "x", "type", "greeting"))
+		two := c.events(2)
+		subs := []string{two[0].Sub, two[1].Sub}
+		slices.Sort(subs)
+		if !slices.Equal(subs, []string{"live", "resumed"}) || two[0].ID != id || two[1].ID != id || two[0].Type != "greeting" {
+			t.Fatalf("live event = %+v, want %q for both subscriptions", two, id)
+		}
+		c.send(`{"op":"unsubscribe","sub":"live"}`)
+		if m := c.expect("unsubscribed"); m.Sub != "live" {
+			t.Fatalf("unsubscribed %+v", m)
+		}
+		marker := e.mustPublish(form("topic", "t", "data", "marker"))
+		if m := c.expect("event"); m.Sub != "resumed" || m.ID != marker {
+			t.Fatalf("after unsubscribe got %+v, want only resumed's marker", m)
+		}
+		unknown := c.subscribe("unknown", "no-such-id", "t")
+		if !unknown.Earliest || unknown.LastEventID != "earliest" {
+			t.Errorf("unknown cursor subscribed = %+v, want earliest", unknown)
+		}
+	})
+}
+
+// Publishes pipelined on one socket are acknowledged in order, each with
+// its event's ID, and stored in that order.
+func TestWebSocketPublishPipelined(t *testing.T) {
+	e := newEnv(t, anonymous)
+	c := e.dialWS(bearer(e.token(auth.MintClaims{Publish: []string{"t"}})))
+	sse := e.subscribe("topic=t", nil)
+	const n = 500
+	for i := range n {
+		c.send(map[string]any{"op": "publish", "ref": i, "topics": []string{"t"}, "data": fmt.Sprint(i)})
+	}
+	var acked []string
+	for i := range n {
+		m := c.expect("ack")
+		if string(m.Ref) != fmt.Sprint(i) || m.ID == "" {
+			t.Fatalf("ack %d = %+v", i, m)
+		}
+		acked = append(acked, m.ID)
+	}
+	for i, id := range acked {
+		if ev := sse.next(t); ev.ID != id || string(ev.Data) != fmt.Sprint(i) {
+			t.Fatalf("stored event %d = %q %q, want %q", i, ev.ID, ev.Data, id)
+		}
+	}
+	// A string ref is echoed too; a chosen ID is kept; private works.
+	c.send(`{"op":"publish","ref":"x","topics":["t"],"data":"p","id":"chosen-1","private":true,"retry":1500}`)
+	if m := c.expect("ack"); string(m.Ref) != `"x"` || m.ID != "chosen-1" {
+		t.Fatalf("ack = %+v", m)
+	}
+}
+
+// Bad requests are answered with an error naming the problem and the code
+// the same request gets over HTTP; the socket and its subscriptions go on.
+func TestWebSocketRefusesBadRequests(t *testing.T) {
+	e := newEnv(t, anonymous)
+	c := e.dialWS(bearer(e.token(auth.MintClaims{Publish: []string{"mine"}, Subscribe: []string{"t"}})))
+	c.subscribe("a", "", "t")
+	for _, tc := range []struct {
+		msg  string
+		code int
+		has  string
+	}{
+		{`not json`, 400, "malformed"},
+		{`{"op":"teleport","ref":1}`, 400, "unknown op"},
+		{`{"ref":2}`, 400, "malformed"},
+		{`{"op":"publish","ref":3,"topics":["theirs"],"data":"x"}`, 403, "not allowed"},
+		{`{"op":"publish","ref":4,"topics":[],"data":"x"}`, 400, "topic"},
+		{`{"op":"publish","ref":5,"topics":["mine"],"id":"a\nb"}`, 400, "id"},
+		{`{"op":"subscribe","sub":"a","topics":["t"]}`, 409, "already"},
+		{`{"op":"subscribe","sub":"b","topics":[]}`, 400, "topic"},
+		{`{"op":"subscribe","sub":"c","topics":["{bad"]}`, 400, "selector"},
+		{`{"op":"subscribe","sub":"","topics":["t"]}`, 400, "sub"},
+		{`{"op":"unsubscribe","sub":"nope"}`, 404, "no subscription"},
+		{`{"op":"auth","token":"garbage"}`, 401, "unauthorized"},
+	} {
+		c.send(tc.msg)
+		m := c.expect("error")
+		if m.Code != tc.code || !strings.Contains(m.Error, tc.has) {
+			t.Errorf("%s: error %d %q, want %d naming %q", tc.msg, m.Code, m.Error, tc.code, tc.has)
+		}
+	}
+	// Still subscribed, still publishing.
+	id := e.mustPublish(form("topic", "t", "data", "still"))
+	if m := c.expect("event"); m.ID != id {
+		t.Fatalf("after the errors got %+v", m)
+	}
+	c.send(`{"op":"publish","ref":9,"topics":["mine"],"data":"ok"}`)
+	c.expect("ack")
+	c.send(`{"op":"ping"}`)
+	c.expect("pong")
+
+	// A socket without a token may not publish.
+	anon := e.dialWS(nil)
+	anon.send(`{"op":"publish","ref":1,"topics":["t"],"data":"x"}`)
+	if m := anon.expect("error"); m.Code != 401 {
+		t.Errorf("anonymous publish: %+v, want 401", m)
+	}
+}
+
+// Violations of RFC 6455 and the size limit close the socket with the
+// code that says which.
+func TestWebSocketCloseCodes(t *testing.T) {
+	e := newEnv(t, anonymous, func(c *serverConfig, _ *hubConfig) { c.MaxBodyBytes = 4096 })
+	t.Run("too big", func(t *testing.T) {
+		c := e.dialWS(nil)
+		c.send(`{"op":"ping","pad":"` + strings.Repeat("x", 5000) + `"}`)
+		c.closedWith(ws.StatusMessageTooBig)
+	})
+	t.Run("binary", func(t *testing.T) {
+		c := e.dialWS(nil)
+		if err := wsutil.WriteClientBinary(c.conn, []byte("{}")); err != nil {
+			t.Fatal(err)
+		}
+		c.closedWith(ws.StatusUnsupportedData)
+	})
+	t.Run("unmasked", func(t *testing.T) {
+		c := e.dialWS(nil)
+		if err := ws.WriteFrame(c.conn, ws.NewTextFrame([]byte(`{"op":"ping"}`))); err != nil {
+			t.Fatal(err)
+		}
+		c.closedWith(ws.StatusProtocolError)
+	})
+	t.Run("not UTF-8", func(t *testing.T) {
+		c := e.dialWS(nil)
+		if err := wsutil.WriteClientText(c.conn, []byte{'"', 0xff, '"'}); err != nil {
+			t.Fatal(err)
+		}
+		c.closedWith(ws.StatusInvalidFramePayloadData)
+	})
+	t.Run("client close", func(t *testing.T) {
+		c := e.dialWS(nil)
+		body := ws.NewCloseFrameBody(ws.StatusNormalClosure, "bye")
+		if err := ws.WriteFrame(c.conn, ws.MaskFrameInPlace(ws.NewCloseFrame(body))); err != nil {
+			t.Fatal(err)
+		}
+		c.closedWith(ws.StatusNormalClosure)
+	})
+	t.Run("fragmented and pinged", func(t *testing.T) {
+		c := e.dialWS(nil)
+		// A message in three frames with a ping between: the pong comes,
+		// then the answer to the message.
+		parts := []ws.Frame{
+			ws.NewFrame(ws.OpText, false, []byte(`{"op":`)),
+			ws.NewPingFrame([]byte("hi")),
+			ws.NewFrame(ws.OpContinuation, false, []byte(`"pi`)),
+			ws.NewFrame(ws.OpContinuation, true, []byte(`ng"}`)),
+		}
+		for _, f := range parts {
+			if err := ws.WriteFrame(c.conn, ws.MaskFrameInPlace(f)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		c.expect("pong")
+		c.conn.Close()
+	})
+	t.Run("a byte at a time", func(t *testing.T) {
+		c := e.dialWS(nil)
+		var frame bytes.Buffer
+		if err := wsutil.WriteClientText(&frame, []byte(`{"op":"subscribe","sub":"slow","topics":["t"]}`)); err != nil {
+			t.Fatal(err)
+		}
+		for _, b := range frame.Bytes() {
+			if _, err := c.conn.Write([]byte{b}); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(time.Millisecond) // let each byte arrive on its own
+		}
+		c.expect("subscribed")
+		c.conn.Close()
+	})
+	if n := e.srv.Streams(); n != 0 {
+		testutil.CheckFor(t, 5*time.Second, time.Millisecond, func() error {
+			if n := e.srv.Streams(); n != 0 {
+				return fmt.Errorf("%d connections left", n)
+			}
+			return nil
+		})
+	}
+}
+
+// The upgrade is refused before it happens for a foreign Origin, without
+// the subprotocol, or with a bad token.
+func TestWebSocketUpgradeRefusals(t *testing.T) {
+	e := newEnv(t, anonymous, func(c *serverConfig, _ *hubConfig) { c.CORSOrigins = []string{"https://app.example"} })
+	status := func(h http.Header, protocols ...string) int {
+		req, _ := http.NewRequest("GET", e.url, nil)
+		req.Header = h.Clone()
+		req.Header.Set("Connection", "Upgrade")
+		req.Header.Set("Upgrade", "websocket")
+		req.Header.Set("Sec-WebSocket-Version", "13")
+		req.Header.Set("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
+		for _, p := range protocols {
+			req.Header.Add("Sec-WebSocket-Protocol", p)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if got := status(http.Header{"Origin": {"https://evil.example"}}, "herald.v1"); got != 403 {
+		t.Errorf("foreign Origin: %d, want 403", got)
+	}
+	if got := status(http.Header{}, "chat"); got != 400 {
+		t.Errorf("no herald.v1: %d, want 400", got)
+	}
+	if got := status(bearer("garbage"), "herald.v1"); got != 401 {
+		t.Errorf("bad token: %d, want 401", got)
+	}
+	if got := status(http.Header{"Origin": {"https://app.example"}}, "herald.v1"); got != 101 {
+		t.Errorf("allowed Origin: %d, want 101", got)
+	}
+	if n := e.srv.Streams(); n > 1 {
+		t.Errorf("%d connections held", n)
+	}
+}
+
+// A socket without a token on a hub without anonymous access must send one
+// in time; a replacement token keeps the socket past the first one's
+// expiry, must be for the same subject, and its grants apply from where
+// each subscription stands.
+func TestWebSocketTokenLifecycle(t *testing.T) {
+	clk := clock.NewFake(time.Now())
+	e := newEnv(t, func(c *serverConfig, _ *hubConfig) { c.Clock = clk })
+
+	late := e.dialWS(nil)
+	late.send(`{"op":"subscribe","sub":"a","topics":["t"]}`)
+	if m := late.expect("error"); m.Code != 401 {
+		t.Errorf("subscribe without a token: %+v", m)
+	}
+	waitTimers(t, clk)
+	clk.Advance(11 * time.Second)
+	late.closedWith(4401)
+
+	c := e.dialWS(nil)
+	first := e.token(auth.MintClaims{Subject: "ann", Subscribe: []string{"other"}, TTL: time.Minute})
+	c.send(map[string]string{"op": "auth", "token": first})
+	if m := c.expect("auth"); m.Expires == nil {
+		t.Fatalf("auth reply %+v lacks the expiry", m)
+	}
+	c.subscribe("a", "", "t")
+	public := e.mustPublish(form("topic", "t", "data", "public"))
+	if m := c.expect("event"); m.ID != public {
+		t.Fatalf("got %+v", m)
+	}
+	secret := e.mustPublish(form("topic", "t", "data", "secret", "private", "on"))
+	// The new token grants t: the private event published since the
+	// subscription's cursor comes now, once.
+	second := e.token(auth.MintClaims{Subject: "ann", Subscribe: []string{"t"}, TTL: time.Hour})
+	c.send(map[string]string{"op": "auth", "token": second})
+	c.expect("auth")
+	if m := c.expect("event"); m.ID != secret || m.Sub != "a" {
+		t.Fatalf("after the new grants got %+v, want the private %q", m, secret)
+	}
+	later := e.mustPublish(form("topic", "t", "data", "later"))
+	if m := c.expect("event"); m.ID != later {
+		t.Fatalf("got %+v, want %q once", m, later)
+	}
+	// Past the first token's expiry the socket lives on.
+	clk.Advance(2 * time.Minute)
+	c.send(`{"op":"ping"}`)
+	c.expect("pong")
+	// Another subject: closed.
+	c.send(map[string]string{"op": "auth", "token": e.token(auth.MintClaims{Subject: "bob"})})
+	c.closedWith(4403)
+
+	// Expiry without a replacement: 4401.
+	d := e.dialWS(bearer(e.token(auth.MintClaims{Subject: "ann", Subscribe: []string{"t"}, TTL: time.Minute})))
+	d.subscribe("a", "", "t")
+	clk.Advance(2 * time.Minute)
+	d.closedWith(4401)
+}
+
+// waitTimers waits for the fake clock to hold a timer (a socket's
+// deadline) before it is advanced.
+func waitTimers(t *testing.T, clk *clock.Fake) {
+	t.Helper()
+	testutil.CheckFor(t, 5*time.Second, time.Millisecond, func() error {
+		if clk.Pending() == 0 {
+			return errors.New("no timer armed")
+		}
+		return nil
+	})
+}
+
+// A socket that stops reading is cut with 4408 and resumes with its
+// cursor without loss.
+func TestWebSocketSlowConsumer(t *testing.T) {
+	inModes(t, func(t *testing.T, mode option) {
+		e := newEnv(t, anonymous, mode, func(_ *serverConfig, h *hubConfig) { h.QueueBytes = 64 << 10 })
+		c, err := e.dialWSPaused(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Subscribe, then read nothing: TCP buffers fill, then the queue.
+		c.send(`{"op":"subscribe","sub":"a","topics":["t"]}`)
+		e.waitStreams(t, 1)
+		big := strings.Repeat("x", 4096)
+		var ids []string
+		for i := 0; e.hub.Stats().SlowConsumerDisconnects == 0 && i < 5000; i++ {
+			ids = append(ids, e.mustPublish(form("topic", "t", "data", big)))
+		}
+		if e.hub.Stats().SlowConsumerDisconnects == 0 {
+			t.Fatal("never cut")
+		}
+		go c.read()
+		cursor := c.expect("subscribed").LastEventID
+		var got []string
+		for _, m := range c.untilClosed(4408) {
+			got = append(got, m.ID)
+			cursor = m.ID
+		}
+		// Resumed from its cursor: the rest, once, in order.
+		r := e.dialWS(nil)
+		r.subscribe("a", cursor, "t")
+		got = append(got, eventIDs(r.events(len(ids)-len(got)))...)
+		if !slices.Equal(got, ids) {
+			t.Fatalf("before and after the cut: %d events, want the %d published, in order", len(got), len(ids))
+		}
+	})
+}
+
+func TestWebSocketDrainSaysGoingAway(t *testing.T) {
+	inModes(t, func(t *testing.T, mode option) {
+		e := newEnv(t, anonymous, mode)
+		c := e.dialWS(nil)
+		c.subscribe("a", "", "t")
+		e.srv.Drain()
+		c.closedWith(ws.StatusGoingAway)
+	})
+}
+
+func TestWebSocketResumesAcrossRestart(t *testing.T) {
+	var ids []string
+	var cursor string
+	e2 := restarted(t, func(e *hubEnv) {
+		c := e.dialWS(nil)
+		c.subscribe("a", "", "t")
+		ids = e.publishN("t", 4)
+		cursor = c.events(2)[1].ID
+	})
+	more := e2.publishN("t", 2)
+	c := e2.dialWS(nil)
+	c.subscribe("a", cursor, "t")
+	if got := eventIDs(c.events(4)); !slices.Equal(got, append(ids[2:], more...)) {
+		t.Fatalf("after restart got %v", got)
+	}
+}
+
+func TestWebSocketHeartbeatPings(t *testing.T) {
+	clk := clock.NewFake(time.Now())
+	e := newEnv(t, anonymous, func(c *serverConfig, _ *hubConfig) { c.Clock = clk; c.Heartbeat = 10 * time.Second })
+	d := ws.Dialer{Protocols: []string{"herald.v1"}}
+	conn, _, _, err := d.Dial(context.Background(), "ws"+strings.TrimPrefix(e.url, "http"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	waitTimers(t, clk)
+	clk.Advance(10 * time.Second)
+	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	h, err := ws.ReadHeader(bufio.NewReader(conn))
+	if err != nil || h.OpCode != ws.OpPing {
+		t.Fatalf("after an idle interval read %+v, %v; want a ping", h, err)
+	}
+}
+
+// Each subscription of a socket is a subscriber for the subscriptions API.
+func TestWebSocketSubscriptionsListed(t *testing.T) {
+	e := newEnv(t, anonymous, func(c *serverConfig, _ *hubConfig) { c.SubscriptionEvents = true })
+	c := e.dialWS(nil)
+	c.subscribe("a", "", "books")
+	c.subscribe("b", "", "books")
+	body := e.subscriptionsOf("books")
+	if n := strings.Count(body, `"subscriber":`); n != 2 {
+		t.Errorf("books lists %d subscribers, want 2: %s", n, body)
+	}
+}
