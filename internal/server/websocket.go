@@ -79,19 +79,24 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		AuthTimeout: socketAuthTimeout(cred, s.cfg.Anonymous),
 		Clock:       s.cfg.Clock,
 	})
-	// What the client sent right behind its request.
-	if n := rw.Reader.Buffered(); n > 0 {
-		b, _ := rw.Reader.Peek(n)
-		_ = c.Receive(b) // an error ended the socket; its writer says so
-		_, _ = rw.Reader.Discard(n)
-	}
 	if tcp, ok := conn.(*net.TCPConn); ok && s.push != nil {
+		// What the client sent right behind its request was read with it:
+		// it is acted on once the socket has its writer, before anything
+		// the pool reads.
+		pending := rw.Reader.Buffered()
+		if pending > 0 {
+			b, _ := rw.Reader.Peek(pending)
+			c.Pending(b)
+		}
 		pc, err := s.push.Add(tcp, c)
 		if err != nil {
 			return // the pool closed the connection and told the socket
 		}
 		c.SetWriter(pc)
 		pc.Wake()
+		if pending > 0 {
+			go func() { _ = c.Receive(nil) }() // an error ends the socket
+		}
 		return
 	}
 	c.Serve(conn, rw.Reader, s.cfg.Heartbeat, s.cfg.WriteTimeout, s.cfg.Clock)

@@ -525,7 +525,14 @@ func TestWebSocketSlowConsumer(t *testing.T) {
 		}
 		// Subscribe, then read nothing: TCP buffers fill, then the queue.
 		c.send(`{"op":"subscribe","sub":"a","topics":["t"]}`)
-		e.waitStreams(t, 1)
+		// The socket counts as a stream from its upgrade; the subscription
+		// counts in the hub once made.
+		testutil.CheckFor(t, 5*time.Second, time.Millisecond, func() error {
+			if n := e.hub.Stats().Subscribers; n != 1 {
+				return fmt.Errorf("%d subscriptions, want 1", n)
+			}
+			return nil
+		})
 		big := strings.Repeat("x", 4096)
 		var ids []string
 		for i := 0; e.hub.Stats().SlowConsumerDisconnects == 0 && i < 5000; i++ {
@@ -606,4 +613,36 @@ func TestWebSocketSubscriptionsListed(t *testing.T) {
 	if n := strings.Count(body, `"subscriber":`); n != 2 {
 		t.Errorf("books lists %d subscribers, want 2: %s", n, body)
 	}
+}
+
+// A client that sends its first message right behind the upgrade request,
+// in the same packet, is answered as if it had waited for the upgrade.
+func TestWebSocketMessageWithTheUpgrade(t *testing.T) {
+	inModes(t, func(t *testing.T, mode option) {
+		e := newEnv(t, anonymous, mode)
+		conn, err := net.Dial("tcp", strings.TrimPrefix(e.ts.URL, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		var req bytes.Buffer
+		req.WriteString("GET /.well-known/mercure HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n" +
+			"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Protocol: herald.v1\r\n\r\n")
+		if err := wsutil.WriteClientText(&req, []byte(`{"op":"subscribe","sub":"early","topics":["t"]}`)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := conn.Write(req.Bytes()); err != nil {
+			t.Fatal(err)
+		}
+		conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		br := bufio.NewReader(conn)
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+			t.Fatalf("upgrade: %v %v", resp, err)
+		}
+		data, _, err := wsutil.ReadServerData(readWriter{br, conn})
+		if err != nil || !strings.Contains(string(data), `"op":"subscribed"`) {
+			t.Fatalf("first message %s, %v; want subscribed", data, err)
+		}
+	})
 }

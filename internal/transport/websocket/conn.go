@@ -140,7 +140,10 @@ type Conn struct {
 	closed   bool
 	deadline clock.Timer
 
-	// The reader's state (Receive is never concurrent with itself).
+	// The reader's state, under rmu: the pool never runs two Receives of
+	// a socket at once, but the bytes that came with the upgrade request
+	// are handed over from another goroutine (see Pending).
+	rmu     sync.Mutex
 	partial []byte // the start of a frame not yet whole
 	message []byte // the fragments of a message not yet final
 	inFrag  bool
@@ -398,6 +401,8 @@ func cmpErr(err, fallback error) error {
 // they come, whole or in pieces, and acts on each message. A violation of
 // RFC 6455 or a message over the size limit ends the socket.
 func (c *Conn) Receive(data []byte) error {
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
 	c.lastRead.Store(c.clock.Now().UnixNano())
 	buf := data
 	if len(c.partial) > 0 {
@@ -434,6 +439,15 @@ func (c *Conn) Receive(data []byte) error {
 		c.partial = append([]byte(nil), buf...)
 	}
 	return nil
+}
+
+// Pending hands over the bytes the client sent right behind its upgrade
+// request, read with it: they are acted on before anything read later,
+// by the next Receive (call Receive(nil) once the socket has a writer).
+func (c *Conn) Pending(b []byte) {
+	c.rmu.Lock()
+	c.partial = append(c.partial, b...)
+	c.rmu.Unlock()
 }
 
 // check refuses a frame header that breaks RFC 6455 or the size limit,
@@ -525,6 +539,9 @@ const maxSubName = 64
 func (c *Conn) message1(payload []byte) error {
 	if !utf8.Valid(payload) {
 		return &CloseError{Code: CodeInvalidPayload, Reason: "text message not valid UTF-8"}
+	}
+	if err := c.Err(); err != nil {
+		return err // ending: nothing more is done for the client
 	}
 	var m clientMessage
 	if err := json.Unmarshal(payload, &m); err != nil || m.Op == "" {
