@@ -646,3 +646,25 @@ func TestWebSocketMessageWithTheUpgrade(t *testing.T) {
 		}
 	})
 }
+
+// Limits hold for sockets as for streams: each subscription counts as a
+// stream of its client, and --max-connections counts sockets.
+func TestWebSocketLimits(t *testing.T) {
+	e := newEnv(t, anonymous, func(c *serverConfig, _ *hubConfig) {
+		c.Limits.StreamsPerAddress = 2
+		c.MaxConnections = 1
+	})
+	c := e.dialWS(nil)
+	c.subscribe("a", "", "t")
+	c.subscribe("b", "", "t")
+	c.send(`{"op":"subscribe","sub":"c","topics":["t"]}`)
+	if m := c.expect("error"); m.Code != 429 || m.Sub != "c" {
+		t.Errorf("third subscription: %+v, want 429", m)
+	}
+	c.send(`{"op":"unsubscribe","sub":"a"}`)
+	c.expect("unsubscribed")
+	c.subscribe("c", "", "t")
+	if _, err := e.tryDialWS(nil); err == nil || !strings.Contains(err.Error(), "503") {
+		t.Errorf("second socket past --max-connections: %v, want 503", err)
+	}
+}
