@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gobwas/ws"
+
 	"github.com/heraldhub/herald/internal/auth"
 	"github.com/heraldhub/herald/internal/journal"
 	"github.com/heraldhub/herald/internal/selector"
@@ -237,4 +239,68 @@ func subscribeFaults(r *http.Request, token string, maxSelectors, maxLength, max
 		faults[http.StatusBadRequest] = err.Error()
 	}
 	return faults
+}
+
+// FuzzWebSocket hands arbitrary bytes, in arbitrary pieces, to a socket
+// of a real server as its client's input: frames of any shape, messages
+// of any content. The socket must never panic; what it refuses ends it
+// with a close frame whose code is one of the protocol's, or is answered
+// with an error message; whatever it writes is well-formed frames.
+func FuzzWebSocket(f *testing.F) {
+	e := newEnvWithJournal(f, journal.NewMemory(journal.Retention{MaxEvents: 64}), quiet, anonymous,
+		func(c *serverConfig, _ *hubConfig) { c.MaxBodyBytes = 4096 })
+	token := e.token(auth.MintClaims{Subject: "fuzz", Publish: []string{"t", "u/{x}"}, Subscribe: []string{"t"}})
+	frame := func(op ws.OpCode, fin bool, payload string) []byte {
+		var b bytes.Buffer
+		_ = ws.WriteFrame(&b, ws.MaskFrameInPlace(ws.NewFrame(op, fin, []byte(payload))))
+		return b.Bytes()
+	}
+	for _, msg := range []string{
+		`{"op":"subscribe","sub":"a","topics":["t"],"lastEventID":"earliest"}`,
+		`{"op":"publish","ref":1,"topics":["t"],"data":"x\ny","type":"t","id":"i","retry":5}`,
+		`{"op":"unsubscribe","sub":"a"}`, `{"op":"ping"}`, `{"op":"auth","token":"` + token + `"}`,
+		`{"op":"subscribe","sub":"b","topics":["u/{x}","*"]}`, `not json`, `{}`,
+	} {
+		f.Add(frame(ws.OpText, true, msg), uint8(7))
+	}
+	f.Add(append(frame(ws.OpText, false, `{"op":`), frame(ws.OpContinuation, true, `"ping"}`)...), uint8(3))
+	f.Add(frame(ws.OpPing, true, "hi"), uint8(1))
+	f.Add(frame(ws.OpClose, true, "\x03\xe8bye"), uint8(2))
+	f.Add([]byte{0x81, 0x05, 'h', 'e', 'l', 'l', 'o'}, uint8(4)) // unmasked
+	f.Fuzz(func(t *testing.T, input []byte, piece uint8) {
+		c, err := e.srv.Socket(token)
+		if err != nil {
+			t.Skip(err) // the server's connection limits
+		}
+		defer c.Closed(errors.New("fuzz case over"))
+		step := int(piece) + 1
+		for len(input) > 0 && c.Err() == nil {
+			n := min(step, len(input))
+			if err := c.Receive(input[:n]); err != nil && c.Err() == nil {
+				t.Fatalf("Receive failed with %v, but the socket did not end", err)
+			}
+			input = input[n:]
+		}
+		out := bytes.Join(c.Frames(nil), nil)
+		if c.Err() != nil {
+			out = append(out, c.Goodbye(c.Err())...)
+		}
+		r := bytes.NewReader(out)
+		for r.Len() > 0 {
+			h, err := ws.ReadHeader(r)
+			if err != nil || h.Masked || int64(r.Len()) < h.Length {
+				t.Fatalf("the socket wrote a malformed frame: %+v, %v", h, err)
+			}
+			payload := make([]byte, h.Length)
+			_, _ = io.ReadFull(r, payload)
+			if h.OpCode == ws.OpClose {
+				code, _ := ws.ParseCloseFrameData(payload)
+				// Herald's own, or a valid one the client sent (echoed).
+				if !slices.Contains([]ws.StatusCode{1000, 1001, 1002, 1003, 1007, 1009, 1011, 4401, 4403, 4408}, code) &&
+					ws.CheckCloseFrameData(code, "") != nil || code >= 5000 {
+					t.Fatalf("close code %d is not the protocol's", code)
+				}
+			}
+		}
+	})
 }

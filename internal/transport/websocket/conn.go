@@ -477,9 +477,14 @@ func (c *Conn) frame(h ws.Header, payload []byte) error {
 	case ws.OpPong:
 		return nil
 	case ws.OpClose:
-		code, _ := ws.ParseCloseFrameData(payload)
-		if code.Empty() {
-			code = CodeNormal
+		// Echo a valid code (RFC 6455, 5.5.1); refuse an invalid one.
+		if len(payload) == 0 {
+			return &CloseError{Code: CodeNormal, Reason: "closed by the client"}
+		}
+		code, reason := ws.ParseCloseFrameData(payload)
+		// gobwas checks the ranges below 5000; nothing above is defined.
+		if err := ws.CheckCloseFrameData(code, reason); err != nil || len(payload) == 1 || code >= 5000 {
+			return &CloseError{Code: CodeProtocolError, Reason: "invalid close frame"}
 		}
 		return &CloseError{Code: code, Reason: "closed by the client"}
 	case ws.OpText:
