@@ -134,6 +134,8 @@ func (h *testHub) subscriber(tr client.Transport, topic string) *client.Subscrib
 		Header:       http.Header{"Authorization": {"Bearer " + h.token(auth.MintClaims{Subscribe: []string{"*"}})}},
 		InitialRetry: time.Millisecond,
 		MaxRetry:     10 * time.Millisecond,
+		// A test that would hang fails instead.
+		ReadTimeout: testutil.WaitTimeout,
 	}
 }
 

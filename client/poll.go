@@ -3,6 +3,7 @@ package client
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -139,6 +140,9 @@ func (p *poller) poll(short bool) error {
 	if err := json.NewDecoder(body).Decode(&a); err != nil {
 		return fmt.Errorf("client: decoding a poll answer: %w", p.c.timeoutErr(err))
 	}
+	// What may follow the JSON value is read, so that the connection
+	// serves the next poll.
+	io.Copy(io.Discard, io.LimitReader(body, maxMessage))
 	p.c.extendTimeout(0)
 	if a.MaxWait > 0 {
 		st.pollWait = time.Duration(a.MaxWait * float64(time.Second))
