@@ -3,15 +3,20 @@ package client_test
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/heraldhub/herald/client"
 	"github.com/heraldhub/herald/internal/auth"
 	"github.com/heraldhub/herald/internal/journal"
+	"github.com/heraldhub/herald/internal/server"
+	"github.com/heraldhub/herald/internal/testutil"
 )
 
 // expect reads the next len(ids) events and checks that they are the
@@ -29,6 +34,7 @@ func expect(t *testing.T, r *reader, ids, data []string) {
 func TestEveryEventOnceAcrossRestart(t *testing.T) {
 	for _, tr := range transports {
 		t.Run(tr.String(), func(t *testing.T) {
+			testutil.CheckNoLeaks(t) // of the stream, its connections, the hub
 			h := startHub(t, journal.Retention{}, nil)
 			var errs errorLog
 			sub := h.subscriber(tr, "/t")
@@ -49,14 +55,20 @@ func TestEveryEventOnceAcrossRestart(t *testing.T) {
 				t.Errorf("LastEventID = %q, want %q", got, ids[4])
 			}
 
-			// The stream loses its connection, and events are published
-			// before it can be back.
-			h.restart()
+			// The hub goes down; the stream notices (it fails to
+			// reconnect, or its poll is refused) and keeps trying.
+			before := len(errs.Errors())
+			h.stop()
+			testutil.CheckFor(t, testutil.WaitTimeout, time.Millisecond, func() error {
+				if len(errs.Errors()) == before {
+					return errors.New("OnError was not told of the lost hub")
+				}
+				return nil
+			})
+			// Back, the hub gets events whether or not the stream is back.
+			h.start()
 			publish(5, 10)
 			expect(t, r, ids[5:], data[5:])
-			if len(errs.Errors()) == 0 {
-				t.Error("OnError was not told of the lost connection")
-			}
 			// Nothing was repeated after the last one either: a new event
 			// is the next to arrive.
 			publish(10, 11)
@@ -141,27 +153,52 @@ func TestPollPaging(t *testing.T) {
 	r := read(connect(t, sub))
 	expect(t, r, ids, data)
 
-	// Three answers of at most two events each, and a poll in progress
-	// for more.
+	// Three answers of at most two events each, each poll from the last
+	// event of the previous answer.
 	qs := log.Queries()
 	if len(qs) < 3 {
 		t.Fatalf("%d polls for 5 events with limit 2, want at least 3", len(qs))
 	}
-	wantCursors := []string{"earliest", ids[1], ids[3]}
-	presence := qs[1].Get("subscriber")
-	for i, q := range qs[:3] {
-		if got := q.Get("lastEventID"); got != wantCursors[i] {
-			t.Errorf("poll %d: lastEventID = %q, want %q", i, got, wantCursors[i])
+	for i, want := range []string{"earliest", ids[1], ids[3]} {
+		if got := qs[i].Get("lastEventID"); got != want {
+			t.Errorf("poll %d: lastEventID = %q, want %q", i, got, want)
 		}
-		if got := q.Get("limit"); got != "2" {
+		if got := qs[i].Get("limit"); got != "2" {
 			t.Errorf("poll %d: limit = %q, want 2", i, got)
-		}
-		if i > 0 && (presence == "" || q.Get("subscriber") != presence) {
-			t.Errorf("poll %d: subscriber = %q, want the ID of the first answer (%q)", i, q.Get("subscriber"), presence)
 		}
 	}
 	if got := qs[0].Get("wait"); got != "0" {
 		t.Errorf("first poll: wait = %q, want 0 (Connect does not wait for an event)", got)
+	}
+}
+
+// A polling stream is one subscriber for the subscriptions API, however
+// many polls it makes.
+func TestPollPresence(t *testing.T) {
+	h := startHub(t, journal.Retention{}, func(c *server.Config) { c.SubscriptionEvents = true })
+	var log queryLog
+	sub := h.subscriber(client.TransportPoll, "/t")
+	sub.HTTPClient = &http.Client{Transport: &log}
+	r := read(connect(t, sub))
+	for i := range 3 {
+		id := h.publish("/t", fmt.Sprint(i))
+		expect(t, r, []string{id}, []string{fmt.Sprint(i)})
+	}
+	if n := len(log.Queries()); n < 4 {
+		t.Fatalf("%d polls, want at least 4", n)
+	}
+
+	admin := h.token(auth.MintClaims{Subscribe: []string{"/.well-known/mercure/subscriptions{/topic}{/subscriber}"}})
+	req, _ := http.NewRequest("GET", h.URL+"/subscriptions/"+url.PathEscape("/t"), nil)
+	req.Header.Set("Authorization", "Bearer "+admin)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if n := strings.Count(string(body), `"subscriber":`); resp.StatusCode != http.StatusOK || n != 1 {
+		t.Errorf("subscriptions of /t: %s listing %d subscribers, want 1: %s", resp.Status, n, body)
 	}
 }
 

@@ -11,9 +11,11 @@ import (
 	"github.com/heraldhub/herald/client"
 	"github.com/heraldhub/herald/internal/auth"
 	"github.com/heraldhub/herald/internal/journal"
+	"github.com/heraldhub/herald/internal/testutil"
 )
 
 func TestWebSocketPublishPipelined(t *testing.T) {
+	testutil.CheckNoLeaks(t) // nothing outlives the publisher and the hub
 	h := startHub(t, journal.Retention{}, nil)
 	p := &client.WebSocketPublisher{URL: h.URL, Token: h.token(auth.MintClaims{Publish: []string{"*"}})}
 	defer p.Close()
