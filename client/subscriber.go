@@ -46,8 +46,10 @@ type Subscriber struct {
 	// A WebSocket is dialled directly, with the TLS configuration of the
 	// client's *http.Transport, if it has one.
 	HTTPClient *http.Client
-	// LastEventID, if not empty, is sent as Last-Event-ID on the first
-	// connection, as though a previous one had received that ID.
+	// LastEventID, if not empty, is where the first connection resumes
+	// from (Last-Event-ID, or the lastEventID cursor of a poll or a
+	// WebSocket subscription), as though a previous one had received that
+	// ID; "earliest" asks a Herald hub for everything it keeps.
 	LastEventID string
 	// InitialRetry is the reconnection time until the server sets one with
 	// `retry:`; 0 means DefaultInitialRetry.
