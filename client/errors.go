@@ -18,8 +18,9 @@ var (
 	// [*StatusError] match it with errors.Is.
 	ErrBadStatus = errors.New("client: unexpected HTTP status")
 	// ErrBadContentType reports a subscription response whose media type is
-	// not text/event-stream. It is final: the stream is closed.
-	ErrBadContentType = errors.New("client: response is not text/event-stream")
+	// not the transport's: text/event-stream, or application/json for
+	// polling. It is final: the stream is closed.
+	ErrBadContentType = errors.New("client: unexpected response media type")
 	// ErrReadTimeout reports a connection that received no byte, heartbeat
 	// included, for [Subscriber.ReadTimeout]. The stream reconnects.
 	ErrReadTimeout = errors.New("client: read timeout")
@@ -96,4 +97,38 @@ func retryAfter(v string, now time.Time) time.Duration {
 		return t.Sub(now)
 	}
 	return 0
+}
+
+// CloseError reports a WebSocket that the hub closed, with the close code
+// and reason it gave (docs/protocol.md lists them). A [Stream] reconnects
+// after a temporary one (see [CloseError.Temporary]) and ends with the
+// others.
+type CloseError struct {
+	// Code is the WebSocket close code, such as 4408 for a slow consumer.
+	Code int
+	// Reason is the text the hub gave with the code; it may be empty.
+	Reason string
+}
+
+func (e *CloseError) Error() string {
+	s := fmt.Sprintf("client: websocket closed by the hub with %d", e.Code)
+	if e.Reason != "" {
+		s += ": " + e.Reason
+	}
+	return s
+}
+
+// Temporary reports whether a new connection may fare better. It is false
+// for the codes that say the client must change first: 1002 (protocol
+// error), 1003 (a binary message), 1007 (a message that is not UTF-8),
+// 1009 (a message too big), 4401 (the token expired) and 4403 (a token for
+// another subject); it is true for every other code, among them 1000, 1001
+// (going away: shutdown or maximum lifetime), 1011 (internal error) and
+// 4408 (slow consumer).
+func (e *CloseError) Temporary() bool {
+	switch e.Code {
+	case 1002, 1003, 1007, 1009, 4401, 4403:
+		return false
+	}
+	return true
 }

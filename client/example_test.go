@@ -7,11 +7,18 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"sync"
 	"sync/atomic"
 
 	"github.com/heraldhub/herald/client"
+	"github.com/heraldhub/herald/internal/auth"
+	"github.com/heraldhub/herald/internal/hub"
+	"github.com/heraldhub/herald/internal/journal"
+	"github.com/heraldhub/herald/internal/server"
 	"github.com/heraldhub/herald/sse"
 )
 
@@ -102,4 +109,108 @@ func ExamplePublisher_Publish() {
 	// Output:
 	// Bearer a.jwt.token [https://example.com/books/1] {"price": 42}
 	// published urn:uuid:8d3f
+}
+
+// exampleHub starts a Herald hub on a memory journal and returns its URL
+// and tokens to subscribe to and publish on any topic.
+func exampleHub() (hubURL, subToken, pubToken string, stop func()) {
+	key, err := auth.ParseKey([]byte(hubSecret))
+	if err != nil {
+		log.Fatal(err)
+	}
+	j := journal.NewMemory(journal.Retention{})
+	h := hub.New(j, hub.Config{})
+	ctx, cancel := context.WithCancel(context.Background())
+	go h.Run(ctx)
+	<-h.Started()
+	srv, err := server.New(server.Config{Hub: h, Journal: j, PublisherKey: &key, SubscriberKey: &key, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		log.Fatal(err)
+	}
+	ts := httptest.NewServer(srv)
+	mint := func(c auth.MintClaims) string {
+		tok, err := auth.Mint(key, c)
+		if err != nil {
+			log.Fatal(err)
+		}
+		return tok
+	}
+	return ts.URL + "/.well-known/mercure", mint(auth.MintClaims{Subscribe: []string{"*"}}), mint(auth.MintClaims{Publish: []string{"*"}}), func() {
+		srv.Drain()
+		ts.Close()
+		cancel()
+	}
+}
+
+func ExampleSubscriber_webSocket() {
+	hubURL, subToken, pubToken, stop := exampleHub()
+	defer stop()
+
+	// Published before the subscription: the stream starts from the
+	// beginning of what the hub keeps.
+	p := &client.WebSocketPublisher{URL: hubURL, Token: pubToken}
+	defer p.Close()
+	for _, price := range []string{"41", "42"} {
+		if _, err := p.Publish(context.Background(), client.Update{
+			Topics: []string{"https://example.com/books/1"}, Type: "price", Data: []byte(price),
+		}); err != nil {
+			log.Fatal(err)
+		}
+	}
+
+	sub := &client.Subscriber{
+		URL:         hubURL + "?topic=" + url.QueryEscape("https://example.com/books/{id}"),
+		Transport:   client.TransportWebSocket, // or client.TransportPoll
+		Header:      http.Header{"Authorization": {"Bearer " + subToken}},
+		LastEventID: "earliest",
+	}
+	stream, err := sub.Connect(context.Background())
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer stream.Close()
+	n := 0
+	for ev, err := range stream.Events() {
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Printf("%s event %s\n", ev.Type, ev.Data)
+		if n++; n == 2 {
+			break
+		}
+	}
+	// Output:
+	// price event 41
+	// price event 42
+}
+
+func ExampleWebSocketPublisher() {
+	hubURL, _, pubToken, stop := exampleHub()
+	defer stop()
+
+	p := &client.WebSocketPublisher{URL: hubURL, Token: pubToken}
+	defer p.Close()
+	// The publishes of many goroutines share the socket; none waits for
+	// the acknowledgements of the others.
+	var wg sync.WaitGroup
+	for i := range 3 {
+		wg.Go(func() {
+			_, err := p.Publish(context.Background(), client.Update{
+				Topics: []string{"https://example.com/books/1"},
+				ID:     fmt.Sprintf("update-%d", i),
+			})
+			if err != nil {
+				log.Fatal(err)
+			}
+		})
+	}
+	wg.Wait()
+
+	_, err := p.Publish(context.Background(), client.Update{Topics: []string{"https://example.com/books/1"}, ID: "update-1"})
+	var refusal *client.StatusError
+	if errors.As(err, &refusal) {
+		fmt.Println(refusal.StatusCode, refusal.Message)
+	}
+	// Output:
+	// 409 an event with this id already exists
 }

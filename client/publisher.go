@@ -64,12 +64,8 @@ func (p *Publisher) Publish(ctx context.Context, u Update) (id string, err error
 	if u.Type != "" {
 		form.Set("type", u.Type)
 	}
-	if u.Retry > 0 {
-		ms := u.Retry / time.Millisecond
-		if u.Retry%time.Millisecond != 0 {
-			ms++
-		}
-		form.Set("retry", strconv.FormatInt(int64(ms), 10))
+	if ms := retryMillis(u.Retry); ms > 0 {
+		form.Set("retry", strconv.FormatInt(ms, 10))
 	}
 	if u.Private {
 		form.Set("private", "on")
@@ -99,4 +95,17 @@ func (p *Publisher) Publish(ctx context.Context, u Update) (id string, err error
 		return "", fmt.Errorf("client: reading the event ID: %w", err)
 	}
 	return strings.TrimRight(string(b), "\r\n"), nil
+}
+
+// retryMillis returns d in whole milliseconds, rounded up; 0 if d is not
+// positive.
+func retryMillis(d time.Duration) int64 {
+	if d <= 0 {
+		return 0
+	}
+	ms := d / time.Millisecond
+	if d%time.Millisecond != 0 {
+		ms++
+	}
+	return int64(ms)
 }

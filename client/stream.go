@@ -24,7 +24,8 @@ var (
 
 // Stream is an event stream with EventSource semantics: it delivers the
 // events of one connection after another, reconnecting when a connection
-// ends or fails, and resuming with Last-Event-ID.
+// ends or fails, and resuming from the last event ID, over any
+// [Transport].
 //
 // A Stream is read by one goroutine at a time, through [Stream.Events] or
 // [Stream.Run]; the callbacks of its [Subscriber] and its listeners run on
@@ -51,6 +52,10 @@ type Stream struct {
 	retry     time.Duration // the reconnection time
 	failures  int           // attempts since the last good connection
 	immediate bool          // reconnect without waiting (Restart)
+	// Polling: how long the hub holds a poll, and the presence ID that
+	// makes successive polls one subscriber.
+	pollWait       time.Duration
+	pollSubscriber string
 }
 
 type listener struct{ fn func(sse.Event) }
@@ -63,6 +68,7 @@ func newStream(ctx context.Context, s *Subscriber) *Stream {
 		lastID:    s.LastEventID,
 		listeners: make(map[string][]*listener),
 		retry:     s.InitialRetry,
+		pollWait:  defaultPollWait,
 	}
 	st.cfg.Header = s.Header.Clone()
 	if st.client == nil {
@@ -129,9 +135,12 @@ func (st *Stream) AddListener(eventType string, fn func(sse.Event)) (remove func
 // ReadyState returns the stream's state.
 func (st *Stream) ReadyState() ReadyState { return ReadyState(st.state.Load()) }
 
-// LastEventID returns the ID that the stream sends as Last-Event-ID when it
-// reconnects ("" sends none): the last ID the server set, or
-// [Subscriber.LastEventID] until it sets one.
+// LastEventID returns the ID that the stream resumes from when it
+// reconnects ("" for none): the last ID the server set, or
+// [Subscriber.LastEventID] until it sets one. SSE sends it as
+// Last-Event-ID, polling and WebSocket as their lastEventID cursor; since
+// every transport counts in the same IDs, a new Subscriber given it on
+// another transport goes on from the same event.
 func (st *Stream) LastEventID() string {
 	st.mu.Lock()
 	defer st.mu.Unlock()
@@ -200,14 +209,14 @@ func (st *Stream) read(yield func(sse.Event) bool) error {
 			}
 			continue
 		}
-		ev, err := c.dec.Next()
+		ev, err := c.src.next()
 		if err != nil {
 			if err := st.drop(c, err); err != nil {
 				return st.finish(err)
 			}
 			continue
 		}
-		st.setLastID(ev.ID)
+		st.setLastID(c.src.cursor())
 		st.dispatch(ev)
 		if yield != nil && !yield(ev) {
 			return nil
@@ -232,40 +241,21 @@ func (st *Stream) dispatch(ev sse.Event) {
 // connect makes one connection attempt.
 func (st *Stream) connect() error {
 	st.state.Store(int32(Connecting))
-	ctx, cancel := context.WithCancelCause(st.ctx)
-	c := &conn{ctx: ctx, cancel: cancel, body: http.NoBody, timeout: st.cfg.ReadTimeout}
-	req, err := st.newRequest(ctx)
+	c := st.newConn()
+	var err error
+	switch st.cfg.Transport {
+	case TransportPoll:
+		err = st.openPoll(c)
+	case TransportWebSocket:
+		err = st.openWebSocket(c)
+	default:
+		err = st.openEventStream(c)
+	}
 	if err != nil {
 		c.release()
 		return err
 	}
-	// The read timeout covers the wait for the response headers too: a
-	// server that accepts the connection and says nothing is as dead as
-	// one that stops sending.
-	if c.timeout > 0 {
-		c.timer = time.AfterFunc(c.timeout, func() { cancel(ErrReadTimeout) })
-	}
-	resp, err := st.client.Do(req)
-	if err != nil {
-		if context.Cause(ctx) == ErrReadTimeout {
-			err = ErrReadTimeout
-		}
-		c.release()
-		return err
-	}
-	c.body = resp.Body
 	c.opened = time.Now()
-	if err := checkResponse(resp, c); err != nil {
-		c.release()
-		return err
-	}
-	// As a reconnected browser does, the decoder starts with the last
-	// event ID, which events without an `id` line carry.
-	c.dec = sse.NewDecoder(c)
-	c.dec.SetLastEventID(st.LastEventID())
-	c.dec.MaxLineSize = st.cfg.MaxLineSize
-	c.dec.MaxEventSize = st.cfg.MaxEventSize
-	c.dec.OnComment = st.cfg.OnComment
 
 	st.mu.Lock()
 	if st.closed {
@@ -297,10 +287,10 @@ func (st *Stream) drop(c *conn, err error) error {
 	if st.ctx.Err() != nil {
 		return context.Cause(st.ctx)
 	}
-	if r := c.dec.Retry(); r > 0 {
+	if r := c.src.retry(); r > 0 {
 		st.retry = r
 	}
-	st.setLastID(c.dec.LastEventID())
+	st.setLastID(c.src.cursor())
 	if errors.Is(err, sse.ErrLineTooLong) || errors.Is(err, sse.ErrEventTooLarge) {
 		return err
 	}
@@ -322,6 +312,20 @@ func (st *Stream) drop(c *conn, err error) error {
 		st.failures = 0
 	} else {
 		st.failures++
+	}
+	// A poll or a socket can be refused on an open connection, where an
+	// event stream can only end: the refusal counts as it does for a
+	// reconnection.
+	var status *StatusError
+	var closed *CloseError
+	switch {
+	case errors.As(err, &status) && status.Temporary():
+		st.report(err)
+		return st.wait(status.RetryAfter)
+	case errors.Is(err, ErrBadStatus), errors.Is(err, ErrBadContentType):
+		return err
+	case errors.As(err, &closed) && !closed.Temporary():
+		return err
 	}
 	st.report(err)
 	return nil

@@ -1,12 +1,8 @@
 package client
 
 import (
-	"bytes"
-	"cmp"
 	"context"
 	"fmt"
-	"io"
-	"mime"
 	"net/http"
 	"time"
 
@@ -27,23 +23,33 @@ const (
 // sensible default. A Subscriber may be used for any number of
 // [Subscriber.Connect] calls; it must not be modified during one.
 type Subscriber struct {
-	// URL is the event stream's address.
+	// URL is the event stream's address: for a Mercure hub, the hub URL
+	// with the `topic` selectors as query parameters.
 	URL string
-	// Method is the request method; "" means GET.
+	// Transport is how the events come; the zero value is TransportSSE.
+	Transport Transport
+	// Method is the request method; "" means GET. SSE only.
 	Method string
 	// Header holds extra request headers, such as Authorization. They
 	// replace the defaults (Accept: text/event-stream and
-	// Cache-Control: no-cache); Last-Event-ID is always the stream's own.
-	// On a redirect to another host, net/http drops Authorization and
-	// Cookie but keeps the other headers, Last-Event-ID included.
+	// Cache-Control: no-cache for SSE; Accept: application/json and
+	// Cache-Control: no-store for polling); Last-Event-ID is always the
+	// stream's own. Over WebSocket they go with the handshake. On a
+	// redirect to another host, net/http drops Authorization and Cookie
+	// but keeps the other headers, Last-Event-ID included.
 	Header http.Header
 	// Body, if not nil, is sent as the request body on every connection.
+	// SSE only.
 	Body []byte
 	// HTTPClient sends the requests; nil means http.DefaultClient. Its
 	// Timeout must be zero, or it would cut every stream: use ReadTimeout.
+	// A WebSocket is dialled directly, with the TLS configuration of the
+	// client's *http.Transport, if it has one.
 	HTTPClient *http.Client
-	// LastEventID, if not empty, is sent as Last-Event-ID on the first
-	// connection, as though a previous one had received that ID.
+	// LastEventID, if not empty, is where the first connection resumes
+	// from (Last-Event-ID, or the lastEventID cursor of a poll or a
+	// WebSocket subscription), as though a previous one had received that
+	// ID; "earliest" asks a Herald hub for everything it keeps.
 	LastEventID string
 	// InitialRetry is the reconnection time until the server sets one with
 	// `retry:`; 0 means DefaultInitialRetry.
@@ -53,14 +59,24 @@ type Subscriber struct {
 	// still wins.
 	MaxRetry time.Duration
 	// ReadTimeout, if positive, is how long a connection may stay silent:
-	// when no byte arrives for that long (heartbeats count), the connection
-	// is dropped with [ErrReadTimeout] and the stream reconnects.
+	// when no byte arrives for that long (heartbeats and WebSocket pings
+	// count), the connection is dropped with [ErrReadTimeout] and the
+	// stream reconnects. A long poll may be silent for its wait and then
+	// ReadTimeout.
 	ReadTimeout time.Duration
 	// MaxLineSize and MaxEventSize bound the memory an event may take; 0
-	// selects the [sse.Decoder] defaults. A stream that exceeds them is
-	// closed with sse.ErrLineTooLong or sse.ErrEventTooLarge rather than
-	// reconnected, since resuming would meet the same event again.
+	// selects the [sse.Decoder] defaults. Over WebSocket, MaxEventSize
+	// bounds a whole message. A stream that exceeds them is closed with
+	// sse.ErrLineTooLong or sse.ErrEventTooLarge rather than reconnected,
+	// since resuming would meet the same event again.
 	MaxLineSize, MaxEventSize int
+
+	// PollWait is how long the hub may hold a long poll before answering
+	// that nothing came; 0 means as long as the hub allows (Herald:
+	// --poll-max-wait, 30 s by default). PollLimit, if positive, caps the
+	// events of one answer (Herald: 100 by default, at most 1,000).
+	PollWait  time.Duration
+	PollLimit int
 
 	// OnOpen, if set, is called each time a connection opens.
 	OnOpen func()
@@ -70,8 +86,18 @@ type Subscriber struct {
 	// closed by [Stream.Close] or its context.
 	OnError func(error)
 	// OnComment, if set, is called with the text of each comment line (less
-	// the colon and one leading space), heartbeats included.
+	// the colon and one leading space), heartbeats included. SSE only.
 	OnComment func(text string)
+	// OnCursorUnknown, if set, is called when the stream resumed from an
+	// event ID (its LastEventID, or the last ID it received) that the hub
+	// did not know — never stored, from a wiped journal, or older than
+	// its retention — and so replays from the oldest event it retains:
+	// events between the two may be lost, and a client that keeps state
+	// should rebuild it. It is called with the unknown ID, before the
+	// replayed events, on every transport: Herald says so with
+	// `Last-Event-ID: earliest` on an event stream, `"earliest": true` in a
+	// poll answer or a WebSocket's `subscribed`.
+	OnCursorUnknown func(id string)
 }
 
 // ReadyState is the state of a [Stream]; its values are those of the
@@ -99,6 +125,15 @@ func (s ReadyState) String() string {
 	return fmt.Sprintf("ReadyState(%d)", int32(s))
 }
 
+// checkCursor calls OnCursorUnknown if the hub did not know the cursor
+// sent. A stream that sent none, or asked for everything retained, lost
+// nothing.
+func (st *Stream) checkCursor(sent string, unknown bool) {
+	if unknown && sent != "" && sent != earliest && st.cfg.OnCursorUnknown != nil {
+		st.cfg.OnCursorUnknown(sent)
+	}
+}
+
 // Connect opens the event stream and returns it once the first connection
 // is open. If that first attempt fails, for any reason, Connect returns the
 // error (also given to OnError) and no stream: a subscription that never
@@ -116,48 +151,4 @@ func (s *Subscriber) Connect(ctx context.Context) (*Stream, error) {
 		return nil, st.finish(err)
 	}
 	return st, nil
-}
-
-// newRequest builds the request for one connection.
-func (st *Stream) newRequest(ctx context.Context) (*http.Request, error) {
-	var body io.Reader
-	if st.cfg.Body != nil {
-		body = bytes.NewReader(st.cfg.Body)
-	}
-	method := cmp.Or(st.cfg.Method, http.MethodGet)
-	req, err := http.NewRequestWithContext(ctx, method, st.cfg.URL, body)
-	if err != nil {
-		return nil, fmt.Errorf("client: %w", err)
-	}
-	req.Header.Set("Accept", "text/event-stream")
-	req.Header.Set("Cache-Control", "no-cache")
-	for name, values := range st.cfg.Header {
-		req.Header.Del(name)
-		for _, v := range values {
-			req.Header.Add(name, v)
-		}
-	}
-	req.Header.Del("Last-Event-ID")
-	if id := st.LastEventID(); id != "" {
-		req.Header.Set("Last-Event-ID", id)
-	}
-	return req, nil
-}
-
-// checkResponse returns the error that makes resp unusable as an event
-// stream: a status other than 200, or a media type other than
-// text/event-stream. An error message is read from body, which reads
-// resp.Body; the caller closes it.
-func checkResponse(resp *http.Response, body io.Reader) error {
-	if resp.StatusCode != http.StatusOK {
-		return newStatusError(resp, body)
-	}
-	ct := resp.Header.Get("Content-Type")
-	mediaType, _, err := mime.ParseMediaType(ct)
-	// A malformed parameter does not change the essence, which is all that
-	// the standard checks.
-	if (err != nil && err != mime.ErrInvalidMediaParameter) || mediaType != "text/event-stream" {
-		return fmt.Errorf("%w: %q", ErrBadContentType, ct)
-	}
-	return nil
 }

@@ -21,8 +21,13 @@ func subscribe(env *Env, args []string) error {
 	last := fs.String("last-event-id", "", "resume after this event ID (earliest: everything retained)")
 	asJSON := fs.Bool("json", false, "print one JSON object per event instead of SSE frames")
 	count := fs.Int("n", 0, "exit after this many events (0: run until interrupted)")
+	transport := fs.String("transport", "sse", "how to receive the events: sse, poll (long polling) or ws (WebSocket)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	tr, ok := transports[*transport]
+	if !ok {
+		return usageError{fmt.Sprintf("--transport %q: want sse, poll or ws", *transport)}
 	}
 	if len(topics.values) == 0 {
 		return usageError{"subscribe needs at least one --topic"}
@@ -44,8 +49,11 @@ func subscribe(env *Env, args []string) error {
 	ctx, cancel := context.WithCancel(env.ctx)
 	defer cancel()
 	s := &client.Subscriber{
-		URL: u.String(), Header: h, LastEventID: *last,
+		URL: u.String(), Transport: tr, Header: h, LastEventID: *last,
 		OnError: func(err error) { fmt.Fprintln(env.stderr, "herald subscribe:", err, "(reconnecting)") },
+		OnCursorUnknown: func(id string) {
+			fmt.Fprintf(env.stderr, "herald subscribe: the hub no longer knows event %q: replaying from the oldest event it keeps (some may be missing)\n", id)
+		},
 	}
 	stream, err := s.Connect(ctx)
 	if err != nil {
@@ -83,6 +91,13 @@ func subscribe(env *Env, args []string) error {
 		}
 	}
 	return nil
+}
+
+// transports are the values of subscribe's --transport.
+var transports = map[string]client.Transport{
+	client.TransportSSE.String():       client.TransportSSE,
+	client.TransportPoll.String():      client.TransportPoll,
+	client.TransportWebSocket.String(): client.TransportWebSocket,
 }
 
 func eventType(ev sse.Event) string {
