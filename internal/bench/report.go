@@ -13,6 +13,7 @@ import (
 // report is the outcome of one run, as printed and as JSON.
 type report struct {
 	Scenario        string         `json:"scenario"`
+	Transport       transport      `json:"transport"`
 	Hub             string         `json:"hub"`
 	Topic           string         `json:"topic"`
 	Selector        string         `json:"selector,omitempty"`
@@ -71,7 +72,7 @@ func writeReport(w io.Writer, rep *report, asJSON bool) error {
 		return enc.Encode(rep)
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "herald bench %s  %s\ntopic %s\n\n", rep.Scenario, rep.Hub, rep.Topic)
+	fmt.Fprintf(&b, "herald bench %s --transport %s  %s\ntopic %s\n\n", rep.Scenario, rep.Transport, rep.Hub, rep.Topic)
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
 	switch {
 	case rep.Idle != nil:
@@ -139,6 +140,12 @@ func writeFanout(w io.Writer, r *fanoutReport) {
 			s.Latency.P50MS, s.Latency.P90MS, s.Latency.P99MS, s.Latency.MaxMS, s.Lost, s.Duplicates, cpu, rss)
 	}
 	fmt.Fprintln(w)
+	for _, s := range r.Steps {
+		if rt := s.PollRoundTrip; rt != nil {
+			fmt.Fprintf(w, "polls at %g/s\t%d (%.0f/s); round trip of those answered at once: %s\n",
+				s.TargetRate, s.Polls, s.PollsPerSec, latencyText(*rt))
+		}
+	}
 	for _, s := range r.Steps {
 		writeHubMetrics(w, fmt.Sprintf("hub at %g/s", s.TargetRate), s.Server)
 	}
