@@ -36,7 +36,7 @@ const DefaultHub = "http://127.0.0.1:8080/.well-known/mercure"
 var scenarios = []struct{ name, doc string }{
 	{"idle", "hold -n subscribers (SSE streams, WebSockets or long pollers); server memory per connection and connect rate"},
 	{"fanout", "-n subscribers on one topic, one publisher at --rate (or each of --rates); delivery latency, loss, duplicates (and polls/s and poll round trips for pollers)"},
-	{"publish", "-c publishers as fast as the hub accepts for --duration; publishes/s and latency"},
+	{"publish", "-c publishers as fast as the hub accepts for --duration (HTTP POSTs, or WebSockets pipelining --window publishes); publishes/s and latency"},
 	{"resume", "an SSE subscriber misses -k events and resumes with Last-Event-ID; replay time and exactness"},
 }
 
@@ -51,6 +51,7 @@ const (
 type config struct {
 	scenario           string
 	transport          transport
+	window             int
 	hub                string
 	token, key         string
 	subscribers        int
@@ -87,11 +88,12 @@ func newFlagSet(cfg *config, stderr io.Writer) *flag.FlagSet {
 	fs.SetOutput(stderr)
 	fs.StringVar(&cfg.hub, "hub", DefaultHub, "hub URL; must be on this machine (loopback)")
 	cfg.transport = transportSSE
-	fs.Func("transport", `how subscribers receive events: "sse" (default), "ws" (a WebSocket each, subprotocol herald.v1) or "poll" (long polling)`, func(s string) error {
+	fs.Func("transport", `how subscribers receive events: "sse" (default), "ws" (a WebSocket each, subprotocol herald.v1) or "poll" (long polling); publish: "sse" posts over HTTP, "ws" pipelines over -c WebSockets`, func(s string) error {
 		tr, err := parseTransport(s)
 		cfg.transport = tr
 		return err
 	})
+	fs.IntVar(&cfg.window, "window", 64, "publish --transport ws: publishes each socket sends before it waits for their acks")
 	fs.StringVar(&cfg.token, "token", "", "JWT sent to the hub as Bearer token")
 	fs.StringVar(&cfg.key, "key", "", "HS256 secret to mint a publish+subscribe JWT with, instead of --token")
 	fs.IntVar(&cfg.subscribers, "n", 0, "subscribers (default: idle 1000, fanout 100)")
@@ -202,8 +204,8 @@ func (cfg *config) check() error {
 		}
 	case "publish":
 		cfg.duration = cmp0(cfg.duration, 10*time.Second)
-		if cfg.transport != transportSSE {
-			return errors.New("publish measures HTTP publishes only: leave out --transport")
+		if cfg.transport == transportPoll {
+			return errors.New("publish --transport poll: a poller cannot publish; use sse (HTTP) or ws")
 		}
 	case "resume":
 		if cfg.events < 1 {
@@ -218,8 +220,8 @@ func (cfg *config) check() error {
 	switch {
 	case cfg.subscribers < 0 || cfg.procs < 0 || cfg.size < 0 || cfg.pid < 0:
 		return errors.New("-n, --procs, --size and --pid cannot be negative")
-	case cfg.concurrency < 1 || cfg.connectConcurrency < 1:
-		return errors.New("-c and --connect-concurrency must be at least 1")
+	case cfg.concurrency < 1 || cfg.connectConcurrency < 1 || cfg.window < 1:
+		return errors.New("-c, --connect-concurrency and --window must be at least 1")
 	case cfg.duration < 0 || cfg.timeout <= 0 || cfg.connectTimeout <= 0:
 		return errors.New("--duration, --timeout and --connect-timeout must be positive")
 	case cfg.token != "" && cfg.key != "":

@@ -4,7 +4,7 @@
 // requests open, publishers POSTing forms. With --transport it measures
 // Herald's other transports (docs/protocol.md) the same way: subscribers
 // on WebSockets (subprotocol herald.v1, one subscription per socket) or
-// long polling.
+// long polling, and publishers pipelining over WebSockets.
 //
 // [Command] is the whole API: the CLI hands it the arguments after "bench".
 // Four scenarios are built in:

@@ -169,8 +169,13 @@ func writeFanout(w io.Writer, r *fanoutReport) {
 }
 
 func writePublish(w io.Writer, r *publishReport) {
-	fmt.Fprintf(w, "publishers\t%d for %.1f s\n", r.Publishers, r.Seconds)
-	fmt.Fprintf(w, "published\t%d (%.0f publishes/s)\n", r.Published, r.PublishesPerSec)
+	if r.Window > 0 {
+		fmt.Fprintf(w, "publishers\t%d WebSockets, each with up to %d publishes awaiting their ack, for %.1f s\n", r.Publishers, r.Window, r.Seconds)
+		fmt.Fprintf(w, "acknowledged\t%d (%.0f publishes/s)\n", r.Published, r.PublishesPerSec)
+	} else {
+		fmt.Fprintf(w, "publishers\t%d for %.1f s\n", r.Publishers, r.Seconds)
+		fmt.Fprintf(w, "published\t%d (%.0f publishes/s)\n", r.Published, r.PublishesPerSec)
+	}
 	fmt.Fprintf(w, "latency\t%s\n", latencyText(r.Latency))
 	fmt.Fprintf(w, "errors\t%d\n", r.Errors)
 	for _, k := range r.ErrorKinds {

@@ -90,7 +90,11 @@ func (r *runner) run(ctx context.Context) (*report, error) {
 	case "fanout":
 		rep.Fanout, err = r.fanout(ctx)
 	case "publish":
-		rep.Publish, err = r.publishLoad(ctx)
+		if r.cfg.transport == transportWS {
+			rep.Publish, err = r.publishWS(ctx)
+		} else {
+			rep.Publish, err = r.publishLoad(ctx)
+		}
 	case "resume":
 		rep.Resume, err = r.resume(ctx)
 	}

@@ -1,11 +1,15 @@
 package bench
 
 import (
+	"bytes"
+	"context"
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/heraldhub/herald/internal/auth"
 	"github.com/heraldhub/herald/internal/server"
 	"github.com/heraldhub/herald/internal/testutil"
 )
@@ -86,6 +90,38 @@ func TestFanoutOverLongPollingInChildProcesses(t *testing.T) {
 		t.Fatalf("procs %d, steps %d", rep.Fanout.Procs, len(rep.Fanout.Steps))
 	}
 	checkExact(t, rep, 20)
+}
+
+func TestPublishOverWebSocket(t *testing.T) {
+	testutil.CheckNoLeaks(t)
+	// Without its per-token rate limit (--publish-rate 0), as the hub
+	// must be run to measure publishes.
+	url, secret := startHeraldWith(t, func(c *server.Config) { c.Limits.PublishRate, c.Limits.PublishBurst = -1, -1 })
+	rep := benchOK(t, url, "publish", "--transport", "ws", "-c", "4", "--window", "16", "--duration", "500ms", "--key", secret)
+	p := rep.Publish
+	if p.Window != 16 || p.Published == 0 || p.Errors != 0 || p.PublishesPerSec <= 0 || p.Latency.Count != uint64(p.Published) {
+		t.Errorf("window %d: acknowledged %d, errors %d, %v/s, %d latency samples", p.Window, p.Published, p.Errors, p.PublishesPerSec, p.Latency.Count)
+	}
+}
+
+// A token that may subscribe but not publish: every publish is refused
+// with the hub's 403, which the run reports.
+func TestPublishOverWebSocketRefused(t *testing.T) {
+	url, secret := startHerald(t)
+	key, err := auth.ParseKey([]byte(secret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	token, err := auth.Mint(key, auth.MintClaims{Subscribe: []string{"*"}, TTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	code := Command(context.Background(), []string{"publish", "--transport", "ws", "--hub", url, "--token", token,
+		"-c", "2", "--duration", "200ms", "--quiet"}, &stdout, &stderr)
+	if code != ExitError || !strings.Contains(stderr.String(), "error 403") || !strings.Contains(stderr.String(), "--key") {
+		t.Errorf("exit %d, stderr %q; want %d and the hub's 403", code, stderr.String(), ExitError)
+	}
 }
 
 // checkExact checks that every step of a fanout run delivered every event

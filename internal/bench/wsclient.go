@@ -152,6 +152,14 @@ func (c *wsConn) control(h ws.Header) error {
 // writeText sends one text message.
 func (c *wsConn) writeText(payload []byte) error { return c.write(ws.OpText, payload) }
 
+// writeFrames sends frames made with appendFrame.
+func (c *wsConn) writeFrames(frames []byte) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	_, err := c.conn.Write(frames)
+	return err
+}
+
 // write sends one masked frame, as a client must.
 func (c *wsConn) write(op ws.OpCode, payload []byte) error {
 	c.wmu.Lock()
