@@ -34,10 +34,10 @@ const DefaultHub = "http://127.0.0.1:8080/.well-known/mercure"
 
 // scenarios maps each scenario name to what it does, for --help.
 var scenarios = []struct{ name, doc string }{
-	{"idle", "hold -n SSE subscribers; server memory per connection and connect rate"},
-	{"fanout", "-n subscribers on one topic, one publisher at --rate (or each of --rates); delivery latency, loss, duplicates"},
-	{"publish", "-c publishers as fast as the hub accepts for --duration; publishes/s and latency"},
-	{"resume", "a subscriber misses -k events and resumes with Last-Event-ID; replay time and exactness"},
+	{"idle", "hold -n subscribers (SSE streams, WebSockets or long pollers); server memory per connection and connect rate"},
+	{"fanout", "-n subscribers on one topic, one publisher at --rate (or each of --rates); delivery latency, loss, duplicates (and polls/s and poll round trips for pollers)"},
+	{"publish", "-c publishers as fast as the hub accepts for --duration (HTTP POSTs, or WebSockets pipelining --window publishes); publishes/s and latency"},
+	{"resume", "an SSE subscriber misses -k events and resumes with Last-Event-ID; replay time and exactness"},
 }
 
 // Bounds on what one run may ask for: beyond them a typo would exhaust
@@ -50,6 +50,8 @@ const (
 // config is one run's command line.
 type config struct {
 	scenario           string
+	transport          transport
+	window             int
 	hub                string
 	token, key         string
 	subscribers        int
@@ -85,6 +87,13 @@ func newFlagSet(cfg *config, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("herald bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&cfg.hub, "hub", DefaultHub, "hub URL; must be on this machine (loopback)")
+	cfg.transport = transportSSE
+	fs.Func("transport", `how subscribers receive events: "sse" (default), "ws" (a WebSocket each, subprotocol herald.v1) or "poll" (long polling); publish: "sse" posts over HTTP, "ws" pipelines over -c WebSockets`, func(s string) error {
+		tr, err := parseTransport(s)
+		cfg.transport = tr
+		return err
+	})
+	fs.IntVar(&cfg.window, "window", 64, "publish --transport ws: publishes each socket sends before it waits for their acks")
 	fs.StringVar(&cfg.token, "token", "", "JWT sent to the hub as Bearer token")
 	fs.StringVar(&cfg.key, "key", "", "HS256 secret to mint a publish+subscribe JWT with, instead of --token")
 	fs.IntVar(&cfg.subscribers, "n", 0, "subscribers (default: idle 1000, fanout 100)")
@@ -195,9 +204,15 @@ func (cfg *config) check() error {
 		}
 	case "publish":
 		cfg.duration = cmp0(cfg.duration, 10*time.Second)
+		if cfg.transport == transportPoll {
+			return errors.New("publish --transport poll: a poller cannot publish; use sse (HTTP) or ws")
+		}
 	case "resume":
 		if cfg.events < 1 {
 			return errors.New("-k must be at least 1")
+		}
+		if cfg.transport != transportSSE {
+			return errors.New("resume measures SSE only: leave out --transport")
 		}
 	default:
 		return fmt.Errorf("unknown scenario %q", cfg.scenario)
@@ -205,8 +220,8 @@ func (cfg *config) check() error {
 	switch {
 	case cfg.subscribers < 0 || cfg.procs < 0 || cfg.size < 0 || cfg.pid < 0:
 		return errors.New("-n, --procs, --size and --pid cannot be negative")
-	case cfg.concurrency < 1 || cfg.connectConcurrency < 1:
-		return errors.New("-c and --connect-concurrency must be at least 1")
+	case cfg.concurrency < 1 || cfg.connectConcurrency < 1 || cfg.window < 1:
+		return errors.New("-c, --connect-concurrency and --window must be at least 1")
 	case cfg.duration < 0 || cfg.timeout <= 0 || cfg.connectTimeout <= 0:
 		return errors.New("--duration, --timeout and --connect-timeout must be positive")
 	case cfg.token != "" && cfg.key != "":

@@ -13,7 +13,7 @@ func TestHelpListsScenariosAndFlags(t *testing.T) {
 	if code := Command(context.Background(), []string{"--help"}, &stdout, &stderr); code != ExitOK {
 		t.Fatalf("--help: exit %d", code)
 	}
-	for _, want := range []string{"idle", "fanout", "publish", "resume", "-rates", "-procs", "-pid", "-svg", DefaultHub} {
+	for _, want := range []string{"idle", "fanout", "publish", "resume", "-rates", "-procs", "-pid", "-svg", "-transport", "-window", "herald.v1", DefaultHub} {
 		if !strings.Contains(stdout.String(), want) {
 			t.Errorf("--help does not mention %q", want)
 		}
@@ -49,6 +49,15 @@ func TestParseArgs(t *testing.T) {
 		{[]string{"resume", "-k", "100000000"}, ExitUsage, false, nil},
 		{[]string{"idle", "-n", "-1"}, ExitUsage, false, nil},
 		{[]string{"idle", "--nope"}, ExitUsage, false, nil},
+		{[]string{"idle"}, ExitOK, true, func(c config) bool { return c.transport == transportSSE && c.window == 64 }},
+		{[]string{"fanout", "--transport", "poll"}, ExitOK, true, func(c config) bool { return c.transport == transportPoll }},
+		{[]string{"publish", "--transport", "ws", "--window", "8"}, ExitOK, true, func(c config) bool {
+			return c.transport == transportWS && c.window == 8
+		}},
+		{[]string{"idle", "--transport", "grpc"}, ExitUsage, false, nil},
+		{[]string{"publish", "--transport", "poll"}, ExitUsage, false, nil},
+		{[]string{"publish", "--transport", "ws", "--window", "0"}, ExitUsage, false, nil},
+		{[]string{"resume", "--transport", "ws"}, ExitUsage, false, nil},
 	} {
 		var stdout, stderr bytes.Buffer
 		cfg, code, ok := parseArgs(tc.args, &stdout, &stderr)

@@ -1,7 +1,10 @@
 // Package bench is the load generator behind `herald bench`. It measures a
 // hub that speaks the Mercure protocol — Herald, or Mercure itself — from
 // the outside, the way its users load it: SSE subscribers holding GET
-// requests open, publishers POSTing forms.
+// requests open, publishers POSTing forms. With --transport it measures
+// Herald's other transports (docs/protocol.md) the same way: subscribers
+// on WebSockets (subprotocol herald.v1, one subscription per socket) or
+// long polling, and publishers pipelining over WebSockets.
 //
 // [Command] is the whole API: the CLI hands it the arguments after "bench".
 // Four scenarios are built in:
@@ -23,7 +26,10 @@
 // Subscribers are cheap on the client side: each is one goroutine and two
 // small buffers, speaking just enough HTTP/1.1 and SSE to subscribe and read
 // id and data lines (the sse package has the complete decoder; this one only
-// needs to keep up). Beyond what one process may hold open they are spread
+// needs to keep up). WebSocket subscribers likewise hold one goroutine and
+// one buffer, gobwas/ws making the handshake and frame headers; pollers
+// write their requests on a keep-alive connection of their own; and the
+// JSON of either is walked for the few fields the bench needs, not decoded. Beyond what one process may hold open they are spread
 // over child processes — the same executable re-run as `herald bench
 // --child`, speaking JSON lines over stdin and stdout.
 // Client source addresses rotate over 127.0.0.2-127.0.0.9 so that the

@@ -14,6 +14,8 @@ type groupSpec struct {
 	Target targetSpec `json:"target"`
 	Token  string     `json:"token,omitempty"`
 	Topic  string     `json:"topic"`
+	// Transport is how the subscribers receive events ("" is SSE).
+	Transport transport `json:"transport,omitempty"`
 	// Count subscribers are opened, at most Concurrency connecting at once,
 	// each connect attempt bounded by ConnectTimeout.
 	Count          int           `json:"count"`
@@ -67,6 +69,12 @@ type stepResult struct {
 	Duplicates int64      `json:"duplicates"` // a sequence number at or below one already seen
 	LastRecv   int64      `json:"last_recv"`  // Unix ns of the last counted delivery
 	Latency    *histogram `json:"latency"`
+	// Polls counts the long polls whose answer began with an event of the
+	// step; PollRoundTrip has the round trip (request sent to answer read)
+	// of those the hub answered at once, their first event having been
+	// published before the poll was sent. Only pollers have them.
+	Polls         int64      `json:"polls,omitempty"`
+	PollRoundTrip *histogram `json:"poll_round_trip,omitempty"`
 }
 
 func (r *stepResult) add(o stepResult) {
@@ -74,6 +82,13 @@ func (r *stepResult) add(o stepResult) {
 	r.Duplicates += o.Duplicates
 	r.LastRecv = max(r.LastRecv, o.LastRecv)
 	r.Latency.merge(o.Latency)
+	r.Polls += o.Polls
+	if o.PollRoundTrip != nil {
+		if r.PollRoundTrip == nil {
+			r.PollRoundTrip = newHistogram()
+		}
+		r.PollRoundTrip.merge(o.PollRoundTrip)
+	}
 }
 
 // groupResult is what a group reports when it is finished.
@@ -100,6 +115,8 @@ type stepShard struct {
 	duplicates int64
 	lastRecv   int64
 	h          *histogram
+	polls      int64
+	roundTrip  *histogram // made at the first poll: only pollers need it
 }
 
 func newStepStats() *stepStats {
@@ -221,31 +238,42 @@ func (p *pool) runSubscriber(i int, sem chan struct{}) {
 	}
 }
 
-// open subscribes, resuming after sub's last event if it has seen one.
-func (p *pool) open(sub *subscriber) (*stream, error) {
+// open subscribes, resuming after sub's last event if it has seen one, or
+// else from where the hub said its first subscription stood.
+func (p *pool) open(sub *subscriber) (feed, error) {
 	ctx, cancel := context.WithTimeout(p.ctx, p.spec.ConnectTimeout)
 	defer cancel()
-	st, err := p.target.subscribe(ctx, subscribeRequest{
+	f, err := p.target.open(ctx, p.spec.Transport, subscribeRequest{
 		topic: p.spec.Topic, token: p.spec.Token, lastEventID: string(sub.lastID),
 	})
 	if err != nil {
 		return nil, err
 	}
+	if len(sub.lastID) == 0 {
+		sub.lastID = append(sub.lastID, f.cursor()...)
+	}
 	p.connected.Add(1)
-	return st, nil
+	return f, nil
 }
 
-// consume reads events until the stream ends or the pool stops.
-func (p *pool) consume(st *stream, sub *subscriber) error {
-	stop := context.AfterFunc(p.ctx, func() { st.close() })
+// consume reads events until the feed ends or the pool stops.
+func (p *pool) consume(f feed, sub *subscriber) error {
+	stop := context.AfterFunc(p.ctx, func() { f.close() })
 	defer stop()
+	poll, _ := f.(*poller)
 	for {
-		id, data, err := st.next()
+		id, data, err := f.next()
 		if err != nil {
 			return err
 		}
 		now := time.Now().UnixNano()
-		sub.lastID = append(sub.lastID[:0], id...)
+		var rt pollTrip
+		if poll != nil {
+			rt = poll.roundTrip()
+		}
+		if len(id) > 0 {
+			sub.lastID = append(sub.lastID[:0], id...)
+		}
 		if !sub.primed {
 			sub.primed = true
 			p.primed.Add(1)
@@ -267,6 +295,26 @@ func (p *pool) consume(st *stream, sub *subscriber) error {
 			sub.stepNum, sub.stepStats = pl.step, stats
 		}
 		p.count(stats, sub, pl, now)
+		if rt.first {
+			countPoll(stats, sub, rt, pl)
+		}
+	}
+}
+
+// countPoll records in its step the poll whose answer began with pl.
+func countPoll(stats *stepStats, sub *subscriber, rt pollTrip, pl payload) {
+	sh := &stats.shards[sub.index%histShards]
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if sh.closed {
+		return
+	}
+	sh.polls++
+	if pl.sent < rt.sent {
+		if sh.roundTrip == nil {
+			sh.roundTrip = newHistogram()
+		}
+		sh.roundTrip.record(time.Duration(rt.answered - rt.sent))
 	}
 }
 
@@ -324,6 +372,13 @@ func (p *pool) collect(step int) stepResult {
 			r.Duplicates += sh.duplicates
 			r.LastRecv = max(r.LastRecv, sh.lastRecv)
 			r.Latency.merge(sh.h)
+			r.Polls += sh.polls
+			if sh.roundTrip != nil {
+				if r.PollRoundTrip == nil {
+					r.PollRoundTrip = newHistogram()
+				}
+				r.PollRoundTrip.merge(sh.roundTrip)
+			}
 			sh.mu.Unlock()
 		}
 	}

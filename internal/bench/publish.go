@@ -13,7 +13,10 @@ import (
 
 // publishReport is the outcome of the publish scenario.
 type publishReport struct {
-	Publishers      int            `json:"publishers"`
+	Publishers int `json:"publishers"`
+	// Window is how many publishes each WebSocket had awaiting their ack
+	// at most; 0 for HTTP, where each publisher waits for its answer.
+	Window          int            `json:"window,omitempty"`
 	Seconds         float64        `json:"seconds"`
 	Published       int64          `json:"published"`
 	PublishesPerSec float64        `json:"publishes_per_sec"`
@@ -64,14 +67,25 @@ func (t *errorTally) list() []errorKind {
 	return l
 }
 
-// classify names the kind of a publish failure: an HTTP status, a timeout,
-// or a network error.
+// classify names the kind of a publish failure: an HTTP status (or the
+// code of a WebSocket error or close), a timeout, an ack missing or out of
+// order, or a network error.
 func classify(err error) string {
 	var pe *publishError
+	var we *wsPublishError
+	var ce *wsCloseError
 	var ne net.Error
 	switch {
 	case errors.As(err, &pe):
 		return fmt.Sprintf("HTTP %d", pe.status)
+	case errors.As(err, &we):
+		return fmt.Sprintf("error %d", we.code)
+	case errors.As(err, &ce):
+		return fmt.Sprintf("closed %d", ce.code)
+	case errors.Is(err, errAckOrder):
+		return "ack out of order"
+	case errors.Is(err, errNoAck):
+		return "no ack"
 	case errors.Is(err, context.DeadlineExceeded):
 		return "timeout"
 	case errors.As(err, &ne) && ne.Timeout():

@@ -30,10 +30,13 @@ func mintToken(key string, ttl time.Duration) (string, error) {
 func publishHint(err error) error {
 	var pe *publishError
 	if errors.As(err, &pe) && (pe.status == http.StatusUnauthorized || pe.status == http.StatusForbidden) {
-		return fmt.Errorf("%w (give a token with publish rights: --token, or --key with the hub's JWT secret)", err)
+		return fmt.Errorf("%w (%s)", err, rightsHint)
 	}
 	return err
 }
+
+// rightsHint says how to give the bench a token that may publish.
+const rightsHint = "give a token with publish rights: --token, or --key with the hub's JWT secret"
 
 // publishError is a publish the hub answered with something other than 200.
 type publishError struct {

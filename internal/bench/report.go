@@ -13,6 +13,7 @@ import (
 // report is the outcome of one run, as printed and as JSON.
 type report struct {
 	Scenario        string         `json:"scenario"`
+	Transport       transport      `json:"transport"`
 	Hub             string         `json:"hub"`
 	Topic           string         `json:"topic"`
 	Selector        string         `json:"selector,omitempty"`
@@ -71,7 +72,7 @@ func writeReport(w io.Writer, rep *report, asJSON bool) error {
 		return enc.Encode(rep)
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "herald bench %s  %s\ntopic %s\n\n", rep.Scenario, rep.Hub, rep.Topic)
+	fmt.Fprintf(&b, "herald bench %s --transport %s  %s\ntopic %s\n\n", rep.Scenario, rep.Transport, rep.Hub, rep.Topic)
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
 	switch {
 	case rep.Idle != nil:
@@ -140,6 +141,12 @@ func writeFanout(w io.Writer, r *fanoutReport) {
 	}
 	fmt.Fprintln(w)
 	for _, s := range r.Steps {
+		if rt := s.PollRoundTrip; rt != nil {
+			fmt.Fprintf(w, "polls at %g/s\t%d (%.0f/s); round trip of those answered at once: %s\n",
+				s.TargetRate, s.Polls, s.PollsPerSec, latencyText(*rt))
+		}
+	}
+	for _, s := range r.Steps {
 		writeHubMetrics(w, fmt.Sprintf("hub at %g/s", s.TargetRate), s.Server)
 	}
 	if k := r.Knee; k != nil {
@@ -162,8 +169,13 @@ func writeFanout(w io.Writer, r *fanoutReport) {
 }
 
 func writePublish(w io.Writer, r *publishReport) {
-	fmt.Fprintf(w, "publishers\t%d for %.1f s\n", r.Publishers, r.Seconds)
-	fmt.Fprintf(w, "published\t%d (%.0f publishes/s)\n", r.Published, r.PublishesPerSec)
+	if r.Window > 0 {
+		fmt.Fprintf(w, "publishers\t%d WebSockets, each with up to %d publishes awaiting their ack, for %.1f s\n", r.Publishers, r.Window, r.Seconds)
+		fmt.Fprintf(w, "acknowledged\t%d (%.0f publishes/s)\n", r.Published, r.PublishesPerSec)
+	} else {
+		fmt.Fprintf(w, "publishers\t%d for %.1f s\n", r.Publishers, r.Seconds)
+		fmt.Fprintf(w, "published\t%d (%.0f publishes/s)\n", r.Published, r.PublishesPerSec)
+	}
 	fmt.Fprintf(w, "latency\t%s\n", latencyText(r.Latency))
 	fmt.Fprintf(w, "errors\t%d\n", r.Errors)
 	for _, k := range r.ErrorKinds {

@@ -78,7 +78,7 @@ func newRunner(ctx context.Context, cfg config, fileLimit uint64, stderr io.Writ
 // run runs the configured scenario.
 func (r *runner) run(ctx context.Context) (*report, error) {
 	rep := &report{
-		Scenario: r.cfg.scenario, Hub: r.target.spec.Hub, Topic: r.topic, Selector: r.cfg.selector,
+		Scenario: r.cfg.scenario, Transport: r.cfg.transport, Hub: r.target.spec.Hub, Topic: r.topic, Selector: r.cfg.selector,
 		Started: time.Now(),
 	}
 	defer r.probe.close()
@@ -90,7 +90,11 @@ func (r *runner) run(ctx context.Context) (*report, error) {
 	case "fanout":
 		rep.Fanout, err = r.fanout(ctx)
 	case "publish":
-		rep.Publish, err = r.publishLoad(ctx)
+		if r.cfg.transport == transportWS {
+			rep.Publish, err = r.publishWS(ctx)
+		} else {
+			rep.Publish, err = r.publishLoad(ctx)
+		}
 	case "resume":
 		rep.Resume, err = r.resume(ctx)
 	}
@@ -164,7 +168,7 @@ func (r *runner) startGroups(n int) ([]group, int, error) {
 			n, procs, (n+procs-1)/procs, per, (n+per-1)/per)
 	}
 	spec := groupSpec{
-		Target: r.target.spec, Token: r.token, Topic: cmp.Or(r.cfg.selector, r.topic),
+		Target: r.target.spec, Token: r.token, Topic: cmp.Or(r.cfg.selector, r.topic), Transport: r.cfg.transport,
 		Concurrency: r.cfg.connectConcurrency, ConnectTimeout: r.cfg.connectTimeout,
 	}
 	if procs == 0 {

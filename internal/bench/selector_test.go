@@ -15,6 +15,13 @@ import (
 // and returns its hub URL and the publisher key's secret.
 func startHerald(t *testing.T) (url, secret string) {
 	t.Helper()
+	return startHeraldWith(t, nil)
+}
+
+// startHeraldWith is startHerald with the server's configuration changed
+// by configure.
+func startHeraldWith(t *testing.T, configure func(*server.Config)) (url, secret string) {
+	t.Helper()
 	secret = "bench-selector-secret-of-32-bytes!!"
 	key, err := auth.ParseKey([]byte(secret))
 	if err != nil {
@@ -23,7 +30,11 @@ func startHerald(t *testing.T) (url, secret string) {
 	j := journal.NewMemory(journal.Retention{})
 	h := hub.New(j, hub.Config{})
 	testutil.RunHub(t, h)
-	srv, err := server.New(server.Config{Hub: h, Journal: j, PublisherKey: &key, SubscriberKey: &key, Anonymous: true, Heartbeat: -1})
+	cfg := server.Config{Hub: h, Journal: j, PublisherKey: &key, SubscriberKey: &key, Anonymous: true, Heartbeat: -1}
+	if configure != nil {
+		configure(&cfg)
+	}
+	srv, err := server.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -197,6 +197,10 @@ func (s *stream) readLine() ([]byte, error) {
 	return line, nil
 }
 
+// cursor is "": the bench resumes a stream only after an event, as an
+// EventSource does.
+func (s *stream) cursor() string { return "" }
+
 // close ends the subscription.
 func (s *stream) close() error { return s.conn.Close() }
 
