@@ -2,6 +2,7 @@ package auth
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 )
 
@@ -51,6 +52,12 @@ const (
 // handlers of unsafe methods must check the request's Origin before trusting
 // it, as Mercure does for publishing.
 func TokenFromRequest(r *http.Request) (token string, from Source, err error) {
+	return TokenFrom(r, r.URL.Query())
+}
+
+// TokenFrom is [TokenFromRequest] for a caller that has already parsed
+// the request's query string: query is r.URL.Query().
+func TokenFrom(r *http.Request, query url.Values) (token string, from Source, err error) {
 	if values, ok := r.Header["Authorization"]; ok {
 		if len(values) != 1 {
 			return "", 0, &authError{kind: ErrInvalidRequest, desc: "more than one Authorization header"}
@@ -61,7 +68,7 @@ func TokenFromRequest(r *http.Request) (token string, from Source, err error) {
 		}
 		return token, FromHeader, nil
 	}
-	if values, ok := r.URL.Query()[QueryParam]; ok {
+	if values, ok := query[QueryParam]; ok {
 		if len(values) != 1 || values[0] == "" {
 			return "", 0, &authError{kind: ErrInvalidRequest, desc: "the authorization query parameter must appear once, with a token"}
 		}

@@ -80,7 +80,28 @@ type Hub struct {
 
 	announcements chan []*journal.Event
 
+	// recent holds the messages of the latest events fanned out, by Seq
+	// modulo its size, so that a replay of a recent event (a poll, a
+	// reconnection) shares the message, and with it the frames every
+	// transport already encoded, instead of encoding them again.
+	recent [recentMessages]atomic.Pointer[Message]
+
 	stats counters
+}
+
+// Bounds of Hub.recent: the events kept, and the largest kept (a few MiB
+// of frames at most).
+const (
+	recentMessages   = 256
+	recentEventBytes = 16 << 10
+)
+
+// message returns the message of ev, a recent one's if the hub kept it.
+func (h *Hub) message(ev *journal.Event) *Message {
+	if m := h.recent[ev.Seq%recentMessages].Load(); m != nil && m.Event.Seq == ev.Seq && m.Event.ID == ev.ID {
+		return m
+	}
+	return newMessage(ev)
 }
 
 // New returns a hub on j. Call [Hub.Run] to start delivering.
@@ -339,7 +360,11 @@ func (h *Hub) fanout(ev *journal.Event) {
 		h.log.Error("hub: skipping an event that cannot be framed", "id", ev.ID, "seq", ev.Seq, "err", err)
 		return
 	}
-	h.deliver(newMessage(ev))
+	msg := newMessage(ev)
+	if msg.size <= recentEventBytes {
+		h.recent[ev.Seq%recentMessages].Store(msg)
+	}
+	h.deliver(msg)
 }
 
 // deliver offers msg to every matching subscription.

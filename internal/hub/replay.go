@@ -61,7 +61,7 @@ func (s *Subscription) Replay(ctx context.Context, fn func(*Message) error) erro
 			if deliverable(ev) != nil {
 				return nil
 			}
-			if err := fn(newMessage(ev)); err != nil {
+			if err := fn(h.message(ev)); err != nil {
 				return err
 			}
 			h.stats.replayed.Add(1)

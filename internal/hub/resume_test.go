@@ -417,3 +417,33 @@ func TestReplayAheadOfFanout(t *testing.T) {
 		t.Errorf("drained %v, want [%d]", got, next.Seq)
 	}
 }
+
+// A replay of a recent event hands out the message the fan-out made, so
+// that a transport's frame of it is encoded once for live subscribers and
+// resuming ones alike; an older event gets a message of its own.
+func TestReplaySharesRecentMessages(t *testing.T) {
+	h, _ := startHub(t, hub.Config{})
+	live := subscribe(t, h, hub.SubscribeRequest{Selectors: sels(t, "t")})
+	var last *journal.Event
+	for range 300 {
+		last = publish(t, h, event("t"))
+	}
+	fanned := receiveUntil(t, live, nil, last.Seq)
+	resumed := subscribe(t, h, hub.SubscribeRequest{Selectors: sels(t, "t"), LastEventID: hub.Earliest})
+	var replayed []*hub.Message
+	if err := resumed.Replay(context.Background(), func(m *hub.Message) error {
+		replayed = append(replayed, m)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(replayed) != len(fanned) {
+		t.Fatalf("replayed %d, fanned out %d", len(replayed), len(fanned))
+	}
+	for i := range replayed {
+		recent := i >= len(fanned)-256
+		if same := replayed[i] == fanned[i]; same != recent || replayed[i].Event.ID != fanned[i].Event.ID {
+			t.Fatalf("event %d (recent: %v): shared %v", i, recent, same)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"strconv"
 
 	"github.com/heraldhub/herald/internal/auth"
@@ -29,20 +30,21 @@ type subscribeRequest struct {
 // parseSubscribe reads a Mercure subscribe request: its topic selectors,
 // token and Last-Event-ID. Every transport on the hub's URL (SSE, long
 // polling, WebSocket) subscribes this way.
-func (s *Server) parseSubscribe(r *http.Request) (subscribeRequest, *httpError) {
+// query is r.URL.Query(), parsed once for the whole request.
+func (s *Server) parseSubscribe(r *http.Request, query url.Values) (subscribeRequest, *httpError) {
 	var req subscribeRequest
-	sels, herr := s.parseSelectors(r.URL.Query()["topic"])
+	sels, herr := s.parseSelectors(query["topic"])
 	if herr != nil {
 		return req, herr
 	}
-	claims, _, err := s.authenticate(r, s.cfg.SubscriberKey)
+	claims, _, err := s.authenticate(r, query, s.cfg.SubscriberKey)
 	if err == nil && claims == nil && !s.cfg.Anonymous {
 		err = auth.ErrNoToken
 	}
 	if err != nil {
 		return req, s.unauthorized(r, err)
 	}
-	lastID := lastEventID(r)
+	lastID := lastEventID(r, query)
 	if herr := checkLastEventID(lastID); herr != nil {
 		return req, herr
 	}
@@ -169,11 +171,10 @@ func responseLastEventID(requested string, sub *hub.Subscription) string {
 
 // lastEventID is where the client resumes from: the header wins over the
 // query parameter (Mercure), which browsers need on their first connection.
-func lastEventID(r *http.Request) string {
+func lastEventID(r *http.Request, q url.Values) string {
 	if v := r.Header.Get("Last-Event-ID"); v != "" {
 		return v
 	}
-	q := r.URL.Query()
 	for _, k := range []string{"lastEventID", "Last-Event-ID", "last-event-id", "lastEventId"} {
 		if v := q.Get(k); v != "" {
 			return v

@@ -11,9 +11,10 @@ import (
 )
 
 // authenticate returns the verified claims of the request's token, nil
-// claims when it carries none, or an error to answer with 401.
-func (s *Server) authenticate(r *http.Request, key *auth.Key) (*auth.Claims, auth.Source, error) {
-	token, from, err := auth.TokenFromRequest(r)
+// claims when it carries none, or an error to answer with 401. query is
+// r.URL.Query(), parsed once by the caller.
+func (s *Server) authenticate(r *http.Request, query url.Values, key *auth.Key) (*auth.Claims, auth.Source, error) {
+	token, from, err := auth.TokenFrom(r, query)
 	if errors.Is(err, auth.ErrNoToken) {
 		return nil, from, nil
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"mime"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -19,8 +20,8 @@ import (
 // isPoll reports whether a subscribe request asks for a poll rather than
 // a stream: it prefers JSON to an event stream, or it names a wait. A
 // request that says nothing is a stream, as every Mercure client expects.
-func isPoll(r *http.Request) bool {
-	if r.URL.Query().Has("wait") {
+func isPoll(r *http.Request, query url.Values) bool {
+	if query.Has("wait") {
 		return true
 	}
 	json, stream := false, false
@@ -40,9 +41,8 @@ func isPoll(r *http.Request) bool {
 // servePoll answers a long or short poll (docs/protocol.md, "Polling"):
 // the events after the poller's cursor, at once if any are retained, else
 // the first published within its wait.
-func (s *Server) servePoll(w http.ResponseWriter, r *http.Request, req subscribeRequest) {
+func (s *Server) servePoll(w http.ResponseWriter, r *http.Request, req subscribeRequest, q url.Values) {
 	h := w.Header()
-	q := r.URL.Query()
 	wait, err := longpoll.ParseWait(q.Get("wait"), s.cfg.PollMaxWait)
 	if err != nil {
 		writeError(w, errorf(http.StatusBadRequest, err.Error()))

@@ -21,7 +21,7 @@ import (
 // event's ID back.
 func (s *Server) handlePublish() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		claims, from, err := s.authenticate(r, s.cfg.PublisherKey)
+		claims, from, err := s.authenticate(r, r.URL.Query(), s.cfg.PublisherKey)
 		if err != nil || claims == nil {
 			writeError(w, s.unauthorized(r, cmp.Or(err, auth.ErrNoToken)))
 			return

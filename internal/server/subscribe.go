@@ -38,19 +38,20 @@ func (s *Server) handleSubscribe() http.Handler {
 			s.serveWebSocket(w, r)
 			return
 		}
-		poll := isPoll(r)
+		query := r.URL.Query() // parsed once: a poll comes often
+		poll := isPoll(r, query)
 		if poll {
 			// Errors included: a poll is never answered from a cache.
 			w.Header().Set("Cache-Control", "no-store")
 			w.Header().Add("Vary", "Accept")
 		}
-		req, herr := s.parseSubscribe(r)
+		req, herr := s.parseSubscribe(r, query)
 		if herr != nil {
 			writeError(w, herr)
 			return
 		}
 		if poll {
-			s.servePoll(w, r, req)
+			s.servePoll(w, r, req, query)
 			return
 		}
 		if r.Method == http.MethodHead {

@@ -81,7 +81,7 @@ func (s *Server) handleSubscriptions() http.Handler {
 			writeError(w, errorf(http.StatusNotFound, "subscriptions API disabled"))
 			return
 		}
-		claims, _, err := s.authenticate(r, s.cfg.SubscriberKey)
+		claims, _, err := s.authenticate(r, r.URL.Query(), s.cfg.SubscriberKey)
 		if err != nil || claims == nil {
 			writeError(w, s.unauthorized(r, cmp.Or(err, auth.ErrNoToken)))
 			return
