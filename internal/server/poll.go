@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -15,14 +14,8 @@ import (
 	"github.com/heraldhub/herald/internal/clock"
 	"github.com/heraldhub/herald/internal/hub"
 	"github.com/heraldhub/herald/internal/selector"
-	"github.com/heraldhub/herald/internal/session"
 	"github.com/heraldhub/herald/internal/transport/longpoll"
 )
-
-// pollSlots is how many polls per CPU read and answer at once (see
-// longpoll.Gate). A few per CPU keep every CPU busy while one poll waits
-// for its socket.
-const pollSlots = 4
 
 // isPoll reports whether a subscribe request asks for a poll rather than
 // a stream: it prefers JSON to an event stream, or it names a wait. A
@@ -78,7 +71,8 @@ func (s *Server) servePoll(w http.ResponseWriter, r *http.Request, req subscribe
 		return
 	}
 	subscriber := s.pollers.start(q.Get("subscriber"), req)
-	answer, err := s.collect(r, sess, req.lastEventID, wait, limit)
+	answer, err := longpoll.Collect(r.Context(), sess, req.lastEventID, wait, limit, s.cfg.Clock)
+	sess.Release(err)
 	s.pollers.end(subscriber)
 	s.metrics.polls.Inc()
 	if err != nil {
@@ -88,25 +82,7 @@ func (s *Server) servePoll(w http.ResponseWriter, r *http.Request, req subscribe
 		writeError(w, unavailable("events unavailable, retry later", 1))
 		return
 	}
-	body := answer.AppendJSON(nil, s.cfg.PollMaxWait, subscriber)
-	// The gate is not held while writing: a client that does not read
-	// its answer must not hold up the others.
-	s.pollGate.Leave()
-	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout))
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	_, _ = w.Write(body)
-}
-
-// collect gathers a poll's answer through the poll gate, and releases the
-// session. It returns holding the gate, unless it fails.
-func (s *Server) collect(r *http.Request, sess *session.Session, cursor string, wait time.Duration, limit int) (longpoll.Answer, error) {
-	if err := s.pollGate.Enter(r.Context()); err != nil {
-		sess.Release(err)
-		return longpoll.Answer{}, err
-	}
-	answer, err := longpoll.Collect(r.Context(), sess, cursor, wait, limit, s.cfg.Clock, s.pollGate)
-	sess.Release(err)
-	return answer, err
+	_, _ = w.Write(answer.AppendJSON(nil, s.cfg.PollMaxWait, subscriber))
 }
 
 // pollers is the presence of long and short pollers: each poll is a

@@ -165,7 +165,6 @@ type Server struct {
 	refusals *boundedLog            // refused requests
 	faults   *boundedLog            // lasting faults seen per request (readiness)
 	pollers  *pollers               // the presence of pollers
-	pollGate longpoll.Gate          // polls working at once
 	release  func(*session.Session) // releaseSession, made once for every session
 	// releaseSub is releaseSubscription, made once: a WebSocket
 	// subscription's release.
@@ -201,7 +200,6 @@ func New(cfg Config) (*Server, error) {
 	s.limits = newClientLimiter(cfg.Limits, time.Now)
 	s.release, s.releaseSub = s.releaseSession, s.releaseSubscription
 	s.pollers = newPollers(s)
-	s.pollGate = longpoll.NewGate(pollSlots * runtime.GOMAXPROCS(0))
 	s.refusals, s.faults = newBoundedLog(cfg.Logger), newBoundedLog(cfg.Logger)
 	s.metrics = newServerMetrics(cfg.Metrics, s)
 	s.mux = s.routes()

@@ -57,29 +57,6 @@ type Answer struct {
 	bytes int
 }
 
-// Gate bounds how many polls work at once. A poll holds it while it reads
-// the journal and answers, not while it waits for an event: thousands of
-// pollers woken by one event then queue for it parked, instead of all
-// being runnable at once and making every other request (a publish) wait
-// behind them.
-type Gate chan struct{}
-
-// NewGate returns a gate for n polls at a time.
-func NewGate(n int) Gate { return make(Gate, max(n, 1)) }
-
-// Enter waits for a place; it fails when ctx ends first.
-func (g Gate) Enter(ctx context.Context) error {
-	select {
-	case g <- struct{}{}:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-// Leave gives the place back.
-func (g Gate) Leave() { <-g }
-
 // errFull stops a replay once the answer is full.
 var errFull = errors.New("longpoll: answer full")
 
@@ -87,11 +64,8 @@ var errFull = errors.New("longpoll: answer full")
 // (requested, "" for none): up to limit events retained after it, at once;
 // when there are none, the first events published within wait. A session
 // that ends meanwhile (the server drains, the token expired) answers what
-// was found so far. The caller holds gate when it calls Collect; Collect
-// leaves it while it waits, and returns holding it if and only if it
-// returns no error (the caller then writes the answer and leaves it). The
-// caller releases sess.
-func Collect(ctx context.Context, sess *session.Session, requested string, wait time.Duration, limit int, clk clock.Clock, gate Gate) (Answer, error) {
+// was found so far. The caller releases sess.
+func Collect(ctx context.Context, sess *session.Session, requested string, wait time.Duration, limit int, clk clock.Clock) (Answer, error) {
 	a := Answer{
 		LastEventID: sess.StartID,
 		Earliest:    requested != "" && requested != hub.Earliest && !sess.Sub.Resumed(),
@@ -107,7 +81,6 @@ func Collect(ctx context.Context, sess *session.Session, requested string, wait 
 	case errors.Is(err, errFull):
 		return a, nil
 	case err != nil:
-		gate.Leave()
 		return a, err
 	}
 	if len(a.Events) > 0 || wait <= 0 {
@@ -118,28 +91,17 @@ func Collect(ctx context.Context, sess *session.Session, requested string, wait 
 	expired := make(chan struct{})
 	timer := clock.Or(clk).AfterFunc(wait, func() { close(expired) })
 	defer timer.Stop()
-	gate.Leave()
 	for len(a.Events) == 0 {
 		select {
 		case <-sess.Ready():
+			a.drain(sess, limit)
 		case <-sess.Done():
+			a.drain(sess, limit)
+			return a, nil
 		case <-expired:
+			return a, nil
 		case <-ctx.Done():
 			return a, ctx.Err()
-		}
-		if err := gate.Enter(ctx); err != nil {
-			return a, err
-		}
-		a.drain(sess, limit)
-		select {
-		case <-sess.Done():
-			return a, nil
-		case <-expired:
-			return a, nil
-		default:
-		}
-		if len(a.Events) == 0 {
-			gate.Leave() // a stale signal: wait on
 		}
 	}
 	return a, nil
