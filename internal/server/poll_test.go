@@ -385,3 +385,27 @@ func (e *hubEnv) subscriptionsOf(sel string) string {
 	body, _ := io.ReadAll(resp.Body)
 	return string(body)
 }
+
+// Many held polls, more than the polls that may work at once, are all
+// answered by one event: a poll leaves its place while it waits.
+func TestManyHeldPollsAllAnswered(t *testing.T) {
+	e := newEnv(t, anonymous)
+	start := e.poll("topic=t&wait=0", nil).LastEventID
+	const n = 50
+	got := make(chan pollAnswer, n)
+	for range n {
+		go func() { got <- e.poll("topic=t&wait=10&lastEventID="+url.QueryEscape(start), nil) }()
+	}
+	e.waitStreams(t, n)
+	id := e.mustPublish(form("topic", "t", "data", "x"))
+	for range n {
+		select {
+		case a := <-got:
+			if !slices.Equal(a.ids(), []string{id}) {
+				t.Fatalf("answered %v, want %q", a.ids(), id)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("a held poll was not answered within 5s of the event")
+		}
+	}
+}
