@@ -488,3 +488,26 @@ func TestReadySignalsOncePerBatch(t *testing.T) {
 		t.Errorf("waker called %d times after the next event, want 2", got)
 	}
 }
+
+// DrainEach hands over the queued messages in order and empties the
+// queue, without allocating.
+func TestDrainEach(t *testing.T) {
+	h, _ := startHub(t, hub.Config{})
+	s := subscribe(t, h, hub.SubscribeRequest{Selectors: sels(t, "t")})
+	var last *journal.Event
+	for range 3 {
+		last = publish(t, h, event("t"))
+	}
+	waitFannedOut(t, h, 3)
+	var seqs []uint64
+	s.DrainEach(func(m *hub.Message) { seqs = append(seqs, m.Event.Seq) })
+	if !slices.Equal(seqs, []uint64{last.Seq - 2, last.Seq - 1, last.Seq}) {
+		t.Fatalf("drained %v", seqs)
+	}
+	if got := s.Drain(nil); len(got) != 0 {
+		t.Fatalf("queue after DrainEach holds %d", len(got))
+	}
+	if n := testing.AllocsPerRun(100, func() { s.DrainEach(func(*hub.Message) {}) }); n != 0 {
+		t.Errorf("DrainEach allocates %v times", n)
+	}
+}

@@ -349,6 +349,22 @@ func (s *Subscription) DrainFrames(f *Format, dst [][]byte) [][]byte {
 	return dst
 }
 
+// DrainEach is Drain for a writer that frames each message itself: it
+// calls fn with every queued message, in order, and empties the queue,
+// without allocating. fn runs with the subscription locked: it must not
+// call the subscription's methods.
+func (s *Subscription) DrainEach(fn func(*Message)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.replaying {
+		return
+	}
+	for _, m := range s.queue {
+		fn(m)
+	}
+	s.takeQueue()
+}
+
 // takeQueue empties the queue once its messages were taken. A ready
 // signal left over from them would only cause a wake-up for nothing.
 // s.mu is held.

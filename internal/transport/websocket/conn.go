@@ -272,12 +272,12 @@ func (c *Conn) Frames(dst [][]byte) [][]byte {
 		if s.switching {
 			continue
 		}
-		for _, m := range s.sess.Sub.Drain(nil) {
+		s.sess.Sub.DrainEach(func(m *hub.Message) {
 			dst = append(dst, s.prefix, m.Frame(Format))
 			if m.Event.ID != "" {
 				s.cursor = m.Event.ID
 			}
-		}
+		})
 	}
 	return dst
 }
