@@ -122,3 +122,51 @@ export function waitOpen(sub, opts) {
 export function waitEvents(sub, n, opts) {
   return waitForSubscriber(sub, (s) => s.events.length >= n, { what: `${n} events`, ...opts });
 }
+
+/**
+ * @typedef {{id: string, type: string, data: string, transport: string}} Delivered
+ * @typedef {{state: string, transport: string|null, lastEventID: string|undefined, opens: number,
+ *   transports: {name: string, reason: string}[], errors: {message: string, fatal: boolean, code?: number, status?: number}[],
+ *   earliest: number, events: Delivered[]}} HeraldSnapshot
+ * @typedef {{snapshot(): Promise<HeraldSnapshot>, switchTransport(name: string): Promise<void>, close(): Promise<void>}} HeraldSubscriber
+ */
+
+let heraldSubscribers = 0;
+
+/**
+ * Subscribes inside page with the hub's own browser client,
+ * `Herald.subscribe(hubURL, options)` from /herald.js (the page must have
+ * loaded it), and records every callback.
+ * @returns {Promise<HeraldSubscriber>}
+ */
+export async function heraldSubscriber(page, hubURL, options) {
+  const name = `h${++heraldSubscribers}`;
+  await page.evaluate(({ name, hubURL, options }) => {
+    const rec = { events: [], transports: [], errors: [], opens: 0, earliest: 0 };
+    rec.sub = window.Herald.subscribe(hubURL, {
+      ...options,
+      onEvent: (ev) => rec.events.push({ id: ev.id, type: ev.type, data: ev.data, transport: ev.transport }),
+      onOpen: () => rec.opens++,
+      onTransport: (name, reason) => rec.transports.push({ name, reason }),
+      onError: (err) => rec.errors.push({ message: err.message, fatal: !!err.fatal, code: err.code, status: err.status }),
+      onEarliest: () => rec.earliest++,
+    });
+    (window.e2eHerald ??= {})[name] = rec;
+  }, { name, hubURL: String(hubURL), options });
+  return {
+    snapshot: () => page.evaluate((name) => {
+      const { sub, ...rec } = window.e2eHerald[name];
+      return { ...rec, state: sub.state, transport: sub.transport, lastEventID: sub.lastEventID };
+    }, name),
+    switchTransport: (transport) => page.evaluate(({ name, transport }) => window.e2eHerald[name].sub.switchTransport(transport), { name, transport }),
+    // A closed page took its subscription with it.
+    close: async () => {
+      if (!page.isClosed()) await page.evaluate((name) => window.e2eHerald[name].sub.close(), name);
+    },
+  };
+}
+
+/** Waits until the herald.js subscriber is open. */
+export function waitHeraldOpen(sub, opts) {
+  return waitForSubscriber(sub, (s) => s.state === 'open', { what: 'state open', ...opts });
+}

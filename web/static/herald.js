@@ -249,21 +249,23 @@
   // poll asks the hub for the events after the cursor, holding each request
   // up to pollWait seconds when nothing is due (docs/protocol.md,
   // "Polling"). The answer's lastEventID is the next cursor; subscriber
-  // keeps the poller one subscriber for the hub's presence.
+  // keeps the poller one subscriber for the hub's presence. The first poll,
+  // and the first after an error, does not wait: its answer says at once
+  // that the hub is there (open) and where "now" is.
   function poll(ctx, cfg) {
     const life = new AbortController();
     let subscriber;
     let failures = 0;
     let opened = false;
 
-    async function request() {
-      const url = subscribeURL(cfg, { lastEventID: ctx.cursor, wait: cfg.pollWait, limit: cfg.pollLimit, subscriber });
+    async function request(wait) {
+      const url = subscribeURL(cfg, { lastEventID: ctx.cursor, wait, limit: cfg.pollLimit, subscriber });
       const attempt = new AbortController();
       const onStop = () => attempt.abort();
       life.signal.addEventListener("abort", onStop, { once: true });
       // A held request answers within pollWait; one that does not within
       // 15 s more went astray on the way.
-      const guard = setTimeout(() => attempt.abort(), cfg.pollWait * 1000 + 15000);
+      const guard = setTimeout(() => attempt.abort(), wait * 1000 + 15000);
       try {
         const res = await fetch(url, {
           headers: { Accept: "application/json" }, credentials: credentials(cfg), cache: "no-store", signal: attempt.signal,
@@ -287,10 +289,11 @@
 
     async function loop() {
       while (!life.signal.aborted) {
-        const { answer, error } = await request();
+        const { answer, error } = await request(opened ? cfg.pollWait : 0);
         if (life.signal.aborted) return;
         if (error) {
           if (error.fatal) return ctx.fatal(error);
+          opened = false;
           ctx.connecting();
           ctx.error(error);
           await sleepMs(error.retryAfter ?? backoff(failures++), life.signal);

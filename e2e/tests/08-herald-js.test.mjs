@@ -1,0 +1,166 @@
+// Scenario 8: the hub's browser client, /herald.js, in Chromium. Over each
+// transport — EventSource, long polling (fetch, with window.EventSource
+// deleted to force the fallback) and WebSocket — a subscriber is connected,
+// the hub is killed outright (SIGKILL) and restarted on the same port and
+// bolt file, and the subscriber must end with every event exactly once, in
+// order, all carried by the transport under test. Then "auto" behind a
+// proxy that buffers responses: the stream shows no byte, and the client
+// falls back to long polling on its own.
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { after, before, test } from 'node:test';
+
+import { heraldSubscriber, launchBrowser, waitForSubscriber, waitHeraldOpen } from '../lib/clients.mjs';
+import { fetchText, freePort, Herald } from '../lib/herald.mjs';
+
+let browser;
+before(async () => {
+  browser = await launchBrowser();
+});
+after(async () => {
+  await browser?.close();
+});
+
+test('GET /herald.js serves the client as JavaScript, revalidated, loadable from any origin', async (t) => {
+  const hub = await Herald.start({ label: 'herald-js-asset', memory: true });
+  t.after(() => hub.close());
+  for (const path of ['/herald.js', '/herald.mjs']) {
+    const res = await fetchText(`${hub.origin}${path}`, { headers: { Origin: 'https://elsewhere.example' } });
+    assert.equal(res.status, 200, path);
+    assert.equal(res.headers['content-type'], 'text/javascript; charset=utf-8', path);
+    assert.equal(res.headers['cache-control'], 'no-cache', path);
+    assert.ok(res.headers.etag, `${path} has an ETag`);
+    assert.equal(res.headers['access-control-allow-origin'], '*', path);
+  }
+  // The module form works too: a page imports it and gets the same API.
+  const page = await browser.newPage();
+  t.after(() => page.close());
+  await page.goto(`${hub.origin}/`);
+  const exported = await page.evaluate(async () => {
+    const mod = await import('/herald.mjs');
+    return [typeof mod.default.subscribe, typeof mod.subscribe, typeof mod.publish, mod.default === window.Herald];
+  });
+  assert.deepEqual(exported, ['function', 'function', 'function', true]);
+});
+
+/**
+ * Subscribes through herald.js with options, publishes before, during and
+ * after a SIGKILL and restart of the hub, and checks every event arrived
+ * once, in order, over wantTransport.
+ */
+async function resumeAcrossRestart(t, { label, options, wantTransport, withoutEventSource = false }) {
+  const hub = await Herald.start({ label });
+  t.after(() => hub.close());
+  const topic = `https://example.com/e2e/herald-js/${label}`;
+  const page = await browser.newPage();
+  t.after(() => page.close());
+  if (withoutEventSource) {
+    // As in a browser that never had it: gone before any script runs.
+    await page.addInitScript(() => { delete window.EventSource; });
+  }
+  await page.goto(`${hub.origin}/`);
+  assert.equal(await page.evaluate(() => typeof window.EventSource), withoutEventSource ? 'undefined' : 'function');
+
+  const sub = await heraldSubscriber(page, hub.hubURL, { topics: [topic], token: await hub.subscriberToken([topic]), ...options });
+  t.after(sub.close);
+  await waitHeraldOpen(sub);
+
+  const want = [];
+  const publish = async (data) => {
+    const id = await hub.post({ topics: [topic], data });
+    want.push({ id, type: 'message', data, transport: wantTransport });
+  };
+  for (const data of ['before 1', 'before 2', 'before 3']) await publish(data);
+  await waitForSubscriber(sub, (s) => s.events.length >= 3, { what: 'the events published before the crash' });
+
+  await hub.kill('SIGKILL');
+  await waitForSubscriber(sub, (s) => s.state === 'connecting', { what: 'the client to notice the crash' });
+  await hub.start();
+  for (const data of ['during 1', 'during 2', 'during 3']) await publish(data);
+  await waitForSubscriber(sub, (s) => s.events.length >= 6, { what: 'the events published while the client was away' });
+  for (const data of ['after 1', 'after 2', 'after 3']) await publish(data);
+
+  const s = await waitForSubscriber(sub, (s) => s.events.length >= want.length, { what: `all ${want.length} events` });
+  assert.deepEqual(s.events, want, 'every event exactly once, in order, over the transport under test');
+  assert.equal(s.transport, wantTransport);
+  assert.equal(s.lastEventID, want.at(-1).id, 'the client resumes after the last event it delivered');
+  assert.equal(s.opens, 2, 'opened twice: at first and after the restart');
+  assert.ok(s.errors.every((e) => !e.fatal), `no error ended the subscription: ${JSON.stringify(s.errors)}`);
+  return s;
+}
+
+test('herald.js over EventSource resumes across a hub crash without loss', async (t) => {
+  const s = await resumeAcrossRestart(t, { label: 'herald-js-sse', options: { transport: 'auto' }, wantTransport: 'sse' });
+  assert.deepEqual(s.transports, [{ name: 'sse', reason: 'chosen' }]);
+});
+
+test('herald.js without EventSource falls back to long polling and resumes across a hub crash without loss', async (t) => {
+  const s = await resumeAcrossRestart(t, {
+    label: 'herald-js-poll', options: { transport: 'auto' }, wantTransport: 'poll', withoutEventSource: true,
+  });
+  assert.deepEqual(s.transports, [{ name: 'poll', reason: 'the browser has no EventSource' }]);
+});
+
+test('herald.js over WebSocket resumes across a hub crash without loss', async (t) => {
+  const s = await resumeAcrossRestart(t, { label: 'herald-js-ws', options: { transport: 'ws' }, wantTransport: 'ws' });
+  assert.deepEqual(s.transports, [{ name: 'ws', reason: 'chosen' }]);
+});
+
+/**
+ * A reverse proxy that sends each response's head at once and holds its
+ * body until the hub ends it, as proxies that buffer do: a poll passes, a
+ * stream shows nothing.
+ */
+async function bufferingProxy(upstreamPort) {
+  const port = await freePort();
+  const server = http.createServer((req, res) => {
+    // The Host header is passed on as it came, so the hub sees the page's
+    // own origin (the proxy's) as same-origin.
+    const up = http.request({ host: '127.0.0.1', port: upstreamPort, method: req.method, path: req.url, headers: req.headers }, (upRes) => {
+      res.writeHead(upRes.statusCode, upRes.headers);
+      res.flushHeaders();
+      const chunks = [];
+      upRes.on('data', (c) => chunks.push(c));
+      upRes.on('end', () => res.end(Buffer.concat(chunks)));
+    });
+    up.on('error', () => res.destroy());
+    res.on('close', () => up.destroy());
+    req.pipe(up);
+  });
+  await new Promise((resolve) => server.listen(port, '127.0.0.1', resolve));
+  return {
+    origin: `http://127.0.0.1:${port}`,
+    close: () => new Promise((resolve) => {
+      server.closeAllConnections();
+      server.close(resolve);
+    }),
+  };
+}
+
+test('herald.js "auto" behind a buffering proxy falls back to long polling', async (t) => {
+  const hub = await Herald.start({ label: 'herald-js-buffered', memory: true });
+  t.after(() => hub.close());
+  const proxy = await bufferingProxy(hub.port);
+  t.after(proxy.close);
+  const topic = 'https://example.com/e2e/herald-js/buffered';
+  const page = await browser.newPage();
+  t.after(() => page.close());
+  await page.goto(`${proxy.origin}/`);
+
+  const sub = await heraldSubscriber(page, `${proxy.origin}/.well-known/mercure`, {
+    topics: [topic], token: await hub.subscriberToken([topic]), transport: 'auto',
+  });
+  t.after(sub.close);
+  const s = await waitForSubscriber(sub, (s) => s.transport === 'poll' && s.state === 'open', {
+    what: 'the fall back to polling', timeout: 15_000,
+  });
+  assert.equal(s.transports[0].name, 'sse', 'EventSource was tried first');
+  assert.match(s.transports[1].reason, /no byte of the stream arrived/);
+
+  const want = [];
+  for (const data of ['one', 'two', 'three']) {
+    want.push({ id: await hub.post({ topics: [topic], data }), type: 'message', data, transport: 'poll' });
+  }
+  const got = await waitForSubscriber(sub, (s) => s.events.length >= want.length, { what: 'the events, polled' });
+  assert.deepEqual(got.events, want);
+});
