@@ -564,10 +564,12 @@
       }
       if (!Object.hasOwn(TRANSPORTS, name)) throw new TypeError(`Herald: unknown transport ${JSON.stringify(mode)}`);
       const cfg = { ...this._cfg, auto: mode === "auto" };
-      this._active = { name, impl: null };
-      const ctx = this._context(this._generation, name);
-      this._active.impl = TRANSPORTS[name](ctx, cfg);
+      const generation = this._generation;
+      this._active = { name, impl: { stop() {} } };
+      this._setState(CONNECTING);
       call(this._callbacks.onTransport, name, reason);
+      if (this._generation !== generation) return; // onTransport closed or switched it
+      this._active.impl = TRANSPORTS[name](this._context(generation, name), cfg);
     }
 
     // The transport's only way to act on the subscription. Every call is
