@@ -14,7 +14,8 @@ let hub;
 let token;
 const topic = 'https://example.com/e2e/poll';
 before(async () => {
-  hub = await Herald.start({ label: 'curl-poll' });
+  // --subscriptions: presence is kept, so each answer names its poller.
+  hub = await Herald.start({ label: 'curl-poll', args: ['--subscriptions'] });
   token = await hub.subscriberToken([topic]);
 });
 after(async () => {
@@ -162,8 +163,9 @@ test('a garbage cursor, wait or limit is refused with 400', async () => {
     { lastEventID: 'bad\u0001cursor', wait: '0' },
     { wait: 'soon' },
     { wait: '-1' },
-    { wait: '1.0001' },
+    { wait: '1e3' },
     { wait: '0', limit: 'lots' },
+    { wait: '0', limit: '0' },
   ]) {
     const res = await curlPoll(pollURL(params));
     assert.equal(res.status, 400, `${JSON.stringify(params)}: ${res.status} ${JSON.stringify(res.body)}`);
