@@ -64,9 +64,15 @@
     }
   }
 
+  // Resolves after ms, or at once when signal aborts.
   const sleepMs = (ms, signal) => new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener("abort", () => { clearTimeout(timer); resolve(); }, { once: true });
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done);
   });
 
   // Exponential backoff from 1 s to 30 s, with jitter so that the clients
@@ -115,8 +121,8 @@
   // Reads the opening block of an event stream, which Herald sends at once:
   // proof that bytes flow through every proxy on the way, and the
   // subscriber's position (its id: field), so that a client that asked for
-  // "from now" knows where now was. Returns {id} or {status error}, or
-  // throws (network error, stall, abort).
+  // "from now" knows where now was. Returns {id}, {error} for an HTTP
+  // error or {notStream}; throws on a network error, a stall or an abort.
   async function readOpening(url, cfg, signal) {
     const res = await fetch(url, {
       headers: { Accept: "text/event-stream" }, credentials: credentials(cfg), cache: "no-store", signal,
