@@ -106,6 +106,40 @@ test('herald.js over WebSocket resumes across a hub crash without loss', async (
   assert.deepEqual(s.transports, [{ name: 'ws', reason: 'chosen' }]);
 });
 
+test('herald.js polling pages through a backlog with limit and more, in order', async (t) => {
+  const hub = await Herald.start({ label: 'herald-js-more', memory: true });
+  t.after(() => hub.close());
+  const topic = 'https://example.com/e2e/herald-js/more';
+  const want = [];
+  for (let i = 1; i <= 7; i++) want.push({ id: await hub.post({ topics: [topic], data: `backlog ${i}` }), data: `backlog ${i}` });
+  const page = await browser.newPage();
+  t.after(() => page.close());
+  await page.goto(`${hub.origin}/`);
+  const sub = await heraldSubscriber(page, hub.hubURL, {
+    topics: [topic], token: await hub.subscriberToken([topic]), transport: 'poll', lastEventID: 'earliest', pollLimit: 2,
+  });
+  const s = await waitForSubscriber(sub, (s) => s.events.length >= want.length, { what: 'the backlog' });
+  assert.deepEqual(s.events.map(({ id, data }) => ({ id, data })), want);
+});
+
+for (const transport of ['auto', 'poll', 'ws']) {
+  test(`herald.js over ${transport} ends a refused subscription and says why`, async (t) => {
+    // No token and no --anonymous: 401, which no retry can fix.
+    const hub = await Herald.start({ label: `herald-js-refused-${transport}`, memory: true });
+    t.after(() => hub.close());
+    const page = await browser.newPage();
+    t.after(() => page.close());
+    await page.goto(`${hub.origin}/`);
+    const sub = await heraldSubscriber(page, hub.hubURL, { topics: ['https://example.com/e2e/refused'], transport });
+    const s = await waitForSubscriber(sub, (s) => s.state === 'closed', { what: 'the subscription to end' });
+    assert.equal(s.errors.length, 1, JSON.stringify(s.errors));
+    const [err] = s.errors;
+    assert.ok(err.fatal);
+    assert.equal(transport === 'ws' ? err.code : err.status, 401, JSON.stringify(err));
+    assert.equal(s.transport, null);
+  });
+}
+
 /**
  * A reverse proxy that sends each response's head at once and holds its
  * body until the hub ends it, as proxies that buffer do: a poll passes, a
