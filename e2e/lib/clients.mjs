@@ -3,6 +3,7 @@
 // Both are wrapped as a "subscriber" with one shape, so a scenario can be
 // written once and run against each.
 import fs from 'node:fs';
+import http from 'node:http';
 
 import { EventSource } from 'eventsource';
 import { chromium } from 'playwright-core';
@@ -169,4 +170,19 @@ export async function heraldSubscriber(page, hubURL, options) {
 /** Waits until the herald.js subscriber is open. */
 export function waitHeraldOpen(sub, opts) {
   return waitForSubscriber(sub, (s) => s.state === 'open', { what: 'state open', ...opts });
+}
+
+/**
+ * Serves a bare page on an origin of its own: the "other site" that embeds
+ * Herald. Resolves to its origin and a close function.
+ */
+export async function pageServer() {
+  const server = http.createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end('<!doctype html><title>another origin</title>');
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    origin: `http://127.0.0.1:${server.address().port}`,
+    close: () => new Promise((resolve) => server.close(resolve)),
+  };
 }

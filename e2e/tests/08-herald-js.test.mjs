@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { after, before, test } from 'node:test';
 
-import { heraldSubscriber, launchBrowser, waitForSubscriber, waitHeraldOpen } from '../lib/clients.mjs';
+import { heraldSubscriber, launchBrowser, pageServer, waitForSubscriber, waitHeraldOpen } from '../lib/clients.mjs';
 import { fetchText, freePort, Herald } from '../lib/herald.mjs';
 
 let browser;
@@ -41,6 +41,34 @@ test('GET /herald.js serves the client as JavaScript, revalidated, loadable from
     return [typeof mod.default.subscribe, typeof mod.subscribe, typeof mod.publish, mod.default === window.Herald];
   });
   assert.deepEqual(exported, ['function', 'function', 'function', true]);
+});
+
+test('a page of another origin imports herald.mjs from the hub and receives private events over each transport', async (t) => {
+  const site = await pageServer();
+  t.after(site.close);
+  const hub = await Herald.start({ label: 'herald-js-cross-origin', memory: true, args: ['--cors-origins', site.origin] });
+  t.after(() => hub.close());
+  const topic = 'https://example.com/e2e/herald-js/cross-origin';
+  const token = await hub.subscriberToken([topic]);
+  const page = await browser.newPage();
+  t.after(() => page.close());
+  await page.goto(`${site.origin}/`);
+  // A module script from another origin is fetched with CORS.
+  await page.evaluate(async (src) => { window.Herald = (await import(src)).default; }, `${hub.origin}/herald.mjs`);
+
+  const subs = {};
+  for (const transport of ['sse', 'poll', 'ws']) {
+    subs[transport] = await heraldSubscriber(page, hub.hubURL, { topics: [topic], token, transport });
+    await waitHeraldOpen(subs[transport], { what: `${transport} open` });
+  }
+  const want = [
+    { id: await hub.post({ topics: [topic], data: 'public' }), data: 'public' },
+    { id: await hub.post({ topics: [topic], data: 'private', priv: true }), data: 'private' },
+  ];
+  for (const [transport, sub] of Object.entries(subs)) {
+    const s = await waitForSubscriber(sub, (s) => s.events.length >= 2, { what: `both events over ${transport}` });
+    assert.deepEqual(s.events.map(({ id, data }) => ({ id, data })), want, transport);
+  }
 });
 
 /**
