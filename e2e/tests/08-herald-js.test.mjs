@@ -12,6 +12,7 @@ import { after, before, test } from 'node:test';
 
 import { heraldSubscriber, launchBrowser, pageServer, waitForSubscriber, waitHeraldOpen } from '../lib/clients.mjs';
 import { fetchText, freePort, Herald } from '../lib/herald.mjs';
+import { waitFor } from '../lib/wait.mjs';
 
 let browser;
 before(async () => {
@@ -148,6 +149,37 @@ test('herald.js polling pages through a backlog with limit and more, in order', 
   });
   const s = await waitForSubscriber(sub, (s) => s.events.length >= want.length, { what: 'the backlog' });
   assert.deepEqual(s.events.map(({ id, data }) => ({ id, data })), want);
+});
+
+test('herald.js polling is one subscriber for the subscriptions API however many polls it makes', async (t) => {
+  const hub = await Herald.start({ label: 'herald-js-presence', memory: true, args: ['--subscriptions'] });
+  t.after(() => hub.close());
+  const topic = 'https://example.com/e2e/herald-js/presence';
+  const page = await browser.newPage();
+  t.after(() => page.close());
+  // Counts the polls the client makes.
+  await page.addInitScript(() => {
+    const fetch = window.fetch;
+    window.e2ePolls = 0;
+    window.fetch = (url, init) => {
+      if (init?.headers?.Accept === 'application/json') window.e2ePolls++;
+      return fetch(url, init);
+    };
+  });
+  await page.goto(`${hub.origin}/`);
+  const sub = await heraldSubscriber(page, hub.hubURL, {
+    topics: [topic], token: await hub.subscriberToken([topic]), transport: 'poll', pollWait: 0.2,
+  });
+  t.after(sub.close);
+  await waitHeraldOpen(sub);
+  await waitFor(() => page.evaluate(() => window.e2ePolls >= 5), { what: 'five polls' });
+
+  const watcher = await hub.subscriberToken(['/.well-known/mercure/subscriptions{/topic}{/subscriber}']);
+  const res = await fetchText(`${hub.origin}/.well-known/mercure/subscriptions`, { headers: { Authorization: `Bearer ${watcher}` } });
+  assert.equal(res.status, 200, res.body);
+  const listed = JSON.parse(res.body).subscriptions.filter((s) => s.topic === topic);
+  assert.equal(listed.length, 1, `subscriptions of the topic: ${JSON.stringify(listed)}`);
+  assert.ok(listed[0].active);
 });
 
 for (const transport of ['auto', 'poll', 'ws']) {
