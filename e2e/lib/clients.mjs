@@ -126,9 +126,11 @@ export function waitEvents(sub, n, opts) {
 
 /**
  * @typedef {{id: string, type: string, data: string, transport: string}} Delivered
- * @typedef {{state: string, transport: string|null, lastEventID: string|undefined, opens: number,
- *   transports: {name: string, reason: string}[], errors: {message: string, fatal: boolean, code?: number, status?: number}[],
+ * @typedef {{state: string, transport: string|null, lastEventID: string|undefined, opens: number, openedAt: number[],
+ *   transports: {name: string, reason: string}[],
+ *   errors: {message: string, fatal: boolean, code?: number, status?: number, retryAfter?: number, at: number}[],
  *   earliest: number, events: Delivered[]}} HeraldSnapshot
+ *   openedAt and errors[].at are wall-clock times (ms).
  * @typedef {{snapshot(): Promise<HeraldSnapshot>, switchTransport(name: string): Promise<void>, close(): Promise<void>}} HeraldSubscriber
  */
 
@@ -143,13 +145,15 @@ let heraldSubscribers = 0;
 export async function heraldSubscriber(page, hubURL, options) {
   const name = `h${++heraldSubscribers}`;
   await page.evaluate(({ name, hubURL, options }) => {
-    const rec = { events: [], transports: [], errors: [], opens: 0, earliest: 0 };
+    const rec = { events: [], transports: [], errors: [], opens: 0, openedAt: [], earliest: 0 };
     rec.sub = window.Herald.subscribe(hubURL, {
       ...options,
       onEvent: (ev) => rec.events.push({ id: ev.id, type: ev.type, data: ev.data, transport: ev.transport }),
-      onOpen: () => rec.opens++,
+      onOpen: () => { rec.opens++; rec.openedAt.push(Date.now()); },
       onTransport: (name, reason) => rec.transports.push({ name, reason }),
-      onError: (err) => rec.errors.push({ message: err.message, fatal: !!err.fatal, code: err.code, status: err.status }),
+      onError: (err) => rec.errors.push({
+        message: err.message, fatal: !!err.fatal, code: err.code, status: err.status, retryAfter: err.retryAfter, at: Date.now(),
+      }),
       onEarliest: () => rec.earliest++,
     });
     (window.e2eHerald ??= {})[name] = rec;

@@ -11,7 +11,7 @@ import http from 'node:http';
 import { after, before, test } from 'node:test';
 
 import { heraldSubscriber, launchBrowser, pageServer, waitForSubscriber, waitHeraldOpen } from '../lib/clients.mjs';
-import { fetchText, freePort, Herald } from '../lib/herald.mjs';
+import { fetchText, freePort, Herald, openResponse } from '../lib/herald.mjs';
 import { waitFor } from '../lib/wait.mjs';
 
 let browser;
@@ -180,6 +180,34 @@ test('herald.js polling is one subscriber for the subscriptions API however many
   const listed = JSON.parse(res.body).subscriptions.filter((s) => s.topic === topic);
   assert.equal(listed.length, 1, `subscriptions of the topic: ${JSON.stringify(listed)}`);
   assert.ok(listed[0].active);
+});
+
+test('herald.js polling waits out a 503 for its Retry-After, then gets in', async (t) => {
+  // One stream at most, and a curl-like client holds it.
+  const hub = await Herald.start({ label: 'herald-js-retry-after', memory: true, args: ['--max-connections', '1', '--anonymous'] });
+  t.after(() => hub.close());
+  const topic = 'https://example.com/e2e/herald-js/retry-after';
+  const holder = await openResponse(`${hub.hubURL}?topic=${encodeURIComponent(topic)}`);
+  t.after(() => holder.destroy());
+  assert.equal(holder.statusCode, 200);
+
+  const page = await browser.newPage();
+  t.after(() => page.close());
+  await page.goto(`${hub.origin}/`);
+  const sub = await heraldSubscriber(page, hub.hubURL, { topics: [topic], transport: 'poll' });
+  t.after(sub.close);
+  const refused = await waitForSubscriber(sub, (s) => s.errors.length > 0, { what: 'the 503' });
+  const [err] = refused.errors;
+  assert.deepEqual([err.status, err.fatal, err.retryAfter], [503, false, 5000], JSON.stringify(err));
+  holder.destroy();
+
+  const s = await waitForSubscriber(sub, (s) => s.state === 'open', { what: 'the poll to get in', timeout: 20_000 });
+  // However long the hub takes to see the slot free, each attempt after a
+  // refusal waits its Retry-After: no retry storm.
+  const attempts = [...s.errors.map((e) => e.at), s.openedAt[0]];
+  for (let i = 1; i < attempts.length; i++) {
+    assert.ok(attempts[i] - attempts[i - 1] >= 4900, `attempt ${i + 1} came ${attempts[i] - attempts[i - 1]} ms after a 503 with Retry-After: 5`);
+  }
 });
 
 for (const transport of ['auto', 'poll', 'ws']) {
