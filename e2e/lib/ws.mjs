@@ -21,8 +21,10 @@ export function openSocket(hubURL, { headers = {}, origin, protocols = [SUBPROTO
     closed: new Promise((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() }))),
     send: (msg) => ws.send(typeof msg === 'string' ? msg : JSON.stringify(msg)),
     /** Waits for a message that satisfies pred and returns it. */
-    next: (pred, what = 'a message') => waitFor(() => conn.messages.find(pred), {
-      what: `${what}; messages so far: ${JSON.stringify(conn.messages).slice(-2000)}`,
+    next: (pred, what = 'a message') => conn.until(() => conn.messages.find(pred), what),
+    /** Waits until check returns something other than undefined or false, and returns it. */
+    until: (check, what) => waitFor(check, { what }).catch((err) => {
+      throw new Error(`${err.message}; messages so far: ${JSON.stringify(conn.messages).slice(-2000)}`, { cause: err });
     }),
     /** The events of subscription sub, in the order they came. */
     events: (sub) => conn.messages.filter((m) => m.op === 'event' && m.sub === sub),

@@ -36,7 +36,7 @@ test('subscribe replays then goes live; unsubscribe stops; ping is answered', as
   const subscribed = await conn.next((m) => m.op === 'subscribed', 'subscribed');
   assert.deepEqual(subscribed, { op: 'subscribed', sub: 'a', lastEventID: first });
   const third = await hub.post({ topics: [book(1), book(2)], data: 'three' });
-  await conn.next(() => conn.events('a').length === 2, 'the replay and the live event');
+  await conn.until(() => conn.events('a').length === 2, 'the replay and the live event');
   assert.deepEqual(conn.events('a'), [
     { op: 'event', sub: 'a', id: second, type: 'greeting', topics: [book(1)], data: 'two\nlines' },
     { op: 'event', sub: 'a', id: third, topics: [book(1), book(2)], data: 'three' },
@@ -50,7 +50,7 @@ test('subscribe replays then goes live; unsubscribe stops; ping is answered', as
   conn.send({ op: 'subscribe', sub: 'b', topics: [topic] });
   await conn.next((m) => m.op === 'subscribed' && m.sub === 'b', 'subscribed b');
   const fourth = await hub.post({ topics: [book(3)], data: 'four' });
-  await conn.next(() => conn.events('b').length === 1, 'the event of b');
+  await conn.until(() => conn.events('b').length === 1, 'the event of b');
   assert.equal(conn.events('b')[0].id, fourth);
   assert.equal(conn.events('a').length, 2, 'no event of a after unsubscribed');
 
@@ -70,7 +70,7 @@ test('a subscription resumes with its cursor across a hub crash without loss', a
   const { lastEventID: start } = await before1.next((m) => m.op === 'subscribed', 'subscribed');
   assert.equal(start, 'earliest', 'a new subscriber of an empty journal starts at earliest');
   for (const data of ['before 1', 'before 2', 'before 3']) await publish(data);
-  await before1.next(() => before1.events('s').length === 3, 'the events before the crash');
+  await before1.until(() => before1.events('s').length === 3, 'the events before the crash');
 
   await crashHub.kill('SIGKILL');
   const { code } = await before1.closed;
@@ -86,7 +86,7 @@ test('a subscription resumes with its cursor across a hub crash without loss', a
   assert.equal(resumed.lastEventID, cursor, 'the hub knew the cursor');
   assert.ok(!resumed.earliest);
   for (const data of ['after 1', 'after 2', 'after 3']) await publish(data);
-  await again.next(() => again.events('s').length === 6, 'the rest of the events');
+  await again.until(() => again.events('s').length === 6, 'the rest of the events');
 
   const got = [...before1.events('s'), ...again.events('s')].map(({ id, data }) => ({ id, data }));
   assert.deepEqual(got, want, 'every event once, in order');
@@ -105,13 +105,13 @@ test('pipelined publishes are acknowledged in order and delivered in that order'
   for (let i = 1; i <= N; i++) {
     publisher.send({ op: 'publish', ref: String(i), topics: [book('pipelined')], data: `p${i}`, ...(i % 2 ? { type: 'odd' } : {}) });
   }
-  await publisher.next(() => publisher.messages.filter((m) => m.op === 'ack').length === N, `${N} acks`);
+  await publisher.until(() => publisher.messages.filter((m) => m.op === 'ack').length === N, `${N} acks`);
   const acks = publisher.messages.filter((m) => m.op === 'ack');
   assert.deepEqual(acks.map((a) => a.ref), Array.from({ length: N }, (_, i) => String(i + 1)), 'acks in the order sent');
   assert.equal(new Set(acks.map((a) => a.id)).size, N, 'one event ID each');
   assert.equal(publisher.messages.filter((m) => m.op === 'error').length, 0);
 
-  await watcher.next(() => watcher.events('w').length === N, `${N} events`);
+  await watcher.until(() => watcher.events('w').length === N, `${N} events`);
   assert.deepEqual(watcher.events('w').map((e) => [e.id, e.data, e.type]),
     acks.map((a, i) => [a.id, `p${i + 1}`, (i + 1) % 2 ? 'odd' : undefined]), 'events in the order acknowledged');
 });
@@ -123,7 +123,7 @@ test('bad messages are answered with an error and lose nothing', async (t) => {
   await conn.next((m) => m.op === 'subscribed', 'subscribed');
 
   const errors = () => conn.messages.filter((m) => m.op === 'error');
-  const nextError = (n, what) => conn.next(() => errors().length === n && errors()[n - 1], what);
+  const nextError = (n, what) => conn.until(() => errors()[n - 1], what);
   conn.send('{"op":"subscribe",');
   assert.equal((await nextError(1, 'the error for malformed JSON')).code, 400);
   conn.send({ op: 'frobnicate', ref: 'u1' });
@@ -144,8 +144,9 @@ test('bad messages are answered with an error and lose nothing', async (t) => {
 
   // The socket and its subscription go on.
   const id = await hub.post({ topics: [book(9)], data: 'still here' });
-  await conn.next(() => conn.events('keep').length === 1, 'the event after the errors');
+  await conn.until(() => conn.events('keep').length === 1, 'the event after the errors');
   assert.equal(conn.events('keep')[0].id, id);
+  assert.equal(errors().length, 5, 'one error per bad message');
 });
 
 test('a message over the size limit closes with 1009, a binary one with 1003', async () => {
