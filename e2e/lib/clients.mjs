@@ -131,7 +131,8 @@ export function waitEvents(sub, n, opts) {
  *   errors: {message: string, fatal: boolean, code?: number, status?: number, retryAfter?: number, at: number}[],
  *   earliest: number, events: Delivered[]}} HeraldSnapshot
  *   openedAt and errors[].at are wall-clock times (ms).
- * @typedef {{snapshot(): Promise<HeraldSnapshot>, switchTransport(name: string): Promise<void>, close(): Promise<void>}} HeraldSubscriber
+ * @typedef {{snapshot(): Promise<HeraldSnapshot>, switchTransport(name: string): Promise<void>,
+ *   setToken(token: string): Promise<void>, close(): Promise<void>}} HeraldSubscriber
  */
 
 let heraldSubscribers = 0;
@@ -164,6 +165,7 @@ export async function heraldSubscriber(page, hubURL, options) {
       return { ...rec, state: sub.state, transport: sub.transport, lastEventID: sub.lastEventID };
     }, name),
     switchTransport: (transport) => page.evaluate(({ name, transport }) => window.e2eHerald[name].sub.switchTransport(transport), { name, transport }),
+    setToken: (token) => page.evaluate(({ name, token }) => window.e2eHerald[name].sub.setToken(token), { name, token }),
     // A closed page took its subscription with it.
     close: async () => {
       if (!page.isClosed()) await page.evaluate((name) => window.e2eHerald[name].sub.close(), name);

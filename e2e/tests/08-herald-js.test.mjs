@@ -11,7 +11,7 @@ import http from 'node:http';
 import { after, before, test } from 'node:test';
 
 import { heraldSubscriber, launchBrowser, pageServer, waitForSubscriber, waitHeraldOpen } from '../lib/clients.mjs';
-import { fetchText, freePort, Herald, openResponse } from '../lib/herald.mjs';
+import { fetchText, freePort, Herald, mintToken, openResponse, SUBSCRIBER_KEY } from '../lib/herald.mjs';
 import { waitFor } from '../lib/wait.mjs';
 
 let browser;
@@ -208,6 +208,35 @@ test('herald.js polling waits out a 503 for its Retry-After, then gets in', asyn
   for (let i = 1; i < attempts.length; i++) {
     assert.ok(attempts[i] - attempts[i - 1] >= 4900, `attempt ${i + 1} came ${attempts[i] - attempts[i - 1]} ms after a 503 with Retry-After: 5`);
   }
+});
+
+test('herald.js replaces an expiring token over each transport without losing an event', async (t) => {
+  const hub = await Herald.start({ label: 'herald-js-token', memory: true });
+  t.after(() => hub.close());
+  const topic = 'https://example.com/e2e/herald-js/token';
+  const minted = Date.now();
+  const short = await mintToken({ key: SUBSCRIBER_KEY, subscribe: [topic], ttl: '3s' });
+  const long = await hub.subscriberToken([topic]);
+  const page = await browser.newPage();
+  t.after(() => page.close());
+  await page.goto(`${hub.origin}/`);
+  const transports = ['sse', 'poll', 'ws'];
+  const subs = await Promise.all(transports.map((transport) => heraldSubscriber(page, hub.hubURL, { topics: [topic], token: short, transport })));
+  for (const sub of subs) await waitHeraldOpen(sub);
+  const first = await hub.post({ topics: [topic], data: 'under the first token' });
+  for (const sub of subs) await waitForSubscriber(sub, (s) => s.events.length === 1, { what: 'the first event' });
+
+  for (const sub of subs) await sub.setToken(long);
+  // Without the new token, each transport would now be refused or closed
+  // (401, 4401): the first token expires.
+  await waitFor(() => Date.now() > minted + 4500, { what: 'the first token to expire', timeout: 6000, interval: 100 });
+  const second = await hub.post({ topics: [topic], data: 'under the second token' });
+  for (const [i, sub] of subs.entries()) {
+    const s = await waitForSubscriber(sub, (s) => s.events.length === 2, { what: `the second event over ${transports[i]}` });
+    assert.deepEqual(s.events.map((e) => e.id), [first, second], transports[i]);
+    assert.ok(s.errors.every((e) => !e.fatal), `${transports[i]}: ${JSON.stringify(s.errors)}`);
+  }
+  assert.equal((await subs[2].snapshot()).opens, 1, 'the WebSocket took the token on the open socket');
 });
 
 for (const transport of ['auto', 'poll', 'ws']) {

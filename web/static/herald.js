@@ -321,7 +321,12 @@
     }
 
     loop();
-    return { stop: () => life.abort() };
+    return {
+      setToken(token) {
+        cfg.token = token; // the next poll sends it
+      },
+      stop: () => life.abort(),
+    };
   }
 
   // ws speaks the herald.v1 subprotocol (docs/protocol.md, "WebSocket"):
@@ -448,6 +453,12 @@
 
     connect();
     return {
+      // The hub swaps the token of an open socket in place: the
+      // subscription goes on, with the new token's grants, from where it is.
+      setToken(token) {
+        cfg.token = token;
+        if (sock?.readyState === WebSocket.OPEN) send({ op: "auth", token });
+      },
       stop() {
         life.abort();
         const s = sock;
@@ -538,6 +549,21 @@
       this._start(mode, "switched");
     }
 
+    /**
+     * Replaces the token before it expires. A WebSocket sends it on the
+     * open socket, polling with its next poll; an EventSource, whose URL
+     * carries the token, is replaced by one with the new token, resuming
+     * after the last event delivered.
+     */
+    setToken(token) {
+      if (!this._active) throw new Error("Herald: the subscription is closed");
+      this._cfg.token = token || undefined;
+      if (this._active.impl.setToken) return this._active.impl.setToken(this._cfg.token);
+      const { name, auto } = this._active;
+      this._stop();
+      this._start(auto ? "auto" : name, "token replaced");
+    }
+
     /** Publishes over the subscription's WebSocket; resolves to the event ID. */
     publish(fields) {
       if (!this._active?.impl.publish) return Promise.reject(new HeraldError("publish needs the ws transport"));
@@ -571,7 +597,7 @@
       if (!Object.hasOwn(TRANSPORTS, name)) throw new TypeError(`Herald: unknown transport ${JSON.stringify(mode)}`);
       const cfg = { ...this._cfg, auto: mode === "auto" };
       const generation = this._generation;
-      this._active = { name, impl: { stop() {} } };
+      this._active = { name, auto: mode === "auto", impl: { stop() {} } };
       this._setState(CONNECTING);
       call(this._callbacks.onTransport, name, reason);
       if (this._generation !== generation) return; // onTransport closed or switched it
