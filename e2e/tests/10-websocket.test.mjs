@@ -152,11 +152,13 @@ test('bad messages are answered with an error and lose nothing', async (t) => {
 test('a message over the size limit closes with 1009, a binary one with 1003', async () => {
   const big = await openSocket(hub.hubURL, { headers: bearer(hub.publisherToken) });
   big.send({ op: 'publish', ref: 'big', topics: [book(1)], data: 'x'.repeat((1 << 20) + 1) });
-  assert.equal((await big.closed).code, 1009);
+  const tooBig = await big.closed;
+  assert.equal(tooBig.code, 1009, `closed with ${JSON.stringify(tooBig)}, socket error: ${big.error?.message}`);
 
   const binary = await openSocket(hub.hubURL, { headers: bearer(token) });
   binary.ws.send(Buffer.from('{"op":"ping"}'));
-  assert.equal((await binary.closed).code, 1003);
+  const refused = await binary.closed;
+  assert.equal(refused.code, 1003, `closed with ${JSON.stringify(refused)}, socket error: ${binary.error?.message}`);
 });
 
 test('the upgrade is refused from a foreign Origin (403) and without the subprotocol (400)', async () => {
