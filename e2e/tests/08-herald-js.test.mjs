@@ -4,8 +4,8 @@
 // the hub is killed outright (SIGKILL) and restarted on the same port and
 // bolt file, and the subscriber must end with every event exactly once, in
 // order, all carried by the transport under test. Then "auto" behind a
-// proxy that buffers responses: the stream shows no byte, and the client
-// falls back to long polling on its own.
+// proxy that buffers responses (the stream shows no byte) or refuses
+// streams: the client falls back to long polling on its own.
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { after, before, test } from 'node:test';
@@ -258,13 +258,18 @@ for (const transport of ['auto', 'poll', 'ws']) {
 }
 
 /**
- * A reverse proxy that sends each response's head at once and holds its
- * body until the hub ends it, as proxies that buffer do: a poll passes, a
- * stream shows nothing.
+ * A reverse proxy in front of the hub that cannot carry streams. "buffer"
+ * sends each response's head at once and holds its body until the hub ends
+ * it, as proxies that buffer do: a poll passes, a stream shows nothing.
+ * "refuse" answers 502 to every request for an event stream.
  */
-async function bufferingProxy(upstreamPort) {
+async function badProxy(upstreamPort, mode) {
   const port = await freePort();
   const server = http.createServer((req, res) => {
+    if (mode === 'refuse' && req.headers.accept === 'text/event-stream') {
+      res.writeHead(502, { 'Content-Type': 'text/plain' }).end('bad gateway: streams are not allowed here');
+      return;
+    }
     // The Host header is passed on as it came, so the hub sees the page's
     // own origin (the proxy's) as same-origin.
     const up = http.request({ host: '127.0.0.1', port: upstreamPort, method: req.method, path: req.url, headers: req.headers }, (upRes) => {
@@ -288,30 +293,36 @@ async function bufferingProxy(upstreamPort) {
   };
 }
 
-test('herald.js "auto" behind a buffering proxy falls back to long polling', async (t) => {
-  const hub = await Herald.start({ label: 'herald-js-buffered', memory: true });
-  t.after(() => hub.close());
-  const proxy = await bufferingProxy(hub.port);
-  t.after(proxy.close);
-  const topic = 'https://example.com/e2e/herald-js/buffered';
-  const page = await browser.newPage();
-  t.after(() => page.close());
-  await page.goto(`${proxy.origin}/`);
+const proxies = [
+  { mode: 'buffer', does: 'buffers', why: /no byte of the stream arrived/ },
+  { mode: 'refuse', does: 'refuses', why: /refused 3 times: 502/ },
+];
+for (const { mode, does, why } of proxies) {
+  test(`herald.js "auto" behind a proxy that ${does} streams falls back to long polling`, async (t) => {
+    const hub = await Herald.start({ label: `herald-js-proxy-${mode}`, memory: true });
+    t.after(() => hub.close());
+    const proxy = await badProxy(hub.port, mode);
+    t.after(proxy.close);
+    const topic = `https://example.com/e2e/herald-js/proxy-${mode}`;
+    const page = await browser.newPage();
+    t.after(() => page.close());
+    await page.goto(`${proxy.origin}/`);
 
-  const sub = await heraldSubscriber(page, `${proxy.origin}/.well-known/mercure`, {
-    topics: [topic], token: await hub.subscriberToken([topic]), transport: 'auto',
-  });
-  t.after(sub.close);
-  const s = await waitForSubscriber(sub, (s) => s.transport === 'poll' && s.state === 'open', {
-    what: 'the fall back to polling', timeout: 15_000,
-  });
-  assert.equal(s.transports[0].name, 'sse', 'EventSource was tried first');
-  assert.match(s.transports[1].reason, /no byte of the stream arrived/);
+    const sub = await heraldSubscriber(page, `${proxy.origin}/.well-known/mercure`, {
+      topics: [topic], token: await hub.subscriberToken([topic]), transport: 'auto',
+    });
+    t.after(sub.close);
+    const s = await waitForSubscriber(sub, (s) => s.transport === 'poll' && s.state === 'open', {
+      what: 'the fall back to polling', timeout: 15_000,
+    });
+    assert.equal(s.transports[0].name, 'sse', 'EventSource was tried first');
+    assert.match(s.transports[1].reason, why);
 
-  const want = [];
-  for (const data of ['one', 'two', 'three']) {
-    want.push({ id: await hub.post({ topics: [topic], data }), type: 'message', data, transport: 'poll' });
-  }
-  const got = await waitForSubscriber(sub, (s) => s.events.length >= want.length, { what: 'the events, polled' });
-  assert.deepEqual(got.events, want);
-});
+    const want = [];
+    for (const data of ['one', 'two', 'three']) {
+      want.push({ id: await hub.post({ topics: [topic], data }), type: 'message', data, transport: 'poll' });
+    }
+    const got = await waitForSubscriber(sub, (s) => s.events.length >= want.length, { what: 'the events, polled' });
+    assert.deepEqual(got.events, want);
+  });
+}

@@ -186,8 +186,15 @@
         if (life.signal.aborted) return;
         if (opening.error) {
           if (opening.error.fatal) return ctx.fatal(opening.error);
+          // A hub that names a time to come back is busy, not unable to
+          // stream; any other refusal counts against streaming.
+          const { retryAfter } = opening.error;
+          if (retryAfter === undefined) failures++;
+          if (retryAfter === undefined && cfg.auto && !everOpened && failures >= cfg.streamAttempts) {
+            return ctx.fallback(`the stream was refused ${failures} times: ${opening.error.message}`);
+          }
           ctx.error(opening.error);
-          await sleepMs(opening.error.retryAfter ?? backoff(failures++), life.signal);
+          await sleepMs(retryAfter ?? backoff(failures - 1), life.signal);
           continue;
         }
         if (opening.notStream) {
