@@ -149,7 +149,24 @@ test('bad messages are answered with an error and lose nothing', async (t) => {
   assert.equal(errors().length, 5, 'one error per bad message');
 });
 
-test('a message over the size limit closes with 1009, a binary one with 1003', async () => {
+test('private events need the grant; an unknown cursor is said with earliest', async (t) => {
+  // A valid token without the topic among its subscribe grants.
+  const other = await hub.subscriberToken(['https://example.com/e2e/elsewhere']);
+  const conn = await openSocket(hub.hubURL, { headers: bearer(other) });
+  t.after(conn.close);
+  conn.send({ op: 'subscribe', sub: 'p', topics: [topic] });
+  await conn.next((m) => m.op === 'subscribed', 'subscribed');
+  await hub.post({ topics: [book('private')], data: 'not for this token', priv: true });
+  const pub = await hub.post({ topics: [book('private')], data: 'for everyone' });
+  await conn.until(() => conn.events('p').some((e) => e.id === pub), 'the public event');
+  assert.deepEqual(conn.events('p').map((e) => e.id), [pub], 'the private event, published first, was not delivered');
+
+  conn.send({ op: 'subscribe', sub: 'old', topics: [topic], lastEventID: 'urn:example:never-stored' });
+  const subscribed = await conn.next((m) => m.op === 'subscribed' && m.sub === 'old', 'subscribed with an unknown cursor');
+  assert.equal(subscribed.earliest, true);
+});
+
+test('a message over the size limit closes with 1009, a binary one with 1003, one not UTF-8 with 1007', async () => {
   const big = await openSocket(hub.hubURL, { headers: bearer(hub.publisherToken) });
   big.send({ op: 'publish', ref: 'big', topics: [book(1)], data: 'x'.repeat((1 << 20) + 1) });
   const tooBig = await big.closed;
@@ -159,6 +176,11 @@ test('a message over the size limit closes with 1009, a binary one with 1003', a
   binary.ws.send(Buffer.from('{"op":"ping"}'));
   const refused = await binary.closed;
   assert.equal(refused.code, 1003, `closed with ${JSON.stringify(refused)}, socket error: ${binary.error?.message}`);
+
+  const garbled = await openSocket(hub.hubURL, { headers: bearer(token) });
+  garbled.ws.send(Buffer.from([0x7b, 0xff, 0xfe, 0x7d]), { binary: false });
+  const invalid = await garbled.closed;
+  assert.equal(invalid.code, 1007, `closed with ${JSON.stringify(invalid)}, socket error: ${garbled.error?.message}`);
 });
 
 test('the upgrade is refused from a foreign Origin (403) and without the subprotocol (400)', async () => {
