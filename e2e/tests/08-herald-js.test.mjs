@@ -77,7 +77,7 @@ test('a page of another origin imports herald.mjs from the hub and receives priv
  * after a SIGKILL and restart of the hub, and checks every event arrived
  * once, in order, over wantTransport.
  */
-async function resumeAcrossRestart(t, { label, options, wantTransport, withoutEventSource = false }) {
+async function resumeAcrossRestart(t, { label, options, wantTransport, withoutEventSource = false, signal = 'SIGKILL' }) {
   const hub = await Herald.start({ label });
   t.after(() => hub.close());
   const topic = `https://example.com/e2e/herald-js/${label}`;
@@ -102,7 +102,7 @@ async function resumeAcrossRestart(t, { label, options, wantTransport, withoutEv
   for (const data of ['before 1', 'before 2', 'before 3']) await publish(data);
   await waitForSubscriber(sub, (s) => s.events.length >= 3, { what: 'the events published before the crash' });
 
-  await hub.kill('SIGKILL');
+  await hub.kill(signal);
   await waitForSubscriber(sub, (s) => s.state === 'connecting', { what: 'the client to notice the crash' });
   await hub.start();
   for (const data of ['during 1', 'during 2', 'during 3']) await publish(data);
@@ -133,6 +133,11 @@ test('herald.js without EventSource falls back to long polling and resumes acros
 test('herald.js over WebSocket resumes across a hub crash without loss', async (t) => {
   const s = await resumeAcrossRestart(t, { label: 'herald-js-ws', options: { transport: 'ws' }, wantTransport: 'ws' });
   assert.deepEqual(s.transports, [{ name: 'ws', reason: 'chosen' }]);
+});
+
+test('herald.js over WebSocket resumes across a drained restart (close 1001)', async (t) => {
+  const s = await resumeAcrossRestart(t, { label: 'herald-js-ws-drain', options: { transport: 'ws' }, wantTransport: 'ws', signal: 'SIGTERM' });
+  assert.equal(s.errors[0].code, 1001, `the hub said it was going away: ${JSON.stringify(s.errors)}`);
 });
 
 test('herald.js polling pages through a backlog with limit and more, in order', async (t) => {
