@@ -4,11 +4,11 @@
 // The client, herald.js, subscribes with one callback API over the
 // browser's own EventSource, long polling (fetch) or WebSocket, falls back
 // from the stream to polling when the browser has no EventSource or a proxy
-// buffers the stream, and resumes exactly after the last event it delivered
+// buffers or refuses the stream, and resumes exactly after the last event it delivered
 // across reconnections and transport switches. herald.mjs exports it as a
 // module. The live page, a self-contained HTML, CSS and JavaScript page,
 // subscribes through herald.js, can switch transport while subscribed, and
-// publishes with fetch.
+// publishes through it.
 //
 // [Handler] serves the page with its index at "/". The page needs no build
 // step and loads nothing from other origins; every element a test drives has

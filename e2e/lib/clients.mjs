@@ -132,7 +132,8 @@ export function waitEvents(sub, n, opts) {
  *   earliest: number, events: Delivered[]}} HeraldSnapshot
  *   openedAt and errors[].at are wall-clock times (ms).
  * @typedef {{snapshot(): Promise<HeraldSnapshot>, switchTransport(name: string): Promise<void>,
- *   setToken(token: string): Promise<void>, close(): Promise<void>}} HeraldSubscriber
+ *   setToken(token: string): Promise<void>, publish(updates: object[]): Promise<({id: string}|{code: number, message: string})[]>,
+ *   close(): Promise<void>}} HeraldSubscriber
  */
 
 let heraldSubscribers = 0;
@@ -166,6 +167,10 @@ export async function heraldSubscriber(page, hubURL, options) {
     }, name),
     switchTransport: (transport) => page.evaluate(({ name, transport }) => window.e2eHerald[name].sub.switchTransport(transport), { name, transport }),
     setToken: (token) => page.evaluate(({ name, token }) => window.e2eHerald[name].sub.setToken(token), { name, token }),
+    // Sends every publish before awaiting any ack; resolves to the event
+    // ID or the refusal ({code, message}) of each.
+    publish: (updates) => page.evaluate(({ name, updates }) => Promise.all(updates.map((u) => window.e2eHerald[name].sub.publish(u)
+      .then((id) => ({ id }), (err) => ({ code: err.code, message: err.message })))), { name, updates }),
     // A closed page took its subscription with it.
     close: async () => {
       if (!page.isClosed()) await page.evaluate((name) => window.e2eHerald[name].sub.close(), name);

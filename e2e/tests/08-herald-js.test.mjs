@@ -11,7 +11,7 @@ import http from 'node:http';
 import { after, before, test } from 'node:test';
 
 import { heraldSubscriber, launchBrowser, pageServer, waitForSubscriber, waitHeraldOpen } from '../lib/clients.mjs';
-import { fetchText, freePort, Herald, mintToken, openResponse, SUBSCRIBER_KEY } from '../lib/herald.mjs';
+import { fetchText, freePort, Herald, mintToken, openResponse, PUBLISHER_KEY, SUBSCRIBER_KEY } from '../lib/herald.mjs';
 import { waitFor } from '../lib/wait.mjs';
 
 let browser;
@@ -133,6 +133,32 @@ test('herald.js without EventSource falls back to long polling and resumes acros
 test('herald.js over WebSocket resumes across a hub crash without loss', async (t) => {
   const s = await resumeAcrossRestart(t, { label: 'herald-js-ws', options: { transport: 'ws' }, wantTransport: 'ws' });
   assert.deepEqual(s.transports, [{ name: 'ws', reason: 'chosen' }]);
+});
+
+test('herald.js publishes over its WebSocket: pipelined, acknowledged in order, refused without the grant', async (t) => {
+  // One key for both roles, so one token may subscribe and publish on the
+  // same socket.
+  const hub = await Herald.start({ label: 'herald-js-ws-publish', memory: true, args: ['--subscriber-key', PUBLISHER_KEY] });
+  t.after(() => hub.close());
+  const topic = 'https://example.com/e2e/herald-js/ws-publish';
+  const token = await mintToken({ key: PUBLISHER_KEY, publish: [topic], subscribe: [topic] });
+  const page = await browser.newPage();
+  t.after(() => page.close());
+  await page.goto(`${hub.origin}/`);
+  const sub = await heraldSubscriber(page, hub.hubURL, { topics: [topic], token, transport: 'ws' });
+  t.after(sub.close);
+  await waitHeraldOpen(sub);
+
+  const updates = Array.from({ length: 20 }, (_, i) => ({ topics: [topic], data: `over the socket ${i + 1}` }));
+  const acks = await sub.publish(updates);
+  assert.ok(acks.every((a) => a.id), JSON.stringify(acks));
+  const s = await waitForSubscriber(sub, (s) => s.events.length >= updates.length, { what: 'the published events' });
+  assert.deepEqual(s.events.map(({ id, data }) => ({ id, data })), acks.map((a, i) => ({ id: a.id, data: updates[i].data })),
+    'the events arrive in the order their publishes were acknowledged');
+
+  const [refused] = await sub.publish([{ topics: ['https://example.com/e2e/not-granted'], data: 'no' }]);
+  assert.equal(refused.code, 403, JSON.stringify(refused));
+  assert.equal((await sub.snapshot()).state, 'open', 'a refused publish leaves the subscription open');
 });
 
 test('herald.js over WebSocket resumes across a drained restart (close 1001)', async (t) => {

@@ -1,8 +1,8 @@
 // Herald live page: subscribes through herald.js, the hub's browser client
 // (EventSource, long polling or WebSocket, switchable while subscribed),
-// and publishes with fetch, so what it shows is exactly what any web client
-// of the hub would see. No framework and no build step on purpose: the page
-// is embedded in the binary and must keep working offline.
+// and publishes through it over HTTP, so what it shows is exactly what any
+// web client of the hub would see. No framework and no build step on
+// purpose: the page is embedded in the binary and must keep working offline.
 "use strict";
 
 (() => {
@@ -203,34 +203,24 @@
     }
     el.pubTopic.removeAttribute("aria-invalid");
 
-    const body = new URLSearchParams();
-    for (const t of topics) body.append("topic", t);
-    body.set("data", el.pubData.value);
-    const type = el.pubType.value.trim();
-    if (type) body.set("type", type);
-    const id = el.pubID.value.trim();
-    if (id) body.set("id", id);
-    if (el.pubPrivate.checked) body.set("private", "on");
-
-    const headers = {};
-    const token = el.pubToken.value.trim();
-    if (token) headers.Authorization = `Bearer ${token}`;
-
     el.publish.disabled = true;
     showResult("pending", "Publishing…");
     try {
-      const res = await fetch(hubURL(), { method: "POST", headers, body });
-      const text = (await res.text()).trim();
-      if (res.ok) {
-        el.publishResult.dataset.eventId = text;
-        showResult("ok", `Published ${text}`);
-      } else {
-        delete el.publishResult.dataset.eventId;
-        showResult("error", `${res.status} ${res.statusText}${text ? `: ${text}` : ""}`);
-      }
+      const id = await Herald.publish(hubURL(), {
+        topics,
+        data: el.pubData.value,
+        type: el.pubType.value.trim(),
+        id: el.pubID.value.trim(),
+        private: el.pubPrivate.checked,
+        token: el.pubToken.value.trim(),
+      });
+      el.publishResult.dataset.eventId = id;
+      showResult("ok", `Published ${id}`);
     } catch (err) {
       delete el.publishResult.dataset.eventId;
-      showResult("error", `Network error: ${err.message}`);
+      // A refusal carries the hub's status and reason; anything else never
+      // reached the hub.
+      showResult("error", err.status ? err.message : `Network error: ${err.message}`);
     } finally {
       el.publish.disabled = false;
     }
