@@ -20,6 +20,7 @@ var contentTypes = map[string]string{
 	".html": "text/html; charset=utf-8",
 	".css":  "text/css; charset=utf-8",
 	".js":   "text/javascript; charset=utf-8",
+	".mjs":  "text/javascript; charset=utf-8",
 	".svg":  "image/svg+xml",
 }
 
@@ -27,6 +28,11 @@ var contentTypes = map[string]string{
 // connect-src stays open because the page can be pointed at another hub.
 const contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; " +
 	"img-src 'self'; connect-src *; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+
+// clientScripts are the hub's browser client, which pages of other origins
+// load: as a module script, which is fetched with CORS, or from a page that
+// only embeds cross-origin resources that allow it (COEP).
+var clientScripts = map[string]bool{"/herald.js": true, "/herald.mjs": true}
 
 type asset struct {
 	body        []byte
@@ -65,13 +71,16 @@ var assets = func() map[string]asset {
 }()
 
 // Handler returns the handler of the live page: the index at "/" and its
-// scripts, styles and icon beside it. Any other path is 404 and any method
-// but GET and HEAD is 405.
+// scripts, styles and icon beside it, among them the browser client
+// /herald.js (and /herald.mjs, the same as a module). Any other path is 404
+// and any method but GET and HEAD is 405.
 //
 // Responses carry an ETag and "Cache-Control: no-cache", so a browser
-// revalidates and picks up a new release at once, and a Content-Security-Policy
-// that forbids inline script. The page uses relative links, so it also works
-// mounted under a prefix with [http.StripPrefix].
+// revalidates and picks up a new release at once (a 304 when nothing
+// changed: the client script must match the hub that serves it), and a
+// Content-Security-Policy that forbids inline script. The client scripts
+// may be loaded by any origin. The page uses relative links, so it also
+// works mounted under a prefix with [http.StripPrefix].
 func Handler() http.Handler {
 	return http.HandlerFunc(serve)
 }
@@ -94,6 +103,10 @@ func serve(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("Content-Security-Policy", contentSecurityPolicy)
+	if clientScripts[r.URL.Path] {
+		h.Set("Access-Control-Allow-Origin", "*")
+		h.Set("Cross-Origin-Resource-Policy", "cross-origin")
+	}
 	// ServeContent answers If-None-Match, Range and HEAD from the ETag and
 	// the body; the zero modification time leaves Last-Modified out.
 	http.ServeContent(w, r, r.URL.Path, time.Time{}, bytes.NewReader(a.body))

@@ -42,7 +42,9 @@ func TestHandlerServesFiles(t *testing.T) {
 		contains    string
 	}{
 		{"/", "text/html; charset=utf-8", `<script src="app.js" defer></script>`},
-		{"/app.js", "text/javascript; charset=utf-8", "new EventSource("},
+		{"/app.js", "text/javascript; charset=utf-8", "Herald.subscribe("},
+		{"/herald.js", "text/javascript; charset=utf-8", "new EventSource("},
+		{"/herald.mjs", "text/javascript; charset=utf-8", `import "./herald.js";`},
 		{"/style.css", "text/css; charset=utf-8", ".events"},
 		{"/favicon.svg", "image/svg+xml", "<svg"},
 	}
@@ -70,6 +72,30 @@ func TestHandlerServesFiles(t *testing.T) {
 				t.Errorf("X-Content-Type-Options %q, want nosniff", got)
 			}
 		})
+	}
+}
+
+// Pages of other origins load the client: a module script is fetched with
+// CORS, and a page with COEP needs the resource's consent. The page's own
+// files stay same-origin.
+func TestClientScriptsLoadCrossOrigin(t *testing.T) {
+	srv := httptest.NewServer(web.Handler())
+	defer srv.Close()
+
+	for _, path := range []string{"/herald.js", "/herald.mjs"} {
+		res, _ := get(t, srv, http.MethodGet, path, http.Header{"Origin": {"https://elsewhere.example"}})
+		if got := res.Header.Get("Access-Control-Allow-Origin"); got != "*" {
+			t.Errorf("GET %s: Access-Control-Allow-Origin %q, want *", path, got)
+		}
+		if got := res.Header.Get("Cross-Origin-Resource-Policy"); got != "cross-origin" {
+			t.Errorf("GET %s: Cross-Origin-Resource-Policy %q, want cross-origin", path, got)
+		}
+	}
+	for _, path := range []string{"/", "/app.js"} {
+		res, _ := get(t, srv, http.MethodGet, path, http.Header{"Origin": {"https://elsewhere.example"}})
+		if got := res.Header.Get("Access-Control-Allow-Origin"); got != "" {
+			t.Errorf("GET %s: Access-Control-Allow-Origin %q, want none", path, got)
+		}
 	}
 }
 
@@ -133,7 +159,7 @@ func TestPageIDs(t *testing.T) {
 	}
 	stable := []string{
 		"topic", "types", "last-event-id", "hub-url", "sub-token", "token-cookie", "token-query",
-		"with-credentials", "subscribe", "unsubscribe", "state", "events", "event-count",
+		"with-credentials", "transport", "subscribe", "unsubscribe", "state", "events", "event-count",
 		"pub-topic", "pub-data", "pub-type", "pub-id", "pub-private", "pub-token", "publish",
 		"publish-result", "clear-events",
 	}

@@ -3,6 +3,7 @@
 // Both are wrapped as a "subscriber" with one shape, so a scenario can be
 // written once and run against each.
 import fs from 'node:fs';
+import http from 'node:http';
 
 import { EventSource } from 'eventsource';
 import { chromium } from 'playwright-core';
@@ -121,4 +122,78 @@ export function waitOpen(sub, opts) {
 /** Waits until the subscriber has received at least n events. */
 export function waitEvents(sub, n, opts) {
   return waitForSubscriber(sub, (s) => s.events.length >= n, { what: `${n} events`, ...opts });
+}
+
+/**
+ * @typedef {{id: string, type: string, data: string, transport: string}} Delivered
+ * @typedef {{state: string, transport: string|null, lastEventID: string|undefined, opens: number, openedAt: number[],
+ *   transports: {name: string, reason: string}[],
+ *   errors: {message: string, fatal: boolean, code?: number, status?: number, retryAfter?: number, at: number}[],
+ *   earliest: number, events: Delivered[]}} HeraldSnapshot
+ *   openedAt and errors[].at are wall-clock times (ms).
+ * @typedef {{snapshot(): Promise<HeraldSnapshot>, switchTransport(name: string): Promise<void>,
+ *   setToken(token: string): Promise<void>, publish(updates: object[]): Promise<({id: string}|{code: number, message: string})[]>,
+ *   close(): Promise<void>}} HeraldSubscriber
+ */
+
+let heraldSubscribers = 0;
+
+/**
+ * Subscribes inside page with the hub's own browser client,
+ * `Herald.subscribe(hubURL, options)` from /herald.js (the page must have
+ * loaded it), and records every callback.
+ * @returns {Promise<HeraldSubscriber>}
+ */
+export async function heraldSubscriber(page, hubURL, options) {
+  const name = `h${++heraldSubscribers}`;
+  await page.evaluate(({ name, hubURL, options }) => {
+    const rec = { events: [], transports: [], errors: [], opens: 0, openedAt: [], earliest: 0 };
+    rec.sub = window.Herald.subscribe(hubURL, {
+      ...options,
+      onEvent: (ev) => rec.events.push({ id: ev.id, type: ev.type, data: ev.data, transport: ev.transport }),
+      onOpen: () => { rec.opens++; rec.openedAt.push(Date.now()); },
+      onTransport: (name, reason) => rec.transports.push({ name, reason }),
+      onError: (err) => rec.errors.push({
+        message: err.message, fatal: !!err.fatal, code: err.code, status: err.status, retryAfter: err.retryAfter, at: Date.now(),
+      }),
+      onEarliest: () => rec.earliest++,
+    });
+    (window.e2eHerald ??= {})[name] = rec;
+  }, { name, hubURL: String(hubURL), options });
+  return {
+    snapshot: () => page.evaluate((name) => {
+      const { sub, ...rec } = window.e2eHerald[name];
+      return { ...rec, state: sub.state, transport: sub.transport, lastEventID: sub.lastEventID };
+    }, name),
+    switchTransport: (transport) => page.evaluate(({ name, transport }) => window.e2eHerald[name].sub.switchTransport(transport), { name, transport }),
+    setToken: (token) => page.evaluate(({ name, token }) => window.e2eHerald[name].sub.setToken(token), { name, token }),
+    // Sends every publish before awaiting any ack; resolves to the event
+    // ID or the refusal ({code, message}) of each.
+    publish: (updates) => page.evaluate(({ name, updates }) => Promise.all(updates.map((u) => window.e2eHerald[name].sub.publish(u)
+      .then((id) => ({ id }), (err) => ({ code: err.code, message: err.message })))), { name, updates }),
+    // A closed page took its subscription with it.
+    close: async () => {
+      if (!page.isClosed()) await page.evaluate((name) => window.e2eHerald[name].sub.close(), name);
+    },
+  };
+}
+
+/** Waits until the herald.js subscriber is open. */
+export function waitHeraldOpen(sub, opts) {
+  return waitForSubscriber(sub, (s) => s.state === 'open', { what: 'state open', ...opts });
+}
+
+/**
+ * Serves a bare page on an origin of its own: the "other site" that embeds
+ * Herald. Resolves to its origin and a close function.
+ */
+export async function pageServer() {
+  const server = http.createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end('<!doctype html><title>another origin</title>');
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    origin: `http://127.0.0.1:${server.address().port}`,
+    close: () => new Promise((resolve) => server.close(resolve)),
+  };
 }

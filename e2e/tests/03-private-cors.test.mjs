@@ -4,23 +4,10 @@
 // second origin allowed by --cors-origins, or as the authorization query
 // parameter. A page on an origin that is not allowed is refused by CORS.
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import { after, before, test } from 'node:test';
 
-import { CLOSED, launchBrowser, pageSubscriber, waitEvents, waitForSubscriber, waitOpen } from '../lib/clients.mjs';
+import { CLOSED, launchBrowser, pageServer, pageSubscriber, waitEvents, waitForSubscriber, waitOpen } from '../lib/clients.mjs';
 import { Herald, openResponse } from '../lib/herald.mjs';
-
-// A bare page on its own origin: the "other site" that embeds Herald.
-async function pageServer() {
-  const server = http.createServer((_req, res) => {
-    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end('<!doctype html><title>another origin</title>');
-  });
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    origin: `http://127.0.0.1:${server.address().port}`,
-    close: () => new Promise((resolve) => server.close(resolve)),
-  };
-}
 
 const topic = 'https://example.com/e2e/private';
 

@@ -105,10 +105,11 @@ test('the live page shows a refused subscription as CLOSED', async () => {
   const page = await browser.newPage();
   await page.goto(`${hub.origin}/?topic=${encodeURIComponent(topic)}`);
   assert.equal(await page.inputValue('#topic'), topic, 'the topic query parameter prefills the form');
-  // No token and no --anonymous: the hub refuses, and EventSource gives up.
+  // No token and no --anonymous: the hub refuses, and the client gives up.
   await page.click('#subscribe');
   await page.waitForSelector('#state[data-state="CLOSED"]');
   assert.ok(await page.isEnabled('#subscribe'), 'Subscribe is enabled again');
+  assert.match(await page.textContent('#subscribe-error'), /^401\b/, 'the page says why');
 });
 
 test('the live page replays from a Last-Event-ID', async () => {

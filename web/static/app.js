@@ -1,11 +1,11 @@
-// Herald live page: subscribes with the browser's own EventSource and
-// publishes with fetch, so what it shows is exactly what any web client of
-// the hub would see. No framework and no build step on purpose: the page is
-// embedded in the binary and must keep working offline.
+// Herald live page: subscribes through herald.js, the hub's browser client
+// (EventSource, long polling or WebSocket, switchable while subscribed),
+// and publishes through it over HTTP, so what it shows is exactly what any
+// web client of the hub would see. No framework and no build step on
+// purpose: the page is embedded in the binary and must keep working offline.
 "use strict";
 
 (() => {
-  const STATES = ["CONNECTING", "OPEN", "CLOSED"];
   // The list is capped so a busy topic cannot grow the DOM without bound.
   const MAX_EVENTS = 500;
   const COOKIE = "mercureAuthorization";
@@ -21,9 +21,12 @@
     subToken: $("sub-token"),
     tokenQuery: $("token-query"),
     withCredentials: $("with-credentials"),
+    transport: $("transport"),
+    transportInUse: $("transport-in-use"),
     subscribe: $("subscribe"),
     unsubscribe: $("unsubscribe"),
     subscribeURL: $("subscribe-url"),
+    subscribeError: $("subscribe-error"),
     publishForm: $("publish-form"),
     pubTopic: $("pub-topic"),
     pubData: $("pub-data"),
@@ -39,7 +42,9 @@
     clearEvents: $("clear-events"),
   };
 
-  let source = null;
+  const TRANSPORT_NAMES = { sse: "EventSource", poll: "long polling", ws: "WebSocket" };
+
+  let subscription = null;
   let received = 0;
 
   // Topics and types are whitespace separated: neither a URI nor an event
@@ -51,11 +56,19 @@
   }
 
   function setState(state) {
+    state = state.toUpperCase();
     el.state.textContent = state;
     el.state.dataset.state = state;
     const closed = state === "CLOSED";
     el.subscribe.disabled = !closed;
     el.unsubscribe.disabled = closed;
+    el.transportInUse.hidden = closed;
+  }
+
+  function showTransport(name, reason) {
+    el.transportInUse.textContent = TRANSPORT_NAMES[name] || name;
+    el.transportInUse.dataset.transport = name;
+    el.transportInUse.title = reason;
   }
 
   // The cookie can only be set for this page's own host; a hub elsewhere
@@ -84,41 +97,47 @@
       return;
     }
     el.hubURL.removeAttribute("aria-invalid");
-    for (const t of topics) url.searchParams.append("topic", t);
     const lastEventID = el.lastEventID.value.trim();
-    if (lastEventID) url.searchParams.set("lastEventID", lastEventID);
-
     const token = el.subToken.value.trim();
-    if (el.tokenQuery.checked) {
-      if (token) url.searchParams.set("authorization", token);
-      setAuthCookie(url, "");
-    } else {
-      setAuthCookie(url, token);
-    }
-    // Never echo a token on screen.
-    const shown = new URL(url);
-    if (shown.searchParams.has("authorization")) shown.searchParams.set("authorization", "…");
-    el.subscribeURL.textContent = `GET ${shown.href}`;
+    const tokenInQuery = el.tokenQuery.checked;
+    setAuthCookie(url, tokenInQuery ? "" : token);
 
-    const es = new EventSource(url, { withCredentials: el.withCredentials.checked });
+    // What a stream or a poll asks for; never echo a token on screen.
+    const shown = new URL(url);
+    for (const t of topics) shown.searchParams.append("topic", t);
+    if (lastEventID) shown.searchParams.set("lastEventID", lastEventID);
+    if (tokenInQuery && token) shown.searchParams.set("authorization", "…");
+    el.subscribeURL.textContent = `GET ${shown.href}`;
+    el.subscribeError.textContent = "";
+
     const types = words(el.types.value);
-    for (const type of types.length ? types : ["message"]) {
-      es.addEventListener(type, showEvent);
-    }
-    es.addEventListener("open", () => setState(STATES[es.readyState]));
-    // error fires both when the browser starts reconnecting (CONNECTING)
-    // and when it gives up for good (CLOSED); readyState tells which.
-    es.addEventListener("error", () => {
-      if (es.readyState === EventSource.CLOSED && source === es) source = null;
-      setState(STATES[es.readyState]);
+    setState("CONNECTING");
+    const sub = Herald.subscribe(url, {
+      topics,
+      types: types.length ? types : ["message"],
+      lastEventID,
+      transport: el.transport.value,
+      token: tokenInQuery ? token : undefined,
+      withCredentials: el.withCredentials.checked,
+      onEvent: showEvent,
+      onState: setState,
+      onTransport: showTransport,
+      onError(err) {
+        el.subscribeError.textContent = err.message;
+        if (err.fatal) subscription = null;
+      },
+      onOpen() {
+        el.subscribeError.textContent = "";
+      },
     });
-    source = es;
-    setState(STATES[es.readyState]);
+    // A subscription can end before subscribe returns (no WebSocket in
+    // this browser): it has no transport then.
+    subscription = sub.transport ? sub : null;
   }
 
   function unsubscribe() {
-    if (source) source.close();
-    source = null;
+    subscription?.close();
+    subscription = null;
     setState("CLOSED");
   }
 
@@ -131,7 +150,8 @@
     const li = document.createElement("li");
     li.className = "event";
     li.dataset.type = e.type;
-    li.dataset.id = e.lastEventId;
+    li.dataset.id = e.id;
+    li.dataset.transport = e.transport;
 
     const meta = document.createElement("div");
     meta.className = "event-meta";
@@ -140,12 +160,15 @@
     type.textContent = e.type;
     const id = document.createElement("code");
     id.className = "event-id";
-    id.textContent = e.lastEventId || "(no id)";
+    id.textContent = e.id || "(no id)";
+    const transport = document.createElement("span");
+    transport.className = "event-transport";
+    transport.textContent = TRANSPORT_NAMES[e.transport];
     const time = document.createElement("time");
     time.className = "event-time";
     time.dateTime = now.toISOString();
     time.textContent = `${pad(now.getHours())}:${pad(now.getMinutes())}:${pad(now.getSeconds())}.${pad(now.getMilliseconds(), 3)}`;
-    meta.append(type, id, time);
+    meta.append(type, id, transport, time);
 
     const data = document.createElement("pre");
     data.className = "event-data";
@@ -180,34 +203,24 @@
     }
     el.pubTopic.removeAttribute("aria-invalid");
 
-    const body = new URLSearchParams();
-    for (const t of topics) body.append("topic", t);
-    body.set("data", el.pubData.value);
-    const type = el.pubType.value.trim();
-    if (type) body.set("type", type);
-    const id = el.pubID.value.trim();
-    if (id) body.set("id", id);
-    if (el.pubPrivate.checked) body.set("private", "on");
-
-    const headers = {};
-    const token = el.pubToken.value.trim();
-    if (token) headers.Authorization = `Bearer ${token}`;
-
     el.publish.disabled = true;
     showResult("pending", "Publishing…");
     try {
-      const res = await fetch(hubURL(), { method: "POST", headers, body });
-      const text = (await res.text()).trim();
-      if (res.ok) {
-        el.publishResult.dataset.eventId = text;
-        showResult("ok", `Published ${text}`);
-      } else {
-        delete el.publishResult.dataset.eventId;
-        showResult("error", `${res.status} ${res.statusText}${text ? `: ${text}` : ""}`);
-      }
+      const id = await Herald.publish(hubURL(), {
+        topics,
+        data: el.pubData.value,
+        type: el.pubType.value.trim(),
+        id: el.pubID.value.trim(),
+        private: el.pubPrivate.checked,
+        token: el.pubToken.value.trim(),
+      });
+      el.publishResult.dataset.eventId = id;
+      showResult("ok", `Published ${id}`);
     } catch (err) {
       delete el.publishResult.dataset.eventId;
-      showResult("error", `Network error: ${err.message}`);
+      // A refusal carries the hub's status and reason; anything else never
+      // reached the hub.
+      showResult("error", err.status ? err.message : `Network error: ${err.message}`);
     } finally {
       el.publish.disabled = false;
     }
@@ -227,7 +240,12 @@
 
   el.subscribeForm.addEventListener("submit", (e) => {
     e.preventDefault();
-    if (!source) subscribe();
+    if (!subscription) subscribe();
+  });
+  // Switching goes on from the last event shown: herald.js hands its
+  // position to the new transport.
+  el.transport.addEventListener("change", () => {
+    if (subscription) subscription.switchTransport(el.transport.value);
   });
   el.unsubscribe.addEventListener("click", unsubscribe);
   el.publishForm.addEventListener("submit", (e) => {
