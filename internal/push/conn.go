@@ -3,6 +3,7 @@ package push
 import (
 	"cmp"
 	"errors"
+	"io"
 	"net"
 	"slices"
 	"sync"
@@ -307,7 +308,35 @@ func (c *Conn) close(reason error) {
 			sh.mu.Unlock()
 		}
 		c.pool.hangups.forget(c)
-		_ = c.tcp.Close()
+		if _, talks := c.src.(Receiver); talks && !errors.Is(reason, ErrClientGone) {
+			go LingerClose(c.tcp)
+		} else {
+			_ = c.tcp.Close()
+		}
 		c.src.Closed(reason)
 	})
+}
+
+// Bounds of LingerClose: how long it reads what a client still sends, and
+// how much.
+const (
+	LingerTimeout = 2 * time.Second
+	lingerBytes   = 8 << 20
+)
+
+// LingerClose closes a connection whose client may still be sending (a
+// WebSocket closed for a message too big, or while a client pipelines):
+// closed with bytes unread, the socket would answer with a reset, and the
+// client's system may then drop the last frame it was sent (a close
+// frame, the reason of the end). So it shuts down writing, reads and
+// discards what the client still sends, for a bounded time and size,
+// then closes.
+func LingerClose(conn interface {
+	net.Conn
+	CloseWrite() error
+}) {
+	_ = conn.CloseWrite()
+	_ = conn.SetReadDeadline(time.Now().Add(LingerTimeout))
+	_, _ = io.CopyN(io.Discard, conn, lingerBytes)
+	_ = conn.Close()
 }

@@ -668,3 +668,20 @@ func TestWebSocketLimits(t *testing.T) {
 		t.Errorf("second socket past --max-connections: %v, want 503", err)
 	}
 }
+
+// A socket closed while its client is still sending (a message over the
+// limit) gets its close frame: the server does not reset the connection
+// by closing it with the client's bytes unread.
+func TestWebSocketTooBigCloseArrives(t *testing.T) {
+	inModes(t, func(t *testing.T, mode option) {
+		e := newEnv(t, anonymous, mode, func(c *serverConfig, _ *hubConfig) { c.MaxBodyBytes = 64 << 10 })
+		for range 20 {
+			c := e.dialWS(nil)
+			// One frame announcing 1 MiB, sent in full: the server refuses
+			// it from its header, with most of it still on the way.
+			go func() { _ = wsutil.WriteClientText(c.conn, bytes.Repeat([]byte("x"), 1<<20)) }()
+			c.closedWith(ws.StatusMessageTooBig)
+			c.conn.Close()
+		}
+	})
+}
