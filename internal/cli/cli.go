@@ -113,18 +113,75 @@ func newFlagSet(env *Env, name, synopsis string) *flag.FlagSet {
 	fs.SetOutput(env.stderr)
 	fs.Usage = func() {
 		fmt.Fprintf(env.stderr, "Usage: herald %s\n\nFlags:\n", synopsis)
-		fs.PrintDefaults()
+		printDefaults(env.stderr, fs)
 	}
 	return fs
 }
 
-// parseFlags parses args.
-func parseFlags(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
+// printDefaults is flag.PrintDefaults with the flags written as the
+// documentation writes them, --name (the flag package takes one dash or
+// two).
+func printDefaults(w io.Writer, fs *flag.FlagSet) {
+	fs.VisitAll(func(f *flag.Flag) {
+		kind, usage := flag.UnquoteUsage(f)
+		line := "  --" + f.Name
+		if kind != "" {
+			line += " " + kind
 		}
-		return usageError{err.Error()}
+		line += "\n    \t" + strings.ReplaceAll(usage, "\n", "\n    \t")
+		switch f.DefValue {
+		case "", "0", "false", "0s", "[]":
+		default:
+			if kind == "string" {
+				line += fmt.Sprintf(" (default %q)", f.DefValue)
+			} else {
+				line += fmt.Sprintf(" (default %v)", f.DefValue)
+			}
+		}
+		fmt.Fprintln(w, line)
+	})
+}
+
+// parseFlags parses args, flags and arguments in any order ("herald
+// publish hello --topic demo" as well as "--topic demo hello"); after "--"
+// everything is an argument. fs.Args() then returns the arguments.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return err
+			}
+			return usageError{err.Error()}
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			break
+		}
+		if consumed := len(args) - len(rest); consumed > 0 && args[consumed-1] == "--" {
+			positional = append(positional, rest...)
+			break
+		}
+		positional = append(positional, rest[0])
+		args = rest[1:]
+	}
+	// Parsing "--" and the arguments leaves them as fs.Args().
+	return fs.Parse(append([]string{"--"}, positional...))
+}
+
+// clientEnv fills the client commands' --hub and --token, when not given,
+// from HERALD_HUB and HERALD_TOKEN. Only these two: a deployment's other
+// HERALD_ variables are the server's (see parseServeFlags).
+func clientEnv(env *Env, fs *flag.FlagSet) error {
+	set := make(map[string]bool)
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	for _, name := range []string{"hub", "token"} {
+		key := "HERALD_" + strings.ToUpper(name)
+		if v, ok := env.vars[key]; ok && !set[name] && fs.Lookup(name) != nil {
+			if err := fs.Set(name, v); err != nil {
+				return usageError{fmt.Sprintf("%s=%q: %v", key, v, err)}
+			}
+		}
 	}
 	return nil
 }

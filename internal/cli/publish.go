@@ -18,8 +18,8 @@ const defaultHub = "http://localhost:8080/.well-known/mercure"
 
 func publish(env *Env, args []string) error {
 	fs := newFlagSet(env, "publish", "publish [flags] [DATA]   (no DATA: read standard input)")
-	hubURL := fs.String("hub", defaultHub, "hub URL")
-	tok := fs.String("token", "", "publisher JWT (sent as Bearer)")
+	hubURL := fs.String("hub", defaultHub, "hub URL (or HERALD_HUB)")
+	tok := fs.String("token", "", "publisher JWT, sent as Bearer (or HERALD_TOKEN; herald token --publish '*' makes one)")
 	topics := &stringList{}
 	fs.Var(topics, "topic", "topic of the event; repeat for alternates (the first is canonical)")
 	typ := fs.String("type", "", "event type (SSE event:)")
@@ -28,6 +28,9 @@ func publish(env *Env, args []string) error {
 	private := fs.Bool("private", false, "deliver only to subscribers granted one of the topics")
 	timeout := fs.Duration("timeout", 30*time.Second, "give up after this long")
 	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := clientEnv(env, fs); err != nil {
 		return err
 	}
 	if len(topics.values) == 0 {

@@ -14,8 +14,8 @@ import (
 
 func subscribe(env *Env, args []string) error {
 	fs := newFlagSet(env, "subscribe", "subscribe [flags]")
-	hubURL := fs.String("hub", defaultHub, "hub URL")
-	tok := fs.String("token", "", "subscriber JWT (sent as Bearer)")
+	hubURL := fs.String("hub", defaultHub, "hub URL (or HERALD_HUB)")
+	tok := fs.String("token", "", "subscriber JWT, sent as Bearer (or HERALD_TOKEN)")
 	topics := &stringList{}
 	fs.Var(topics, "topic", "topic selector: a topic, * or a URI template (repeatable)")
 	last := fs.String("last-event-id", "", "resume after this event ID (earliest: everything retained)")
@@ -24,6 +24,12 @@ func subscribe(env *Env, args []string) error {
 	transport := fs.String("transport", "sse", "how to receive the events: sse, poll (long polling) or ws (WebSocket)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if err := clientEnv(env, fs); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usageError{"subscribe takes no arguments (topics go in --topic)"}
 	}
 	tr, ok := transports[*transport]
 	if !ok {

@@ -2,7 +2,9 @@ package cli
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	iofs "io/fs"
 	"time"
 
 	"github.com/heraldhub/herald/internal/auth"
@@ -10,7 +12,7 @@ import (
 
 func token(env *Env, args []string) error {
 	fs := newFlagSet(env, "token", "token [flags]")
-	key := fs.String("key", "", "signing key: an HMAC secret, PEM text, or file:PATH of a secret or PEM private key (default: the key `herald serve` generated beside --data)")
+	key := fs.String("key", "", "signing `key`: an HMAC secret, PEM text, or file:PATH of a secret or PEM private key (default: the key herald serve generated beside --data)")
 	data := fs.String("data", "herald.db", "the serve --data file whose generated key to use when --key is empty")
 	pub := &stringList{split: true}
 	fs.Var(pub, "publish", "topic selectors the token may publish to (repeatable or comma-separated; * for all)")
@@ -33,7 +35,13 @@ func token(env *Env, args []string) error {
 	if *key != "" {
 		k, err = auth.LoadKey(*key)
 	} else {
-		k, err = auth.LoadKey(auth.FilePrefix + keyFile(*data))
+		path := keyFile(*data)
+		k, err = auth.LoadKey(auth.FilePrefix + path)
+		if errors.Is(err, iofs.ErrNotExist) {
+			return fmt.Errorf("no signing key: %s does not exist. herald serve writes its generated key beside its --data file; "+
+				"give --data the path of that file (e.g. --data /var/lib/herald/herald.db) or the key itself with --key "+
+				"(the hub's --publisher-key or --subscriber-key)", path)
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("signing key: %w", err)
