@@ -299,7 +299,8 @@ func TestAuthenticationFailures(t *testing.T) {
 		msg    string
 		code   string
 	}{
-		{"no token", "topic=t", nil, 401, "unauthorized", ""},
+		{"no token", "topic=t", nil, 401, "unauthorized: this hub admits only subscribers with a token (its --anonymous flag lets others in); " +
+			"send a token as Authorization: Bearer <token>, the authorization query parameter or the mercureAuthorization cookie", ""},
 		{"basic scheme", "topic=t", http.Header{"Authorization": {"Basic dXNlcjpwYXNz"}}, 400, "malformed credentials", "invalid_request"},
 		{"repeated query", "topic=t&authorization=" + sub + "&authorization=" + sub, nil, 400, "malformed credentials", "invalid_request"},
 		{"garbage", "topic=t", bearer("garbage"), 401, "unauthorized: invalid token", "invalid_token"},
@@ -325,5 +326,14 @@ func TestAuthenticationFailures(t *testing.T) {
 				t.Errorf("WWW-Authenticate = %q, want error code %q", chal, c.code)
 			}
 		})
+	}
+}
+
+// A publish without a token is told what token it needs and where it goes.
+func TestPublishWithoutTokenSaysWhatToSend(t *testing.T) {
+	e := newEnv(t)
+	status, body := e.publishForm("", form("topic", "t", "data", "x"))
+	if status != 401 || !strings.Contains(body, "mercure.publish") || !strings.Contains(body, "herald token --publish") || !strings.Contains(body, "Authorization: Bearer") {
+		t.Errorf("publish without a token: %d %q", status, body)
 	}
 }

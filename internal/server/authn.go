@@ -99,7 +99,23 @@ func (s *Server) unauthorized(r *http.Request, err error) *httpError {
 	s.refusals.Info("unauthorized", "path", r.URL.Path, "remote", r.RemoteAddr, "err", err)
 	e := authError(err)
 	e.challenge = auth.Challenge(err)
+	if errors.Is(err, auth.ErrNoToken) {
+		e.msg += noTokenHint(r, s.cfg.Anonymous)
+	}
 	return e
+}
+
+// noTokenHint tells a request without a token where one goes and, for a
+// subscriber, that the hub could let it in without one.
+func noTokenHint(r *http.Request, anonymous bool) string {
+	const where = "send a token as Authorization: Bearer <token>, the authorization query parameter or the mercureAuthorization cookie"
+	switch {
+	case r.Method == http.MethodPost:
+		return ": publishing needs a token whose mercure.publish claim matches the topics (herald token --publish makes one); " + where
+	case !anonymous && r.URL.Path == hubPath:
+		return ": this hub admits only subscribers with a token (its --anonymous flag lets others in); " + where
+	}
+	return ": " + where
 }
 
 // authError is what the client sees of a failed authentication: 400 for
