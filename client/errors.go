@@ -27,6 +27,9 @@ var (
 	// ErrStreamEnded reports a connection that the server ended. The stream
 	// reconnects.
 	ErrStreamEnded = errors.New("client: server ended the stream")
+	// ErrGaveUp ends a stream whose [Subscriber.MaxAttempts] or
+	// [Subscriber.MaxElapsed] is spent; it wraps the last attempt's error.
+	ErrGaveUp = errors.New("client: gave up reconnecting")
 	// ErrAlreadyReading reports a call to [Stream.Events] or [Stream.Run]
 	// while another one is reading the same stream.
 	ErrAlreadyReading = errors.New("client: stream is already being read")

@@ -69,7 +69,21 @@ func (st *Stream) newRequest(c *conn) (*http.Request, error) {
 	if id := st.LastEventID(); id != "" {
 		req.Header.Set("Last-Event-ID", id)
 	}
+	if err := st.beforeConnect(req); err != nil {
+		return nil, err
+	}
 	return req, nil
+}
+
+// beforeConnect runs the Subscriber's BeforeConnect hook on req.
+func (st *Stream) beforeConnect(req *http.Request) error {
+	if st.cfg.BeforeConnect == nil {
+		return nil
+	}
+	if err := st.cfg.BeforeConnect(req); err != nil {
+		return fmt.Errorf("client: before connecting: %w", err)
+	}
+	return nil
 }
 
 // addHeader adds the Subscriber's headers to h, replacing those of the same

@@ -125,6 +125,9 @@ func (p *poller) poll(short bool) error {
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("Cache-Control", "no-store")
 	st.addHeader(req.Header)
+	if err := st.beforeConnect(req); err != nil {
+		return err
+	}
 
 	p.c.extendTimeout(wait)
 	resp, err := st.client.Do(req)

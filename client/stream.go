@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"iter"
 	"math/rand/v2"
@@ -51,6 +52,8 @@ type Stream struct {
 	// Owned by the reading goroutine.
 	retry     time.Duration // the reconnection time
 	failures  int           // attempts since the last good connection
+	failing   time.Time     // when the first of those failures was
+	lastErr   error         // of the last attempt
 	immediate bool          // reconnect without waiting (Restart)
 	// Polling: how long the hub holds a poll, and the presence ID that
 	// makes successive polls one subscriber.
@@ -309,10 +312,11 @@ func (st *Stream) drop(c *conn, err error) error {
 	// A connection is good if the server said something on it, or kept it
 	// as long as the longest wait; otherwise the backoff keeps growing.
 	if c.read > 0 || time.Since(c.opened) >= max(st.cfg.MaxRetry, st.retry) {
-		st.failures = 0
+		st.failures, st.failing = 0, time.Time{}
 	} else {
-		st.failures++
+		st.failed()
 	}
+	st.lastErr = err
 	// A poll or a socket can be refused on an open connection, where an
 	// event stream can only end: the refusal counts as it does for a
 	// reconnection.
@@ -331,10 +335,33 @@ func (st *Stream) drop(c *conn, err error) error {
 	return nil
 }
 
+// failed counts a failed attempt.
+func (st *Stream) failed() {
+	st.failures++
+	if st.failing.IsZero() {
+		st.failing = time.Now()
+	}
+}
+
+// givenUp returns the error that ends the stream when its MaxAttempts or
+// MaxElapsed is spent.
+func (st *Stream) givenUp() error {
+	switch {
+	case st.cfg.MaxAttempts > 0 && st.failures >= st.cfg.MaxAttempts:
+		return fmt.Errorf("%w after %d failed attempts: %w", ErrGaveUp, st.failures, st.lastErr)
+	case st.cfg.MaxElapsed > 0 && !st.failing.IsZero() && time.Since(st.failing) >= st.cfg.MaxElapsed:
+		return fmt.Errorf("%w after %v without a connection: %w", ErrGaveUp, time.Since(st.failing).Round(time.Millisecond), st.lastErr)
+	}
+	return nil
+}
+
 // reconnect waits and attempts until a connection opens (nil), or returns
 // the error that ends the stream.
 func (st *Stream) reconnect() error {
 	for {
+		if err := st.givenUp(); err != nil {
+			return err
+		}
 		if !st.immediate {
 			d := backoff(st.retry, st.cfg.MaxRetry, st.failures+1, rand.Int64N)
 			if err := st.wait(d); err != nil {
@@ -343,16 +370,21 @@ func (st *Stream) reconnect() error {
 		}
 		st.immediate = false
 		err := st.connect()
+		st.lastErr = err
 		var status *StatusError
 		switch {
 		case err == nil:
+			st.failing = time.Time{}
 			return nil
 		case st.ctx.Err() != nil:
 			return context.Cause(st.ctx)
 		case errors.As(err, &status) && status.Temporary():
 			// The server says "not now" (draining, over its limit): wait
 			// as long as it asks, then go on with the backoff.
-			st.failures++
+			st.failed()
+			if err := st.givenUp(); err != nil {
+				return err
+			}
 			st.report(err)
 			if err := st.wait(status.RetryAfter); err != nil {
 				return err
@@ -361,7 +393,10 @@ func (st *Stream) reconnect() error {
 		case errors.Is(err, ErrBadStatus), errors.Is(err, ErrBadContentType):
 			return err
 		}
-		st.failures++
+		st.failed()
+		if err := st.givenUp(); err != nil {
+			return err
+		}
 		st.report(err)
 	}
 }
@@ -386,6 +421,7 @@ func (st *Stream) wait(d time.Duration) error {
 func (st *Stream) finish(err error) error {
 	switch {
 	case st.ctx.Err() == nil:
+		st.state.Store(int32(Closed)) // as OnError documents
 		st.report(err)
 	case context.Cause(st.ctx) == errClosed:
 		err = nil

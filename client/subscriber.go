@@ -78,12 +78,29 @@ type Subscriber struct {
 	PollWait  time.Duration
 	PollLimit int
 
+	// BeforeConnect, if set, is called before each connection attempt with
+	// the request about to be sent (the event stream's, each poll's, or the
+	// WebSocket handshake's: its URL and headers are used), to refresh a
+	// token or sign the request. An error fails the attempt, which is
+	// retried like any other.
+	BeforeConnect func(req *http.Request) error
+	// MaxAttempts, if positive, ends the stream after that many
+	// consecutive failed attempts to connect; MaxElapsed, if positive,
+	// after that long without an open connection (counted from the first
+	// failure). The stream then ends with [ErrGaveUp] wrapping the last
+	// error. By default a stream retries for as long as the failures are
+	// ones a retry can cure.
+	MaxAttempts int
+	MaxElapsed  time.Duration
+
 	// OnOpen, if set, is called each time a connection opens.
 	OnOpen func()
 	// OnError, if set, is called with every error: each failed attempt and
 	// each lost connection (before the stream reconnects), and the error
-	// that closes the stream for good. It is not called when the stream is
-	// closed by [Stream.Close] or its context.
+	// that closes the stream for good, when [Stream.ReadyState] is already
+	// Closed (as a browser's EventSource is when its last error fires). It
+	// is not called when the stream is closed by [Stream.Close] or its
+	// context.
 	OnError func(error)
 	// OnComment, if set, is called with the text of each comment line (less
 	// the colon and one leading space), heartbeats included. SSE only.

@@ -244,3 +244,70 @@ func TestTransportString(t *testing.T) {
 		}
 	}
 }
+
+// BeforeConnect runs before each attempt, on every transport: a token it
+// refreshes is the one the hub sees, and a stream whose token expires
+// carries on with the next one.
+func TestBeforeConnectRefreshesTheToken(t *testing.T) {
+	for _, tr := range transports {
+		t.Run(tr.String(), func(t *testing.T) {
+			h := startHub(t, journal.Retention{}, nil)
+			sub := h.subscriber(tr, "/t")
+			sub.Header = nil
+			var mu sync.Mutex
+			calls := 0
+			sub.BeforeConnect = func(req *http.Request) error {
+				mu.Lock()
+				calls++
+				mu.Unlock()
+				req.Header.Set("Authorization", "Bearer "+h.token(auth.MintClaims{Subscribe: []string{"*"}}))
+				return nil
+			}
+			st := connect(t, sub)
+			r := read(st)
+			first := h.publish("/t", "a")
+			expect(t, r, []string{first}, []string{"a"})
+			h.restart()
+			second := h.publish("/t", "b")
+			expect(t, r, []string{second}, []string{"b"})
+			mu.Lock()
+			defer mu.Unlock()
+			if calls < 2 {
+				t.Errorf("BeforeConnect called %d times across a reconnection", calls)
+			}
+		})
+	}
+}
+
+// A stream with MaxAttempts gives up after that many failed attempts, with
+// ErrGaveUp, and OnError sees it Closed then.
+func TestMaxAttempts(t *testing.T) {
+	for _, tr := range transports {
+		t.Run(tr.String(), func(t *testing.T) {
+			h := startHub(t, journal.Retention{}, nil)
+			sub := h.subscriber(tr, "/t")
+			sub.MaxAttempts = 3
+			var st *client.Stream
+			var mu sync.Mutex
+			var finalState client.ReadyState = -1
+			sub.OnError = func(err error) {
+				if errors.Is(err, client.ErrGaveUp) {
+					mu.Lock()
+					finalState = st.ReadyState()
+					mu.Unlock()
+				}
+			}
+			st = connect(t, sub)
+			h.stop()
+			err := read(st).End(t)
+			if !errors.Is(err, client.ErrGaveUp) || !strings.Contains(err.Error(), "3 failed attempts") {
+				t.Fatalf("stream ended with %v, want ErrGaveUp after 3 attempts", err)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if finalState != client.Closed {
+				t.Errorf("OnError saw the final error in state %v, want CLOSED", finalState)
+			}
+		})
+	}
+}

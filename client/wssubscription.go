@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"time"
@@ -70,10 +71,16 @@ func (st *Stream) openWebSocket(c *conn) error {
 	q.Del("topic")
 	q.Del("lastEventID")
 	u.RawQuery = q.Encode()
-	h := http.Header{}
-	st.addHeader(h)
+	req, err := http.NewRequestWithContext(c.ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return fmt.Errorf("client: %w", err)
+	}
+	st.addHeader(req.Header)
+	if err := st.beforeConnect(req); err != nil {
+		return err
+	}
 	maxMessage := int64(cmp.Or(st.cfg.MaxEventSize, sse.DefaultMaxEventSize))
-	wc, err := dialWebSocket(c.ctx, u.String(), h, st.tlsConfig(), maxMessage, c.received)
+	wc, err := dialWebSocket(c.ctx, req.URL.String(), req.Header, st.tlsConfig(), maxMessage, c.received)
 	if err != nil {
 		return c.timeoutErr(err)
 	}

@@ -72,3 +72,24 @@ func TestTokenWithoutKeySaysWhere(t *testing.T) {
 		t.Errorf("token without a key file: %d %q", code, errOut)
 	}
 }
+
+// subscribe's final error is said once, not as a reconnection; --key mints
+// the subscriber's token before each connection.
+func TestSubscribeFinalErrorAndKey(t *testing.T) {
+	dir := t.TempDir()
+	r := serve(t, "--data", filepath.Join(dir, "herald.db"))
+	hubURL := r.base + "/.well-known/mercure"
+	code, _, errOut := run(t, "", "subscribe", "--hub", hubURL, "--token", "garbage", "--topic", "demo")
+	if code != 1 || strings.Contains(errOut, "reconnecting") || strings.Count(errOut, "401") != 1 {
+		t.Errorf("subscribe with a bad token: %d %q", code, errOut)
+	}
+	code, id, errOut := run(t, "", "publish", "--hub", hubURL, "--token", r.token, "--topic", "demo", "--private", "secret")
+	if code != 0 {
+		t.Fatal(errOut)
+	}
+	code, out, errOut := run(t, "", "subscribe", "--hub", hubURL, "--key", "file:"+filepath.Join(dir, "herald.key"),
+		"--topic", "demo", "--last-event-id", "earliest", "-n", "1")
+	if code != 0 || !strings.Contains(out, "id: "+strings.TrimSpace(id)) {
+		t.Errorf("subscribe --key (a private event needs its grant): %d %q %q", code, out, errOut)
+	}
+}

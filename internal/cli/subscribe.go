@@ -3,12 +3,15 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
+	"sync/atomic"
 	"time"
 
 	"github.com/heraldhub/herald/client"
+	"github.com/heraldhub/herald/internal/auth"
 	"github.com/heraldhub/herald/sse"
 )
 
@@ -22,6 +25,7 @@ func subscribe(env *Env, args []string) error {
 	asJSON := fs.Bool("json", false, "print one JSON object per event instead of SSE frames")
 	count := fs.Int("n", 0, "exit after this many events (0: run until interrupted)")
 	transport := fs.String("transport", "sse", "how to receive the events: sse, poll (long polling) or ws (WebSocket)")
+	key := fs.String("key", "", "instead of --token: a signing `key` (as herald token takes it) to mint a fresh token before each connection, granting the --topic selectors; a stream then outlives any one token")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -54,21 +58,47 @@ func subscribe(env *Env, args []string) error {
 	}
 	ctx, cancel := context.WithCancel(env.ctx)
 	defer cancel()
+	var stream atomic.Pointer[client.Stream]
 	s := &client.Subscriber{
 		URL: u.String(), Transport: tr, Header: h, LastEventID: *last,
-		OnError: func(err error) { fmt.Fprintln(env.stderr, "herald subscribe:", err, "(reconnecting)") },
+		// The error that ends the stream is the command's own, printed
+		// once when it returns.
+		OnError: func(err error) {
+			if st := stream.Load(); st == nil && final(err) || st != nil && st.ReadyState() == client.Closed {
+				return
+			}
+			fmt.Fprintln(env.stderr, "herald subscribe:", err, "(reconnecting)")
+		},
 		OnCursorUnknown: func(id string) {
 			fmt.Fprintf(env.stderr, "herald subscribe: the hub no longer knows event %q: replaying from the oldest event it keeps (some may be missing)\n", id)
 		},
 	}
-	stream, err := s.Connect(ctx)
+	if *key != "" {
+		if *tok != "" {
+			return usageError{"subscribe takes --token or --key, not both"}
+		}
+		k, err := auth.LoadKey(*key)
+		if err != nil {
+			return fmt.Errorf("--key: %w", err)
+		}
+		s.BeforeConnect = func(req *http.Request) error {
+			t, err := auth.Mint(k, auth.MintClaims{Subscribe: topics.values, TTL: time.Hour})
+			if err != nil {
+				return err
+			}
+			req.Header.Set("Authorization", "Bearer "+t)
+			return nil
+		}
+	}
+	st, err := s.Connect(ctx)
 	if err != nil {
 		return err
 	}
-	defer stream.Close()
+	stream.Store(st)
+	defer st.Close()
 	n := 0
 	var buf []byte
-	for ev, err := range stream.Events() {
+	for ev, err := range st.Events() {
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
@@ -111,4 +141,17 @@ func eventType(ev sse.Event) string {
 		return "message"
 	}
 	return ev.Type
+}
+
+// final reports whether err ends a subscription's first connection, which
+// Connect then returns rather than retries.
+func final(err error) bool {
+	var closed *client.CloseError
+	switch {
+	case errors.Is(err, client.ErrBadStatus), errors.Is(err, client.ErrBadContentType), errors.Is(err, client.ErrGaveUp):
+		return true
+	case errors.As(err, &closed):
+		return !closed.Temporary()
+	}
+	return false
 }
