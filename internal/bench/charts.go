@@ -24,8 +24,8 @@ func chartOf(rep *report) *chart {
 		return sweepChart(rep)
 	case rep.Fanout != nil && len(rep.Fanout.Steps) == 1:
 		s := rep.Fanout.Steps[0]
-		return percentileChart(rep, s.Latency, fmt.Sprintf("%d subscribers, %g events/s: %.0f deliveries/s, %d lost, %d duplicated",
-			rep.Fanout.Connected, s.TargetRate, s.DeliveriesPerSec, s.Lost, s.Duplicates))
+		return percentileChart(rep, s.Latency, fmt.Sprintf("%d subscribers, %s events/s: %.0f deliveries/s, %d lost, %d duplicated",
+			rep.Fanout.Connected, rateText(s), s.DeliveriesPerSec, s.Lost, s.Duplicates))
 	case rep.Publish != nil:
 		p := rep.Publish
 		return percentileChart(rep, p.Latency, fmt.Sprintf("%d publishers: %.0f publishes/s, %d errors", p.Publishers, p.PublishesPerSec, p.Errors))
@@ -68,7 +68,7 @@ func sweepChart(rep *report) *chart {
 	dps := series{name: "deliveries/s (right)", color: colorThroughput, dashed: true}
 	for i, s := range f.Steps {
 		x := float64(i)
-		c.xTicks = append(c.xTicks, tick{at: x, label: strconv.FormatFloat(s.TargetRate, 'g', -1, 64)})
+		c.xTicks = append(c.xTicks, tick{at: x, label: rateText(s)})
 		if s.Latency.Count > 0 {
 			p50.points = append(p50.points, [2]float64{x, s.Latency.P50MS})
 			p90.points = append(p90.points, [2]float64{x, s.Latency.P90MS})
@@ -114,4 +114,14 @@ func countChart(rep *report, subtitle, label string, points []countPoint) *chart
 		xLabel:   "seconds",
 		left:     axis{label: label, series: []series{s}},
 	}
+}
+
+// rateText is a step's rate as a chart shows it: the rate asked, or, when
+// the publisher fell short of it, the rate reached and the one asked.
+func rateText(s fanoutStep) string {
+	asked := strconv.FormatFloat(s.TargetRate, 'g', -1, 64)
+	if shortfall(s) == "" {
+		return asked
+	}
+	return strconv.FormatFloat(s.PublishRate, 'f', 0, 64) + " (of " + asked + ")"
 }

@@ -117,6 +117,9 @@ func (r *runner) fanout(ctx context.Context) (*fanoutReport, error) {
 			PublishLatency: paced.latency.summary(),
 			Expected:       paced.published * rep.Connected,
 		}
+		if note := shortfall(s); note != "" {
+			r.notes = append(r.notes, note)
+		}
 		if _, err := r.waitFor(ctx, r.cfg.drain, func() bool {
 			return statusOf(groups).Received-counted >= s.Expected
 		}, func() string {
@@ -248,6 +251,17 @@ func (r *runner) publishPaced(ctx context.Context, pub *publisher, step int, rat
 	}
 	res.elapsed = max(time.Since(start), r.cfg.duration)
 	return res
+}
+
+// shortfall says when a step's publisher fell short of the rate asked:
+// its figures are then those of the rate reached, which the table's pub/s
+// column and the chart's axis show.
+func shortfall(s fanoutStep) string {
+	if s.PublishRate >= 0.95*s.TargetRate {
+		return ""
+	}
+	return fmt.Sprintf("asked for %g events/s, the publisher reached %.1f/s: the hub, or this machine shared with the generator, took no more (publish p99 %.0f ms); the step's figures are for %.1f/s",
+		s.TargetRate, s.PublishRate, s.PublishLatency.P99MS, s.PublishRate)
 }
 
 // findKnee returns the first step whose p99 passed threshold.

@@ -50,7 +50,8 @@ func (t *errorTally) add(err error) {
 	}
 	k := t.kinds[kind]
 	if k == nil {
-		k = &errorKind{Kind: kind, Example: err.Error()}
+		// The example says how to cure a refusal for want of rights.
+		k = &errorKind{Kind: kind, Example: publishHint(err).Error()}
 		t.kinds[kind] = k
 	}
 	k.Count++

@@ -73,3 +73,29 @@ func TestChartPointsStayInThePlot(t *testing.T) {
 		t.Errorf("10 on a 1..100 log scale is at %v, want 0.5", f)
 	}
 }
+
+// A step whose publisher fell short of its rate says so, in the notes and
+// on the chart, instead of showing the rate asked as if reached.
+func TestShortfallIsSaid(t *testing.T) {
+	short := fanoutStep{TargetRate: 160, PublishRate: 110.4}
+	if note := shortfall(short); !strings.Contains(note, "asked for 160") || !strings.Contains(note, "110.4/s") {
+		t.Errorf("shortfall note = %q", note)
+	}
+	if got := rateText(short); got != "110 (of 160)" {
+		t.Errorf("chart label = %q", got)
+	}
+	met := fanoutStep{TargetRate: 20, PublishRate: 19.8}
+	if note := shortfall(met); note != "" || rateText(met) != "20" {
+		t.Errorf("a met rate: %q, %q", note, rateText(met))
+	}
+}
+
+// A publish refused for want of rights is reported with how to give the
+// bench a token that has them.
+func TestRefusedPublishHint(t *testing.T) {
+	var tally errorTally
+	tally.add(&publishError{status: 401, body: "unauthorized"})
+	if got := tally.list()[0].Example; !strings.Contains(got, "--key") {
+		t.Errorf("example = %q, want the hint", got)
+	}
+}
