@@ -12,6 +12,10 @@ func (s *Server) routes() *http.ServeMux {
 	mux.Handle("POST "+hubPath, s.cors.wrap(s.handlePublish()))
 	mux.Handle("OPTIONS "+hubPath, s.cors.preflight())
 
+	mux.Handle("POST "+cookiePath, s.cors.wrap(s.handleCookie()))
+	mux.Handle("DELETE "+cookiePath, s.cors.wrap(s.handleCookie()))
+	mux.Handle("OPTIONS "+cookiePath, s.cors.preflight())
+
 	mux.Handle("GET "+hubPath+"/subscriptions", s.cors.wrap(s.handleSubscriptions()))
 	mux.Handle("GET "+hubPath+"/subscriptions/{topic}", s.cors.wrap(s.handleSubscriptions()))
 	mux.Handle("GET "+hubPath+"/subscriptions/{topic}/{subscriber}", s.cors.wrap(s.handleSubscriptions()))

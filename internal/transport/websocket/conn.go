@@ -55,7 +55,8 @@ func (c Credentials) subject() string {
 	return ""
 }
 
-func (c Credentials) expiresAt() time.Time {
+// ExpiresAt is when the token expires; zero when it does not.
+func (c Credentials) ExpiresAt() time.Time {
 	for _, claims := range []*auth.Claims{c.Subscriber, c.Publisher} {
 		if claims != nil {
 			return claims.ExpiresAt
@@ -230,7 +231,7 @@ func (c *Conn) armLocked(now time.Time) {
 		c.deadline = nil
 	}
 	at, reason := c.lifetimeEnd, error(session.ErrLifetime)
-	if exp := c.cred.expiresAt(); !exp.IsZero() && (at.IsZero() || exp.Before(at)) {
+	if exp := c.cred.ExpiresAt(); !exp.IsZero() && (at.IsZero() || exp.Before(at)) {
 		at, reason = exp, session.ErrTokenExpired
 	}
 	if c.cred.Token == "" && !c.authBy.IsZero() && (at.IsZero() || c.authBy.Before(at)) {
@@ -739,7 +740,7 @@ func (c *Conn) auth(m clientMessage) error {
 	c.mu.Unlock()
 
 	var expires *string
-	if exp := cred.expiresAt(); !exp.IsZero() {
+	if exp := cred.ExpiresAt(); !exp.IsZero() {
 		v := exp.UTC().Format(time.RFC3339)
 		expires = &v
 	}
