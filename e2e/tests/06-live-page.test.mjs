@@ -96,6 +96,13 @@ test('subscribe and publish from the live page', async () => {
   assert.equal(refused.status, 'error', 'a bad publisher token is reported');
   assert.match(refused.text, /^40[13]\b/, 'the error shows the HTTP status');
 
+  // A cookie holding a token that may publish does not publish for an
+  // empty token field: the hub refuses, and the page says why.
+  await page.evaluate((t) => { document.cookie = `mercureAuthorization=${t}; Path=/.well-known/mercure`; }, hub.publisherToken);
+  const noToken = await publishFromForm(page, { data: 'no token given', token: '' });
+  assert.equal(noToken.status, 'error', 'a publish without a token in the form is refused');
+  assert.match(noToken.text, /^401\b.*token/, 'the error says a token is needed');
+
   await page.click('#unsubscribe');
   assert.equal(await page.getAttribute('#state', 'data-state'), 'CLOSED');
   assert.ok(await page.isEnabled('#subscribe'), 'Subscribe is enabled again');

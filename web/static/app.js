@@ -213,6 +213,9 @@
         id: el.pubID.value.trim(),
         private: el.pubPrivate.checked,
         token: el.pubToken.value.trim(),
+        // Without a token in the form, no cookie either: a cookie the page
+        // set earlier must not publish behind the user's back.
+        credentials: el.pubToken.value.trim() ? "same-origin" : "omit",
       });
       el.publishResult.dataset.eventId = id;
       showResult("ok", `Published ${id}`);

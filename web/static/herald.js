@@ -682,7 +682,8 @@
 
   /**
    * Publishes over HTTP (a form POST); resolves to the event ID. fields:
-   * topics, data, type, id, private, retry, token, withCredentials.
+   * topics, data, type, id, private, retry, token, withCredentials, and
+   * credentials (fetch's, to override: "omit" sends no cookie).
    */
   async function publish(hubURL, fields) {
     const body = new URLSearchParams();
@@ -692,7 +693,8 @@
     if (fields.private) body.set("private", "on");
     const headers = fields.token ? { Authorization: `Bearer ${fields.token}` } : {};
     const res = await fetch(new URL(hubURL, root.location?.href), {
-      method: "POST", headers, body, credentials: fields.withCredentials ? "include" : "same-origin",
+      method: "POST", headers, body,
+      credentials: fields.credentials ?? (fields.withCredentials ? "include" : "same-origin"),
     });
     if (!res.ok) throw await statusError(res, "http");
     return (await res.text()).trim();
