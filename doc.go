@@ -21,7 +21,7 @@
 // The hub answers at the paths a Mercure hub has, so mount it at them:
 //
 //	mux.Handle("/.well-known/mercure", h)  // subscribe and publish
-//	mux.Handle("/.well-known/mercure/", h) // the subscriptions API
+//	mux.Handle("/.well-known/mercure/", h) // the subscriptions API, the cookie endpoint
 //	mux.Handle("GET /healthz", h)          // and /readyz, /metrics, as wanted
 //
 // or mount all of it under a prefix of its own, the hub URL then being

@@ -159,6 +159,8 @@ func (h *Hub) enter() bool {
 //     publish;
 //   - /.well-known/mercure/subscriptions...: the subscriptions API, with
 //     [Config.SubscriptionEvents];
+//   - /.well-known/mercure/cookie: a bearer token traded for an HttpOnly
+//     cookie, for the browsers of [Config.CORSOrigins];
 //   - /healthz, /readyz and /metrics.
 //
 // Mount the routes wanted, each as it is (see the package documentation),
