@@ -11,9 +11,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/heraldhub/herald/internal/hub"
-	"github.com/heraldhub/herald/internal/journal"
-	"github.com/heraldhub/herald/internal/journal/bolt"
+	"github.com/heraldhub/herald"
+	"github.com/heraldhub/herald/internal/serveopt"
 	"github.com/heraldhub/herald/internal/server"
 	"github.com/heraldhub/herald/web"
 )
@@ -107,64 +106,62 @@ func serve(env *Env, args []string) error {
 		return err
 	}
 
-	j, err := openJournal(c, log)
+	journalFile, err := journalPath(c)
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if err := j.Close(); err != nil {
-			log.Error("closing journal", "err", err)
-		}
-	}()
-
 	keys, err := loadServeKeys(c)
 	if err != nil {
 		return err
 	}
 
-	// The hub outlives the signal: were its context env.ctx, a SIGTERM
-	// would close every subscription with "hub: closed" while the server
-	// drains them, and a subscriber arriving in between would be refused
-	// by a hub that is gone while /readyz still says 200. It is stopped
-	// after the HTTP server has shut down.
-	hubCtx, stopHub := context.WithCancel(context.WithoutCancel(env.ctx))
-	defer stopHub()
-	h := hub.New(j, hub.Config{QueueBytes: c.queueBytes, Logger: log})
-	hubDone := make(chan error, 1)
-	go func() { hubDone <- h.Run(hubCtx) }()
-	select {
-	case <-h.Started():
-	case err := <-hubDone:
-		return fmt.Errorf("hub: %w", err)
-	}
-
-	srv, err := server.New(server.Config{
-		Hub: h, Journal: j,
-		PublisherKey: &keys.publisher, SubscriberKey: &keys.subscriber,
+	// The hub is built as any program embeds it; what is the command's
+	// own (its keys as loaded, the live page, push-stream tuning, the
+	// per-client limits its flags fill in) goes through serveopt.
+	hubStopped := make(chan error, 1)
+	h, err := newHub(herald.Config{
+		Journal:     journalFile,
+		Retention:   herald.Retention{MaxEvents: c.retentionEvents, MaxAge: c.retentionAge},
 		Anonymous:   c.anonymous,
 		CORSOrigins: c.corsOrigins.values,
-		Heartbeat:   disableIfZero(c.heartbeat), RetryHint: disableIfZero(c.retry),
-		WriteTimeout: c.writeTimeout, MaxLifetime: c.maxLifetime, PollMaxWait: c.pollMaxWait, MaxConnections: c.maxConnections,
-		MaxBodyBytes:       c.maxBody,
-		MaxSelectorCost:    c.maxSelectorCost,
-		Limits:             noLimitIfZero(c.limits),
+		Heartbeat:   disableIfZero(c.heartbeat),
+		Limits: herald.Limits{
+			MaxConnections: c.maxConnections, MaxLifetime: c.maxLifetime,
+			QueueBytes: c.queueBytes, MaxBodyBytes: c.maxBody,
+		},
 		SubscriptionEvents: c.subscriptions,
 		Logger:             log,
-		Index:              web.Handler(),
-		Version:            version(),
-		GoroutineStreams:   c.goroutineStreams,
-		PushWorkers:        c.pushWorkers,
+	}, serveopt.Options{
+		Server: func(sc *server.Config) {
+			sc.PublisherKey, sc.SubscriberKey = &keys.publisher, &keys.subscriber
+			sc.RetryHint = disableIfZero(c.retry)
+			sc.WriteTimeout, sc.PollMaxWait = c.writeTimeout, c.pollMaxWait
+			sc.MaxSelectorCost = c.maxSelectorCost
+			sc.Limits = noLimitIfZero(c.limits)
+			sc.Index, sc.Version = web.Handler(), version()
+			sc.GoroutineStreams, sc.PushWorkers = c.goroutineStreams, c.pushWorkers
+		},
+		Stopped: func(err error) { hubStopped <- err },
 	})
 	if err != nil {
 		return err
 	}
+	// Close is idempotent: this one is for the early returns, and reports
+	// an error of the graceful stop below.
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), c.shutdownTimeout)
+		defer cancel()
+		if err := h.Close(ctx); err != nil {
+			log.Error("closing the hub", "err", err)
+		}
+	}()
 
 	ln, err := net.Listen("tcp", c.addr)
 	if err != nil {
 		return err
 	}
 	httpSrv := &http.Server{
-		Handler:           srv,
+		Handler:           h,
 		ReadHeaderTimeout: c.readHeaderTimeout,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
@@ -205,27 +202,24 @@ func serve(env *Env, args []string) error {
 	select {
 	case err := <-serveDone:
 		return err
-	case err := <-hubDone:
-		srv.Drain()
+	case err := <-hubStopped:
 		_ = httpSrv.Close()
 		return fmt.Errorf("hub stopped: %w", err)
 	case <-env.ctx.Done():
 	}
 
-	// Graceful drain, in this order: become unready, refuse new streams and
-	// end the open ones (clients reconnect elsewhere and resume from their
-	// Last-Event-ID); wait for requests in flight; only then stop the hub,
-	// which nothing uses any more. The deferred Close flushes the journal.
-	log.Info("shutting down", "streams", srv.Streams())
-	srv.Drain()
+	// Graceful stop, in this order: the hub becomes unready, refuses new
+	// streams and ends the open ones (clients reconnect elsewhere and
+	// resume from their Last-Event-ID), waits for requests in flight, and
+	// only then stops delivering and closes the journal; the HTTP server
+	// then closes its listener and idle connections.
 	sctx, scancel := context.WithTimeout(context.Background(), c.shutdownTimeout)
 	defer scancel()
+	_ = h.Close(sctx) // its error is the deferred Close's to log
 	if err := httpSrv.Shutdown(sctx); err != nil {
 		log.Warn("shutdown timed out; closing connections", "err", err)
 		_ = httpSrv.Close()
 	}
-	stopHub()
-	<-hubDone
 	log.Info("stopped")
 	return nil
 }
@@ -253,20 +247,16 @@ func disableIfZero(d time.Duration) time.Duration {
 	return d
 }
 
-func openJournal(c *serveConfig, log *slog.Logger) (journal.Journal, error) {
-	ret := journal.Retention{MaxEvents: c.retentionEvents, MaxAge: c.retentionAge}
+// journalPath is the herald.Config.Journal of --journal and --data: the
+// bbolt file, or empty for memory.
+func journalPath(c *serveConfig) (string, error) {
 	switch c.journal {
 	case "memory":
-		return journal.NewMemory(ret), nil
+		return "", nil
 	case "bolt", "":
-		j, err := bolt.Open(c.data, bolt.Options{Retention: ret, Logger: log})
-		if err != nil {
-			return nil, fmt.Errorf("opening journal %s: %w", c.data, err)
-		}
-		return j, nil
-	default:
-		return nil, usageError{fmt.Sprintf("unknown --journal %q (want bolt or memory)", c.journal)}
+		return c.data, nil
 	}
+	return "", usageError{fmt.Sprintf("unknown --journal %q (want bolt or memory)", c.journal)}
 }
 
 func newLogger(env *Env, level, format string) (*slog.Logger, error) {
@@ -301,3 +291,6 @@ func displayAddr(a net.Addr) string {
 func keyFile(data string) string {
 	return filepath.Join(filepath.Dir(data), "herald.key")
 }
+
+// newHub is herald.New with the options that are the command's own.
+var newHub = serveopt.New.(func(herald.Config, serveopt.Options) (*herald.Hub, error))

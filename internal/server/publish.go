@@ -78,12 +78,37 @@ func (s *Server) publish(ctx context.Context, claims *auth.Claims, ev *journal.E
 		e.challenge = auth.Challenge(auth.ErrInsufficientScope)
 		return e
 	}
+	if err := s.commit(ctx, ev); err != nil {
+		return s.publishError(ctx, err)
+	}
+	return nil
+}
+
+// Publish publishes ev for a caller that needs no token: a program that
+// embeds the hub. The update obeys the rules it would over HTTP (those of
+// the hub and the hub's reserved topics); a refused update gives an error
+// wrapping [journal.ErrInvalidEvent], an [*journal.EventError] whose
+// Field and Reason say why. Grants and the publish rate limit, which are
+// a token's, do not apply.
+func (s *Server) Publish(ctx context.Context, ev *journal.Event) error {
+	if err := s.checkUpdate(ev); err != nil {
+		s.metrics.publishErrors.Inc()
+		if errors.Is(err, errHubTopic) {
+			return &journal.EventError{Field: "topic", Reason: "reserved for the hub (under " + hubPath + ")", Rule: journal.ErrInvalidEvent}
+		}
+		return err
+	}
+	return s.commit(ctx, ev)
+}
+
+// commit appends a checked update to the journal, through the hub.
+func (s *Server) commit(ctx context.Context, ev *journal.Event) error {
 	start := time.Now()
 	err := s.cfg.Hub.Publish(ctx, ev)
 	s.metrics.appendLatency.Observe(time.Since(start))
 	if err != nil {
 		s.metrics.publishErrors.Inc()
-		return s.publishError(ctx, err)
+		return err
 	}
 	s.metrics.publishes.Inc()
 	return nil
