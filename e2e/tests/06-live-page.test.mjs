@@ -134,3 +134,13 @@ test('the live page replays from a Last-Event-ID', async () => {
   const shown = await shownEvents(page);
   assert.deepEqual(shown.map(({ id, data }) => ({ id, data })), [{ id: ids[2], data: 'three' }, { id: ids[1], data: 'two' }]);
 });
+
+test('a token in the fragment fills both token fields and leaves the address', async () => {
+  const page = await browser.newPage();
+  const token = hub.publisherToken;
+  await page.goto(`${hub.origin}/?topic=demo#token=${token}`);
+  assert.equal(await page.inputValue('#sub-token'), token, 'the subscribe token is filled in');
+  assert.equal(await page.inputValue('#pub-token'), token, 'the publish token is filled in');
+  assert.equal(await page.evaluate(() => location.hash), '', 'the token is taken off the address');
+  await page.close();
+});

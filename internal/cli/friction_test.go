@@ -3,13 +3,18 @@ package cli_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io"
+	"net"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/heraldhub/herald/internal/cli"
+	"github.com/heraldhub/herald/internal/testutil"
 )
 
 // runEnv runs one command with environment variables.
@@ -92,4 +97,67 @@ func TestSubscribeFinalErrorAndKey(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "id: "+strings.TrimSpace(id)) {
 		t.Errorf("subscribe --key (a private event needs its grant): %d %q %q", code, out, errOut)
 	}
+}
+
+// What serve prints and writes, tried as a newcomer would.
+func TestServeFirstHour(t *testing.T) {
+	t.Run("self-signed TLS curl lines", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		var out testutil.SyncBuffer
+		done := make(chan int, 1)
+		go func() {
+			done <- cli.Main(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--tls-self-signed", "--data", filepath.Join(t.TempDir(), "herald.db")},
+				nil, strings.NewReader(""), &out, io.Discard)
+		}()
+		defer func() { cancel(); <-done }()
+		testutil.CheckFor(t, testutil.WaitTimeout, 10*time.Millisecond, func() error {
+			if !strings.Contains(out.String(), "and publish in another") {
+				return errors.New("no curl lines yet")
+			}
+			return nil
+		})
+		if got := out.String(); strings.Count(got, "curl -k ") != 2 {
+			t.Errorf("curl lines without -k for a self-signed certificate:\n%s", got)
+		}
+	})
+	t.Run("memory journal writes nothing", func(t *testing.T) {
+		dir := t.TempDir()
+		r := serve(t, "--journal", "memory", "--data", filepath.Join(dir, "herald.db"))
+		if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+			t.Errorf("--journal memory wrote %d files in the data directory", len(entries))
+		}
+		if r.token == "" || !strings.Contains(r.stdout.String(), "generated for this run") {
+			t.Errorf("no token, or no word of the key:\n%s", r.stdout)
+		}
+		if strings.Contains(r.stderr.String(), "data=") {
+			t.Errorf("the log names a data file for a memory journal:\n%s", r.stderr)
+		}
+	})
+	t.Run("live page link with the token", func(t *testing.T) {
+		r := serve(t, "--data", filepath.Join(t.TempDir(), "herald.db"))
+		if want := r.base + "/?topic=demo#token=" + r.token; !strings.Contains(r.stdout.String(), want) {
+			t.Errorf("no link %s in:\n%s", want, r.stdout)
+		}
+	})
+	t.Run("own key: how to mint a token", func(t *testing.T) {
+		r := serve(t, "--data", filepath.Join(t.TempDir(), "herald.db"), "--publisher-key", "a-secret-key-of-enough-length-123")
+		if !strings.Contains(r.stdout.String(), "herald token --key") {
+			t.Errorf("nothing says how to get a token:\n%s", r.stdout)
+		}
+	})
+	t.Run("port in use", func(t *testing.T) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		dir := t.TempDir()
+		code, _, errOut := run(t, "", "serve", "--addr", ln.Addr().String(), "--data", filepath.Join(dir, "herald.db"))
+		if code != 1 || !strings.Contains(errOut, "address already in use") {
+			t.Errorf("serve on a port in use: %d %q", code, errOut)
+		}
+		if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+			t.Errorf("a failed start left %d files in the data directory", len(entries))
+		}
+	})
 }

@@ -16,8 +16,11 @@ import (
 // serveKeys are the keys `herald serve` verifies tokens with.
 type serveKeys struct {
 	publisher, subscriber auth.Key
-	// generatedPath is set when the publisher key was generated (or loaded
-	// from an earlier generation) because none was configured.
+	// generated is set when the publisher key was generated (or loaded
+	// from an earlier generation) because none was configured;
+	// generatedPath is the file it is kept in, empty for a key of this run
+	// only (--journal memory writes nothing).
+	generated     bool
 	generatedPath string
 	// subscriberSeparate is set when subscribers have a key of their own.
 	subscriberSeparate bool
@@ -33,8 +36,16 @@ func loadServeKeys(c *serveConfig) (*serveKeys, error) {
 		if k.publisher, err = auth.LoadKey(c.publisherKey); err != nil {
 			return nil, fmt.Errorf("--publisher-key: %w", err)
 		}
+	} else if c.journal == "memory" {
+		// Nothing of a memory hub outlives it, its key neither.
+		k.generated = true
+		raw := make([]byte, 32)
+		_, _ = rand.Read(raw) // never fails (crypto/rand since Go 1.24)
+		if k.publisher, err = auth.ParseKey([]byte(hex.EncodeToString(raw))); err != nil {
+			return nil, err
+		}
 	} else {
-		k.generatedPath = keyFile(c.data)
+		k.generated, k.generatedPath = true, keyFile(c.data)
 		if k.publisher, err = loadOrCreateKey(k.generatedPath); err != nil {
 			return nil, err
 		}
@@ -94,13 +105,25 @@ func createKeyFile(path string) error {
 }
 
 // printWelcome tells a newcomer how to use the hub they just started: with
-// a generated key it prints a ready-to-use token and curl lines to try.
-func printWelcome(env *Env, base string, k *serveKeys) {
+// a generated key it prints a ready-to-use token, a link to the live page
+// with it, and curl lines to try; with a configured key, how to mint one.
+// insecure says the certificate is self-signed, which curl must be told.
+func printWelcome(env *Env, base string, k *serveKeys, insecure bool) {
 	hubURL := base + "/.well-known/mercure"
 	out := env.stdout
-	fmt.Fprintf(out, "Herald is running at %s (live page: %s/)\n", base, base)
-	if k.generatedPath == "" {
+	if !k.generated {
+		fmt.Fprintf(out, "Herald is running at %s (live page: %s/?topic=demo)\n", base, base)
+		fmt.Fprintf(out, "\nTokens are signed with your --publisher-key; mint one with the same key:\n"+
+			"  herald token --key <the --publisher-key value> --publish '*' --subscribe '*'\n\n")
 		return
+	}
+	keyLine := "Key: " + k.generatedPath + " (generated; use --publisher-key to choose your own)"
+	if k.generatedPath == "" {
+		keyLine = "Key: generated for this run only (--journal memory writes nothing); use --publisher-key to choose your own"
+	}
+	curl := "curl"
+	if insecure {
+		curl = "curl -k" // the certificate is self-signed
 	}
 	if k.subscriberSeparate {
 		// Subscribers are verified with another key, which this token
@@ -111,7 +134,8 @@ func printWelcome(env *Env, base string, k *serveKeys) {
 			fmt.Fprintf(out, "(could not mint a token: %v)\n", err)
 			return
 		}
-		fmt.Fprintf(out, "\nKey: %s (generated)\nPublisher token (valid 30 days; subscribers need tokens signed for --subscriber-key):\n\n  %s\n\n", k.generatedPath, tok)
+		fmt.Fprintf(out, "Herald is running at %s (live page: %s/?topic=demo)\n", base, base)
+		fmt.Fprintf(out, "\n%s\nPublisher token (valid 30 days; subscribers need tokens signed for --subscriber-key):\n\n  %s\n\n", keyLine, tok)
 		return
 	}
 	tok, err := auth.Mint(k.publisher, auth.MintClaims{
@@ -121,16 +145,17 @@ func printWelcome(env *Env, base string, k *serveKeys) {
 		fmt.Fprintf(out, "(could not mint a token: %v)\n", err)
 		return
 	}
+	fmt.Fprintf(out, "Herald is running at %s\nLive page, with the token below filled in: %s/?topic=demo#token=%s\n", base, base, tok)
 	fmt.Fprintf(out, `
-Key: %s (generated; use --publisher-key to choose your own)
+%s
 Token to publish and subscribe to every topic (valid 30 days):
 
   %s
 
 Try it — subscribe in one terminal:
-  curl -N -H 'Authorization: Bearer %s' '%s?topic=demo'
+  %s -N -H 'Authorization: Bearer %s' '%s?topic=demo'
 and publish in another:
-  curl -H 'Authorization: Bearer %s' -d topic=demo -d data=hello %s
+  %s -H 'Authorization: Bearer %s' -d topic=demo -d data=hello %s
 
-`, k.generatedPath, tok, tok, hubURL, tok, hubURL)
+`, keyLine, tok, curl, tok, hubURL, curl, tok, hubURL)
 }

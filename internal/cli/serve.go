@@ -110,6 +110,13 @@ func serve(env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
+	// Listening comes first: a port in use is said before anything is
+	// written to the data directory.
+	ln, err := net.Listen("tcp", c.addr)
+	if err != nil {
+		return err
+	}
+	defer ln.Close() // for the early returns; Serve owns it after
 	keys, err := loadServeKeys(c)
 	if err != nil {
 		return err
@@ -156,10 +163,6 @@ func serve(env *Env, args []string) error {
 		}
 	}()
 
-	ln, err := net.Listen("tcp", c.addr)
-	if err != nil {
-		return err
-	}
 	httpSrv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: c.readHeaderTimeout,
@@ -170,7 +173,6 @@ func serve(env *Env, args []string) error {
 	}
 	scheme := "http"
 	if tlsConf, err := tlsConfig(c); err != nil {
-		ln.Close()
 		return err
 	} else if tlsConf != nil {
 		httpSrv.TLSConfig = tlsConf
@@ -178,13 +180,16 @@ func serve(env *Env, args []string) error {
 	}
 
 	base := scheme + "://" + displayAddr(ln.Addr())
-	log.Info("herald listening", "url", base, "journal", c.journal, "data", c.data, "version", version())
-	printWelcome(env, base, keys)
+	if journalFile != "" {
+		log.Info("herald listening", "url", base, "journal", c.journal, "data", journalFile, "version", version())
+	} else {
+		log.Info("herald listening", "url", base, "journal", c.journal, "version", version())
+	}
+	printWelcome(env, base, keys, c.tlsSelfSigned)
 
 	if c.debugAddr != "" {
 		stopDebug, err := serveDebug(c.debugAddr, log)
 		if err != nil {
-			ln.Close()
 			return err
 		}
 		defer stopDebug()

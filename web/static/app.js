@@ -230,8 +230,15 @@
   }
 
   // Query parameters prefill the forms, so a link can open the page
-  // already pointed at a topic: /?topic=...&types=...&hub=...
+  // already pointed at a topic: /?topic=...&types=...&hub=... A token comes
+  // in the fragment (#token=...), which the browser never sends anywhere,
+  // fills both token fields, and is taken off the address at once.
   function prefill() {
+    const fragment = new URLSearchParams(location.hash.slice(1));
+    if (fragment.has("token")) {
+      el.subToken.value = el.pubToken.value = fragment.get("token");
+      history.replaceState(null, "", location.pathname + location.search);
+    }
     const q = new URLSearchParams(location.search);
     const topics = q.getAll("topic").join(" ");
     if (topics) el.topic.value = topics;
