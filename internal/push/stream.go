@@ -41,16 +41,18 @@ func Stream(ctx context.Context, w FrameWriter, src Source, cfg StreamConfig) er
 	}
 	meter, _ := src.(Meter)
 	write := func(frames ...[]byte) error {
+		if meter == nil {
+			return w.WriteFrames(frames...)
+		}
+		// Counted before: a writer may consume frames (net.Buffers does).
+		n := 0
+		for _, f := range frames {
+			n += len(f)
+		}
 		if err := w.WriteFrames(frames...); err != nil {
 			return err
 		}
-		if meter != nil {
-			n := 0
-			for _, f := range frames {
-				n += len(f)
-			}
-			meter.Sent(n)
-		}
+		meter.Sent(n)
 		return nil
 	}
 	lastWrite := clk.Now()
