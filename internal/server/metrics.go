@@ -237,9 +237,10 @@ func (c *hubCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-// newRegistry is a server's default registry: the Go runtime's and the
-// process's collectors besides the server's own.
-func newRegistry() *prometheus.Registry {
+// NewRegistry returns a server's default registry ([Config.Metrics]): the
+// Go runtime's and the process's collectors, to which the server adds its
+// own.
+func NewRegistry() *prometheus.Registry {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return reg

@@ -140,7 +140,7 @@ func (c *Config) setDefaults() {
 		c.Logger = slog.Default()
 	}
 	if c.Metrics == nil {
-		c.Metrics = newRegistry()
+		c.Metrics = NewRegistry()
 	}
 	if c.PushWorkers == 0 {
 		c.PushWorkers = max(1, runtime.GOMAXPROCS(0)/2)

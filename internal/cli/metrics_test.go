@@ -1,0 +1,56 @@
+package cli_test
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// With --metrics-addr, /metrics moves to the internal listener, with
+// herald_build_info naming the version /healthz reports; given the same
+// address, --debug-addr's profiles share that listener.
+func TestServeMetricsAddr(t *testing.T) {
+	r := serve(t, "--journal", "memory", "--anonymous", "--metrics-addr", "127.0.0.1:0", "--debug-addr", "127.0.0.1:0")
+	if code, _ := getBody(t, r.base+"/metrics"); code != http.StatusNotFound {
+		t.Errorf("public /metrics with --metrics-addr: %d, want 404", code)
+	}
+	m := regexp.MustCompile(`metrics listening url=(http\S+)/metrics`).FindStringSubmatch(r.stderr.String())
+	if m == nil {
+		t.Fatalf("no metrics listener logged:\n%s", r.stderr)
+	}
+	internal := m[1]
+	_, health := getBody(t, r.base+"/healthz")
+	var h struct{ Version string }
+	if err := json.Unmarshal([]byte(health), &h); err != nil || h.Version == "" {
+		t.Fatalf("/healthz = %s (%v)", health, err)
+	}
+	code, body := getBody(t, internal+"/metrics")
+	if code != http.StatusOK {
+		t.Fatalf("internal /metrics: %d", code)
+	}
+	for _, want := range []string{`version="` + h.Version + `"`, "go_goroutines ", "process_resident_memory_bytes ", `herald_streams{transport="sse"} 0`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("internal /metrics lacks %s", want)
+		}
+	}
+	if !regexp.MustCompile(`herald_build_info\{[^}]*version="` + regexp.QuoteMeta(h.Version) + `"[^}]*\} 1`).MatchString(body) {
+		t.Errorf("no herald_build_info{version=%q} 1 in\n%s", h.Version, body)
+	}
+	if code, _ := getBody(t, internal+"/debug/pprof/"); code != http.StatusOK {
+		t.Errorf("pprof on the shared internal listener: %d", code)
+	}
+}
+
+func getBody(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
