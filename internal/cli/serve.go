@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
 	"github.com/heraldhub/herald"
 	"github.com/heraldhub/herald/internal/serveopt"
 	"github.com/heraldhub/herald/internal/server"
@@ -45,6 +47,7 @@ type serveConfig struct {
 	logFormat         string
 	shutdownTimeout   time.Duration
 	debugAddr         string
+	metricsAddr       string
 	goroutineStreams  bool
 	pushWorkers       int
 	readHeaderTimeout time.Duration
@@ -88,6 +91,7 @@ func serveFlags(env *Env) (*serveConfig, *flag.FlagSet) {
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long shutdown waits for streams and requests to end")
 	fs.DurationVar(&c.readHeaderTimeout, "read-header-timeout", 10*time.Second, "time allowed to read a request's headers")
 	fs.StringVar(&c.debugAddr, "debug-addr", "", "serve Go's pprof profiles on this separate address, e.g. 127.0.0.1:6060 (empty: off)")
+	fs.StringVar(&c.metricsAddr, "metrics-addr", "", "serve /metrics on this separate, internal address instead of the public one, e.g. 127.0.0.1:9090 (the same as --debug-addr: one listener serves both)")
 	fs.IntVar(&c.pushWorkers, "push-workers", 0, "goroutines writing push streams (0: half the CPUs, at least one)")
 	fs.BoolVar(&c.goroutineStreams, "goroutine-streams", false, "write every stream from its own goroutine (net/http's way) instead of push streams; for comparison")
 	return c, fs
@@ -126,6 +130,7 @@ func serve(env *Env, args []string) error {
 	// own (its keys as loaded, the live page, push-stream tuning, the
 	// per-client limits its flags fill in) goes through serveopt.
 	hubStopped := make(chan error, 1)
+	metrics := server.NewRegistry()
 	h, err := newHub(herald.Config{
 		Journal:     journalFile,
 		Retention:   herald.Retention{MaxEvents: c.retentionEvents, MaxAge: c.retentionAge},
@@ -147,6 +152,7 @@ func serve(env *Env, args []string) error {
 			sc.Limits = noLimitIfZero(c.limits)
 			sc.Index, sc.Version = web.Handler(), version()
 			sc.GoroutineStreams, sc.PushWorkers = c.goroutineStreams, c.pushWorkers
+			sc.Metrics, sc.PrivateMetrics = metrics, c.metricsAddr != ""
 		},
 		Stopped: func(err error) { hubStopped <- err },
 	})
@@ -187,8 +193,8 @@ func serve(env *Env, args []string) error {
 	}
 	printWelcome(env, base, keys, c.tlsSelfSigned)
 
-	if c.debugAddr != "" {
-		stopDebug, err := serveDebug(c.debugAddr, log)
+	if c.debugAddr != "" || c.metricsAddr != "" {
+		stopDebug, err := serveDebug(c.debugAddr, c.metricsAddr, promhttp.HandlerFor(metrics, promhttp.HandlerOpts{}), log)
 		if err != nil {
 			return err
 		}

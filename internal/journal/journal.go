@@ -71,6 +71,22 @@ type Checker interface {
 	Check(ctx context.Context) error
 }
 
+// Stats is what a journal holds now.
+type Stats struct {
+	// Events is the number of events retained.
+	Events uint64
+	// Oldest is when the oldest retained event was appended; zero when
+	// none is.
+	Oldest time.Time
+}
+
+// StatsReporter is implemented by a journal that can say what it holds
+// without reading it (metrics ask at every scrape).
+type StatsReporter interface {
+	// Stats returns what the journal holds; the zero Stats once closed.
+	Stats() Stats
+}
+
 // Retention bounds what a journal keeps. The zero value keeps everything.
 type Retention struct {
 	// MaxEvents is the most events kept; 0 means no limit.

@@ -44,8 +44,9 @@ type Memory struct {
 }
 
 var (
-	_ Journal = (*Memory)(nil)
-	_ Checker = (*Memory)(nil)
+	_ Journal       = (*Memory)(nil)
+	_ Checker       = (*Memory)(nil)
+	_ StatsReporter = (*Memory)(nil)
 )
 
 // NewMemory returns an empty in-memory journal that keeps what ret allows.
@@ -224,6 +225,20 @@ func (m *Memory) Last(ctx context.Context) (uint64, error) {
 		return 0, ErrClosed
 	}
 	return m.last, nil
+}
+
+// Stats returns what m holds, after dropping what has expired.
+func (m *Memory) Stats() Stats {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return Stats{}
+	}
+	m.trim(time.Now())
+	if len(m.events) == 0 {
+		return Stats{}
+	}
+	return Stats{Events: uint64(len(m.events)), Oldest: m.events[0].Time}
 }
 
 // Check reports whether m can commit: a memory journal always can, until

@@ -29,8 +29,10 @@ type Conn struct {
 	tcp  *net.TCPConn
 	raw  syscall.RawConn
 	src  Source
-	fd   int    // the socket's descriptor, once watched for hang-ups
-	gen  uint32 // tells this connection from a later one with the same fd
+	// meter is src, when src counts what is written (see Meter).
+	meter Meter
+	fd    int    // the socket's descriptor, once watched for hang-ups
+	gen   uint32 // tells this connection from a later one with the same fd
 
 	mu    sync.Mutex
 	state state
@@ -177,6 +179,7 @@ func (c *Conn) writeNow(bufs [][]byte) ([][]byte, error) {
 		c.wrote()
 		chunk := bufs[:min(len(bufs), maxIOV)]
 		n, err := writevNow(c.raw, chunk)
+		c.sent(n)
 		bufs = consume(bufs, n)
 		if errors.Is(err, syscall.EAGAIN) {
 			return bufs, nil
@@ -198,10 +201,19 @@ func (c *Conn) writeBlocking(bufs [][]byte) error {
 	}
 	c.wrote()
 	nb := net.Buffers(bufs)
-	if _, err := nb.WriteTo(c.tcp); err != nil {
+	n, err := nb.WriteTo(c.tcp)
+	c.sent(int(n))
+	if err != nil {
 		return err
 	}
 	return c.tcp.SetWriteDeadline(time.Time{})
+}
+
+// sent tells the source's meter, if any, that n bytes were written.
+func (c *Conn) sent(n int) {
+	if c.meter != nil && n > 0 {
+		c.meter.Sent(n)
+	}
 }
 
 // wrote records that a write starts now. A stream being written is not

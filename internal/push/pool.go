@@ -87,6 +87,7 @@ func NewPool(cfg Config) (*Pool, error) {
 // signalled again.
 func (p *Pool) Add(tcp *net.TCPConn, src Source) (*Conn, error) {
 	c := &Conn{pool: p, tcp: tcp, src: src, fd: -1}
+	c.meter, _ = src.(Meter)
 	c.wrote() // the opening bytes, written by the caller
 	raw, err := tcp.SyscallConn()
 	if err != nil {

@@ -128,6 +128,9 @@ func TestPoolEndWritesGoodbye(t *testing.T) {
 	if n := p.Len(); n != 0 {
 		t.Fatalf("pool holds %d connections after the end", n)
 	}
+	if got, want := src.sent.Load(), int64(len("data: x\n\n")+len(src.goodbye)); got != want {
+		t.Fatalf("the source was told of %d bytes sent, want %d", got, want)
+	}
 }
 
 // A client that hangs up is noticed without a read: its source hears

@@ -41,6 +41,14 @@ type Receiver interface {
 	Receive(data []byte) error
 }
 
+// Meter is a [Source] that counts the bytes written to its connection
+// (for metrics). The writers call Sent after each write, from the
+// writing goroutine, with the bytes that reached the socket; it must be
+// cheap and must not block.
+type Meter interface {
+	Sent(n int)
+}
+
 // Why a writer closed a stream on its own.
 var (
 	// ErrClientGone: the client closed the connection.

@@ -1,6 +1,9 @@
 package push_test
 
-import "sync"
+import (
+	"sync"
+	"sync/atomic"
+)
 
 // source is a scripted stream: frames to hand out, an end to announce.
 type source struct {
@@ -12,6 +15,7 @@ type source struct {
 	goodbye []byte
 	closed  chan error // receives the reason given to Closed
 	wake    func()
+	sent    atomic.Int64 // bytes written, as the writers told (push.Meter)
 }
 
 func newSource() *source {
@@ -25,6 +29,7 @@ func (s *source) Frames(dst [][]byte) [][]byte {
 	s.frames = nil
 	return dst
 }
+func (s *source) Sent(n int)             { s.sent.Add(int64(n)) }
 func (s *source) Heartbeat() []byte      { return []byte(":\n") }
 func (s *source) Goodbye(error) []byte   { return s.goodbye }
 func (s *source) Ready() <-chan struct{} { return s.ready }

@@ -39,6 +39,22 @@ func Stream(ctx context.Context, w FrameWriter, src Source, cfg StreamConfig) er
 		})
 		defer t.stop()
 	}
+	meter, _ := src.(Meter)
+	write := func(frames ...[]byte) error {
+		if meter == nil {
+			return w.WriteFrames(frames...)
+		}
+		// Counted before: a writer may consume frames (net.Buffers does).
+		n := 0
+		for _, f := range frames {
+			n += len(f)
+		}
+		if err := w.WriteFrames(frames...); err != nil {
+			return err
+		}
+		meter.Sent(n)
+		return nil
+	}
 	lastWrite := clk.Now()
 	ready, done := src.Ready(), src.Done()
 	var frames [][]byte
@@ -49,7 +65,7 @@ func Stream(ctx context.Context, w FrameWriter, src Source, cfg StreamConfig) er
 			if len(frames) == 0 {
 				continue
 			}
-			err := w.WriteFrames(frames...)
+			err := write(frames...)
 			clear(frames)
 			if err != nil {
 				return err
@@ -59,14 +75,14 @@ func Stream(ctx context.Context, w FrameWriter, src Source, cfg StreamConfig) er
 			if !quiet(lastWrite, clk.Now(), cfg.Heartbeat) {
 				continue
 			}
-			if err := w.WriteFrames(src.Heartbeat()); err != nil {
+			if err := write(src.Heartbeat()); err != nil {
 				return err
 			}
 			lastWrite = clk.Now()
 		case <-done:
 			reason := src.Err()
 			if last := src.Goodbye(reason); last != nil {
-				_ = w.WriteFrames(last)
+				_ = write(last)
 			}
 			return reason
 		case <-ctx.Done():

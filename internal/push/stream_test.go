@@ -66,6 +66,9 @@ func TestStreamHeartbeatsAndGoodbye(t *testing.T) {
 		if got := w.String(); !strings.HasSuffix(got, "event: auth_revoked\ndata: null\n\n") {
 			t.Fatalf("stream ends %q, want the goodbye frame", got)
 		}
+		if got := src.sent.Load(); got != int64(len(w.String())) {
+			t.Fatalf("the source was told of %d bytes sent, want the %d written", got, len(w.String()))
+		}
 		select {
 		case <-src.closed:
 			t.Fatal("Stream called Closed: its caller releases the stream")

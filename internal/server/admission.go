@@ -92,7 +92,7 @@ func (s *Server) open(ctx context.Context, req subscribeRequest, release func(*s
 		subject = req.claims.Subject
 	}
 	if refused := s.limits.admitStream(req.address, subject, req.selectors.Cost()); refused != nil {
-		s.metrics.refused.Inc(refused.reason)
+		s.metrics.refused.WithLabelValues(refused.reason).Inc()
 		s.refusals.Info("stream refused", "reason", refused.reason, "remote", req.address, "subject", subject)
 		return nil, tooMany(refused)
 	}

@@ -70,11 +70,12 @@ func (s *Server) servePoll(w http.ResponseWriter, r *http.Request, req subscribe
 		writeError(w, unavailable("server shutting down", 1))
 		return
 	}
+	s.metrics.poll.opens()
 	subscriber := s.pollers.start(q.Get("subscriber"), req)
 	answer, err := longpoll.Collect(r.Context(), sess, req.lastEventID, wait, limit, s.cfg.Clock)
 	sess.Release(err)
 	s.pollers.end(subscriber)
-	s.metrics.polls.Inc()
+	s.metrics.poll.closes(err)
 	if err != nil {
 		if r.Context().Err() == nil && !errors.Is(err, hub.ErrHubClosed) {
 			s.log.Warn("poll failed", "err", err)
@@ -82,7 +83,9 @@ func (s *Server) servePoll(w http.ResponseWriter, r *http.Request, req subscribe
 		writeError(w, unavailable("events unavailable, retry later", 1))
 		return
 	}
-	_, _ = w.Write(answer.AppendJSON(nil, s.cfg.PollMaxWait, subscriber))
+	s.metrics.poll.delivered(answer.Oldest)
+	n, _ := w.Write(answer.AppendJSON(nil, s.cfg.PollMaxWait, subscriber))
+	s.metrics.poll.sent.Add(float64(n))
 }
 
 // pollers is the presence of long and short pollers: each poll is a

@@ -21,6 +21,7 @@ import (
 // event's ID back.
 func (s *Server) handlePublish() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
 		claims, from, err := s.authenticate(r, r.URL.Query(), s.cfg.PublisherKey)
 		if err != nil || claims == nil {
 			writeError(w, s.unauthorized(r, cmp.Or(err, auth.ErrNoToken)))
@@ -49,6 +50,7 @@ func (s *Server) handlePublish() http.Handler {
 		}
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte(ev.ID))
+		s.metrics.publishHTTP.Observe(time.Since(start).Seconds())
 	})
 }
 
@@ -58,7 +60,7 @@ func (s *Server) allowPublish(token string, claims *auth.Claims, remote string) 
 	if refused == nil {
 		return nil
 	}
-	s.metrics.refused.Inc(refused.reason)
+	s.metrics.refused.WithLabelValues(refused.reason).Inc()
 	s.refusals.Info("publish refused", "reason", refused.reason, "remote", remote, "subject", claims.Subject)
 	return tooMany(refused)
 }
@@ -105,7 +107,7 @@ func (s *Server) Publish(ctx context.Context, ev *journal.Event) error {
 func (s *Server) commit(ctx context.Context, ev *journal.Event) error {
 	start := time.Now()
 	err := s.cfg.Hub.Publish(ctx, ev)
-	s.metrics.appendLatency.Observe(time.Since(start))
+	s.metrics.appendLatency.Observe(time.Since(start).Seconds())
 	if err != nil {
 		s.metrics.publishErrors.Inc()
 		return err

@@ -41,13 +41,20 @@ func (s *Server) startPush(w http.ResponseWriter, r *http.Request, stream *sseSt
 		sess.Release(err)
 		return
 	}
-	s.metrics.streamsOpened.Inc()
+	s.metrics.sse.opens()
 	buf := appendResponseHead(make([]byte, 0, 512), r.Proto, w.Header())
 	buf = s.opening(buf, sess)
-	write := func(b []byte) error { return s.writeBlocking(tcp, b) }
+	write := func(b []byte) error {
+		if err := s.writeBlocking(tcp, b); err != nil {
+			return err
+		}
+		stream.Sent(len(b))
+		return nil
+	}
 	if err := replay(r.Context(), sess.Sub, buf, write); err != nil {
 		_ = tcp.Close()
 		s.log.Debug("stream ended", "subscriber", sess.Sub.ID(), "reason", err)
+		s.metrics.sse.closes(err)
 		sess.Release(err)
 		return
 	}

@@ -24,7 +24,9 @@ func (s *Server) routes() *http.ServeMux {
 
 	mux.Handle("GET /healthz", s.handleHealth())
 	mux.Handle("GET /readyz", s.handleReady())
-	mux.Handle("GET /metrics", s.cfg.Metrics.Handler())
+	if !s.cfg.PrivateMetrics {
+		mux.Handle("GET /metrics", s.MetricsHandler())
+	}
 
 	if s.cfg.Index != nil {
 		mux.Handle("GET /", s.cfg.Index)

@@ -11,11 +11,12 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/heraldhub/herald/internal/auth"
 	"github.com/heraldhub/herald/internal/clock"
 	"github.com/heraldhub/herald/internal/hub"
 	"github.com/heraldhub/herald/internal/journal"
-	"github.com/heraldhub/herald/internal/metrics"
 	"github.com/heraldhub/herald/internal/push"
 	"github.com/heraldhub/herald/internal/session"
 	"github.com/heraldhub/herald/internal/transport/longpoll"
@@ -84,8 +85,13 @@ type Config struct {
 
 	// Logger receives structured logs (default: slog.Default()).
 	Logger *slog.Logger
-	// Metrics receives the server's instruments (default: a new registry).
-	Metrics *metrics.Registry
+	// Metrics receives the server's instruments and herald_build_info
+	// (default: a new registry, with the Go runtime's and the process's
+	// collectors too). A server registers once: give each its own.
+	Metrics *prometheus.Registry
+	// PrivateMetrics leaves GET /metrics out of the server's routes, for a
+	// program that serves [Server.MetricsHandler] on an internal listener.
+	PrivateMetrics bool
 	// Index serves GET / (the live page); nil serves 404.
 	Index http.Handler
 	// Version is reported by /healthz.
@@ -134,7 +140,7 @@ func (c *Config) setDefaults() {
 		c.Logger = slog.Default()
 	}
 	if c.Metrics == nil {
-		c.Metrics = metrics.NewRegistry()
+		c.Metrics = NewRegistry()
 	}
 	if c.PushWorkers == 0 {
 		c.PushWorkers = max(1, runtime.GOMAXPROCS(0)/2)
@@ -202,6 +208,7 @@ func New(cfg Config) (*Server, error) {
 	s.pollers = newPollers(s)
 	s.refusals, s.faults = newBoundedLog(cfg.Logger), newBoundedLog(cfg.Logger)
 	s.metrics = newServerMetrics(cfg.Metrics, s)
+	registerBuildInfo(cfg.Metrics, cfg.Version)
 	s.mux = s.routes()
 	return s, nil
 }

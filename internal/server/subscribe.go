@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"net/http"
+	"time"
 
 	"github.com/heraldhub/herald/internal/hub"
 	"github.com/heraldhub/herald/internal/journal"
@@ -71,8 +72,11 @@ func (s *Server) handleSubscribe() http.Handler {
 			s.startPush(w, r, stream)
 			return
 		}
-		err := s.serveStream(w, r, stream)
+		opened, err := s.serveStream(w, r, stream)
 		s.log.Debug("stream ended", "subscriber", sess.Sub.ID(), "reason", err)
+		if opened {
+			s.metrics.sse.closes(err)
+		}
 		sess.Release(err)
 	})
 }
@@ -84,17 +88,34 @@ type sseStream struct {
 	sess *session.Session
 }
 
-func (t *sseStream) Frames(dst [][]byte) [][]byte { return t.sess.Frames(sseFormat, dst) }
-func (t *sseStream) Heartbeat() []byte            { return heartbeatFrame }
-func (t *sseStream) Goodbye(error) []byte         { return nil }
-func (t *sseStream) Ready() <-chan struct{}       { return t.sess.Ready() }
-func (t *sseStream) Done() <-chan struct{}        { return t.sess.Done() }
-func (t *sseStream) Err() error                   { return t.sess.Err() }
+func (t *sseStream) Heartbeat() []byte      { return heartbeatFrame }
+func (t *sseStream) Goodbye(error) []byte   { return nil }
+func (t *sseStream) Ready() <-chan struct{} { return t.sess.Ready() }
+func (t *sseStream) Done() <-chan struct{}  { return t.sess.Done() }
+func (t *sseStream) Err() error             { return t.sess.Err() }
+
+// Frames hands out the frames due and observes the age of the oldest
+// event among them: once per write batch, after the subscription's lock.
+func (t *sseStream) Frames(dst [][]byte) [][]byte {
+	var oldest time.Time
+	t.sess.Sub.DrainEach(func(m *hub.Message) {
+		dst = append(dst, m.Frame(sseFormat))
+		if oldest.IsZero() {
+			oldest = m.Event.Time
+		}
+	})
+	t.srv.metrics.sse.delivered(oldest)
+	return dst
+}
+
+// Sent counts what the writers wrote (a [push.Meter]).
+func (t *sseStream) Sent(n int) { t.srv.metrics.sse.sent.Add(float64(n)) }
 
 // Closed is called by the push pool: releasing may publish subscription
 // events, which waits for the journal, so it runs on its own.
 func (t *sseStream) Closed(reason error) {
 	t.srv.log.Debug("stream ended", "subscriber", t.sess.Sub.ID(), "reason", reason)
+	t.srv.metrics.sse.closes(reason)
 	go t.sess.Release(reason)
 }
 
@@ -114,23 +135,31 @@ func (s *Server) opening(dst []byte, sess *session.Session) []byte {
 }
 
 // serveStream writes the stream from the handler's goroutine (HTTP/2,
-// TLS, or push streams turned off) until it ends, and says why.
-func (s *Server) serveStream(w http.ResponseWriter, r *http.Request, stream *sseStream) error {
+// TLS, or push streams turned off) until it ends, and says why and
+// whether it had opened.
+func (s *Server) serveStream(w http.ResponseWriter, r *http.Request, stream *sseStream) (opened bool, err error) {
 	if err := s.sessions.Add(stream.sess); err != nil {
 		writeError(w, unavailable("server shutting down", 1))
-		return err
+		return false, err
 	}
 	sw := sse.NewWriter(w)
 	sw.SetWriteTimeout(s.cfg.WriteTimeout)
+	write := func(b []byte) error {
+		if err := sw.Write(b); err != nil {
+			return err
+		}
+		stream.Sent(len(b))
+		return nil
+	}
 	// The opening block also flushes the headers.
-	if err := sw.Write(s.opening(nil, stream.sess)); err != nil {
-		return err
+	if err := write(s.opening(nil, stream.sess)); err != nil {
+		return false, err
 	}
-	s.metrics.streamsOpened.Inc()
-	if err := replay(r.Context(), stream.sess.Sub, nil, sw.Write); err != nil {
-		return err
+	s.metrics.sse.opens()
+	if err := replay(r.Context(), stream.sess.Sub, nil, write); err != nil {
+		return true, err
 	}
-	return push.Stream(r.Context(), sw, stream, push.StreamConfig{Heartbeat: s.cfg.Heartbeat, Clock: s.cfg.Clock})
+	return true, push.Stream(r.Context(), sw, stream, push.StreamConfig{Heartbeat: s.cfg.Heartbeat, Clock: s.cfg.Clock})
 }
 
 // replay writes what the subscription is due from the journal after buf

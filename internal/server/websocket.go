@@ -70,7 +70,7 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		s.log.Debug("websocket upgrade failed", "err", err)
 		return
 	}
-	s.metrics.socketsOpened.Inc()
+	s.metrics.websocket.opens()
 	host := &socketHost{srv: s, address: s.limits.clientAddress(r)}
 	c := websocket.New(websocket.Config{
 		Host: host, Credentials: cred,
@@ -211,16 +211,22 @@ func (h *socketHost) Subscribe(ctx context.Context, cred websocket.Credentials, 
 
 func (h *socketHost) Publish(ctx context.Context, cred websocket.Credentials, ev *journal.Event) (string, error) {
 	s := h.srv
+	start := time.Now()
 	if herr := s.allowPublish(cred.Token, cred.Publisher, h.address); herr != nil {
 		return "", socketRefusal(herr)
 	}
 	if herr := s.publish(ctx, cred.Publisher, ev); herr != nil {
 		return "", socketRefusal(herr)
 	}
+	s.metrics.publishWebSocket.Observe(time.Since(start).Seconds())
 	return ev.ID, nil
 }
 
 func (h *socketHost) Closed(reason error) {
 	h.srv.streams.Add(-1)
+	h.srv.metrics.websocket.closes(reason)
 	h.srv.log.Debug("websocket closed", "remote", h.address, "reason", reason)
 }
+
+func (h *socketHost) Sent(n int)             { h.srv.metrics.websocket.sent.Add(float64(n)) }
+func (h *socketHost) Taken(oldest time.Time) { h.srv.metrics.websocket.delivered(oldest) }

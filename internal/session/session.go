@@ -199,12 +199,6 @@ func (s *Session) Err() error {
 // Ready is signalled when frames are due (see [hub.Subscription.Ready]).
 func (s *Session) Ready() <-chan struct{} { return s.Sub.Ready() }
 
-// Frames appends to dst the frames due, encoded in format f, emptying the
-// queue. The frames are shared and must not be modified.
-func (s *Session) Frames(f *hub.Format, dst [][]byte) [][]byte {
-	return s.Sub.DrainFrames(f, dst)
-}
-
 // Release ends the session (for reason, unless it had already ended),
 // closes its hub subscription and gives back what admission took. Only
 // the first call does anything.

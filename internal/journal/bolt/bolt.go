@@ -125,15 +125,21 @@ type Journal struct {
 	// committer writes it, just after each commit; Read, Follow and Lookup
 	// see nothing beyond it.
 	last atomic.Uint64
-	log  *slog.Logger
+	// first and oldest are the position and the time (unix nanoseconds,
+	// 0 when none) of the oldest retained event, for Stats. Only the
+	// committer writes them, after last.
+	first  atomic.Uint64
+	oldest atomic.Int64
+	log    *slog.Logger
 
 	closeOnce sync.Once
 	closeErr  error
 }
 
 var (
-	_ journal.Journal = (*Journal)(nil)
-	_ journal.Checker = (*Journal)(nil)
+	_ journal.Journal       = (*Journal)(nil)
+	_ journal.Checker       = (*Journal)(nil)
+	_ journal.StatsReporter = (*Journal)(nil)
 )
 
 // writeOutcome is how a write to the file went, and when.
@@ -234,6 +240,7 @@ func (j *Journal) load(tx *bbolt.Tx, c *committer) error {
 	}
 	c.first = first
 	j.last.Store(last)
+	j.setRetained(first, c.oldest)
 	return nil
 }
 
@@ -267,7 +274,37 @@ func (j *Journal) create(tx *bbolt.Tx, c *committer) error {
 	}
 	c.first = 1
 	j.last.Store(0)
+	j.setRetained(1, time.Time{})
 	return nil
+}
+
+// setRetained records the position and time of the oldest retained
+// event, for Stats.
+func (j *Journal) setRetained(first uint64, oldest time.Time) {
+	j.first.Store(first)
+	var ns int64
+	if !oldest.IsZero() {
+		ns = oldest.UnixNano()
+	}
+	j.oldest.Store(ns)
+}
+
+// Stats returns what the journal holds, as of its last commit, without
+// reading the file.
+func (j *Journal) Stats() journal.Stats {
+	if j.isClosed() {
+		return journal.Stats{}
+	}
+	// first is loaded before last, which only grows: first <= last+1.
+	first, last := j.first.Load(), j.last.Load()
+	if first > last {
+		return journal.Stats{}
+	}
+	st := journal.Stats{Events: last - first + 1}
+	if ns := j.oldest.Load(); ns != 0 {
+		st.Oldest = time.Unix(0, ns)
+	}
+	return st
 }
 
 // Epoch returns the epoch embedded in the IDs this journal generates. It is

@@ -204,6 +204,15 @@ func (c *committer) commit(batch []*request) {
 		}
 		var err error
 		first, oldest, pending, err = c.trim(events, ids, first, last, now, appended+trimBudget)
+		if err == nil && oldest.IsZero() && first <= last {
+			// trim tells the oldest time only under a retention by age or
+			// count; Stats wants it anyway, and it changes only with first.
+			if first == c.first && !c.oldest.IsZero() {
+				oldest = c.oldest
+			} else if h, herr := decodeHead(events.Get(seqKey(first))); herr == nil {
+				oldest = h.time
+			}
+		}
 		return err
 	})
 	if err != nil {
@@ -228,6 +237,7 @@ func (c *committer) commit(batch []*request) {
 		j.written.Store(&writeOutcome{at: now})
 	}
 	j.last.Store(last)
+	j.setRetained(first, oldest)
 	c.oldest, c.trimPending = oldest, pending
 	for _, r := range batch {
 		r.time = now

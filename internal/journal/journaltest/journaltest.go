@@ -62,6 +62,7 @@ func Run(t *testing.T, f Factory) {
 		{"CloseStopsGoroutines", testCloseStopsGoroutines},
 		{"Reopen", testReopen},
 		{"ReopenRetention", testReopenRetention},
+		{"Stats", testStats},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -53,6 +53,10 @@ type Answer struct {
 	// Earliest says the poller's cursor was unknown: the events start at
 	// the oldest retained one.
 	Earliest bool
+	// Oldest is when the journal took the oldest event that came live
+	// (while the poll was held, or just after its replay); zero when none
+	// did. Metrics take the event age at delivery from it.
+	Oldest time.Time
 
 	bytes int
 }
@@ -114,6 +118,9 @@ func (a *Answer) drain(sess *session.Session, limit int) {
 		if !a.add(m, limit) {
 			a.More = true
 			return
+		}
+		if a.Oldest.IsZero() {
+			a.Oldest = m.Event.Time
 		}
 	}
 }

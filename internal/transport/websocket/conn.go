@@ -86,6 +86,12 @@ type Host interface {
 	// Closed is called once, when the socket has closed and released its
 	// subscriptions.
 	Closed(reason error)
+	// Sent is told the bytes each write put on the socket, and Taken,
+	// once per batch of events the writer takes, when the journal took
+	// the oldest of them. Both are for metrics: they must be cheap and
+	// must not block.
+	Sent(n int)
+	Taken(oldest time.Time)
 }
 
 // Config is a socket's, as the server admitted it.
@@ -257,6 +263,20 @@ func (c *Conn) end(reason error) {
 // Frames implements [push.Source]: the replies owed, then each
 // subscription's events.
 func (c *Conn) Frames(dst [][]byte) [][]byte {
+	dst, oldest := c.frames(dst)
+	if !oldest.IsZero() {
+		c.host.Taken(oldest)
+	}
+	return dst
+}
+
+// Sent implements [push.Meter].
+func (c *Conn) Sent(n int) { c.host.Sent(n) }
+
+// frames is Frames under the socket's lock; it also returns when the
+// journal took the oldest event it hands out (zero for none).
+func (c *Conn) frames(dst [][]byte) ([][]byte, time.Time) {
+	var oldest time.Time
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	dst = append(dst, c.replies...)
@@ -278,9 +298,12 @@ func (c *Conn) Frames(dst [][]byte) [][]byte {
 			if m.Event.ID != "" {
 				s.cursor = m.Event.ID
 			}
+			if t := m.Event.Time; !t.IsZero() && (oldest.IsZero() || t.Before(oldest)) {
+				oldest = t
+			}
 		})
 	}
-	return dst
+	return dst, oldest
 }
 
 // Heartbeat implements [push.Source]: a ping. A socket from which nothing

@@ -70,3 +70,4 @@ func (w *netWriter) WriteFrames(frames ...[]byte) error {
 
 var _ push.Source = (*Conn)(nil)
 var _ push.Receiver = (*Conn)(nil)
+var _ push.Meter = (*Conn)(nil)
