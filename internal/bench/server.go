@@ -26,8 +26,9 @@ type serverSample struct {
 	RSSBytes   *int64
 	CPUSeconds *float64
 	Goroutines *int64
-	// Hub holds the hub's own unlabelled metrics (herald_*, mercure_*):
-	// everything but the Go runtime's and the process's.
+	// Hub holds the hub's own metrics (herald_*, mercure_*), by series,
+	// histogram buckets aside: everything but the Go runtime's and the
+	// process's.
 	Hub map[string]float64
 }
 
@@ -125,23 +126,33 @@ func (p *serverProbe) scrape(ctx context.Context) (map[string]float64, error) {
 	return m, nil
 }
 
-// parseMetrics reads `name value` lines of the Prometheus text format;
-// labelled samples and comments are skipped.
+// parseMetrics reads the samples of the Prometheus text format, keyed by
+// the series as written (`name` or `name{label="value",...}`); comments
+// and histogram buckets are skipped.
 func parseMetrics(r io.Reader) map[string]float64 {
 	m := map[string]float64{}
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
 	for sc.Scan() {
 		line := sc.Text()
-		if line == "" || line[0] == '#' || strings.ContainsRune(line, '{') {
+		if line == "" || line[0] == '#' {
 			continue
 		}
-		f := strings.Fields(line)
-		if len(f) < 2 {
+		series, rest := line, ""
+		if i := strings.LastIndexByte(line, '}'); i >= 0 {
+			series, rest = line[:i+1], line[i+1:]
+			if name, _, _ := strings.Cut(series, "{"); strings.HasSuffix(name, "_bucket") {
+				continue
+			}
+		} else if i := strings.IndexByte(line, ' '); i >= 0 {
+			series, rest = line[:i], line[i:]
+		}
+		f := strings.Fields(rest)
+		if len(f) < 1 {
 			continue
 		}
-		if v, err := strconv.ParseFloat(f[1], 64); err == nil {
-			m[f[0]] = v
+		if v, err := strconv.ParseFloat(f[0], 64); err == nil {
+			m[series] = v
 		}
 	}
 	return m

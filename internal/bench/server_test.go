@@ -51,10 +51,15 @@ func TestParseMetrics(t *testing.T) {
 process_resident_memory_bytes 2.4576e+07
 process_cpu_seconds_total 12.5
 go_goroutines 42
-http_requests_total{code="200"} 7
+herald_streams{transport="sse"} 7
+herald_streams_closed_total{reason="a } in a value",transport="ws"} 2
+herald_delivery_age_seconds_bucket{transport="sse",le="0.1"} 3
+herald_delivery_age_seconds_count{transport="sse"} 3
 broken_line
 `))
-	want := map[string]float64{"process_resident_memory_bytes": 24576000, "process_cpu_seconds_total": 12.5, "go_goroutines": 42}
+	want := map[string]float64{"process_resident_memory_bytes": 24576000, "process_cpu_seconds_total": 12.5, "go_goroutines": 42,
+		`herald_streams{transport="sse"}`: 7, `herald_streams_closed_total{reason="a } in a value",transport="ws"}`: 2,
+		`herald_delivery_age_seconds_count{transport="sse"}`: 3}
 	if len(m) != len(want) {
 		t.Errorf("parsed %v, want %v", m, want)
 	}
