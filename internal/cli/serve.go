@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -51,6 +50,8 @@ type serveConfig struct {
 	goroutineStreams  bool
 	pushWorkers       int
 	readHeaderTimeout time.Duration
+	configFile        string
+	printConfig       bool
 }
 
 func serveFlags(env *Env) (*serveConfig, *flag.FlagSet) {
@@ -94,16 +95,18 @@ func serveFlags(env *Env) (*serveConfig, *flag.FlagSet) {
 	fs.StringVar(&c.metricsAddr, "metrics-addr", "", "serve /metrics on this separate, internal address instead of the public one, e.g. 127.0.0.1:9090 (the same as --debug-addr: one listener serves both)")
 	fs.IntVar(&c.pushWorkers, "push-workers", 0, "goroutines writing push streams (0: half the CPUs, at least one)")
 	fs.BoolVar(&c.goroutineStreams, "goroutine-streams", false, "write every stream from its own goroutine (net/http's way) instead of push streams; for comparison")
+	configFlags(fs, &c.configFile, &c.printConfig)
 	return c, fs
 }
 
 func serve(env *Env, args []string) error {
 	c, fs := serveFlags(env)
-	if err := parseServeFlags(env, fs, args); err != nil {
+	src, err := parseServeFlags(env, fs, args)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return usageError{"serve takes no arguments, got " + strings.Join(fs.Args(), " ")}
+	if c.printConfig {
+		return printConfig(env.stdout, fs, src)
 	}
 	log, err := newLogger(env, c.logLevel, c.logFormat)
 	if err != nil {
