@@ -50,6 +50,7 @@ type serveConfig struct {
 	goroutineStreams  bool
 	pushWorkers       int
 	readHeaderTimeout time.Duration
+	accessLog         bool
 	configFile        string
 	printConfig       bool
 }
@@ -89,6 +90,7 @@ func serveFlags(env *Env) (*serveConfig, *flag.FlagSet) {
 	fs.BoolVar(&c.tlsSelfSigned, "tls-self-signed", false, "serve HTTPS and HTTP/2 with a generated self-signed certificate for localhost (for trying it out)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.StringVar(&c.logFormat, "log-format", "text", "log format: text or json")
+	fs.BoolVar(&c.accessLog, "access-log", false, "log one line per request (method, path, status, bytes, duration, remote, request ID) at info level; the request ID is sent back as X-Request-ID")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long shutdown waits for streams and requests to end")
 	fs.DurationVar(&c.readHeaderTimeout, "read-header-timeout", 10*time.Second, "time allowed to read a request's headers")
 	fs.StringVar(&c.debugAddr, "debug-addr", "", "serve Go's pprof profiles on this separate address, e.g. 127.0.0.1:6060 (empty: off)")
@@ -156,6 +158,7 @@ func serve(env *Env, args []string) error {
 			sc.Index, sc.Version = web.Handler(), version()
 			sc.GoroutineStreams, sc.PushWorkers = c.goroutineStreams, c.pushWorkers
 			sc.Metrics, sc.PrivateMetrics = metrics, c.metricsAddr != ""
+			sc.AccessLog = c.accessLog
 		},
 		Stopped: func(err error) { hubStopped <- err },
 	})
