@@ -47,6 +47,7 @@ Usage:
   herald subscribe  [flags]   print the events of topics, reconnecting and resuming
   herald token      [flags]   mint a JWT with publish/subscribe grants
   herald bench SCENARIO [flags]   load-test a hub (idle, fanout, publish, resume)
+  herald healthcheck [serve flags]   ask the hub those flags describe for /healthz (exit 0 if healthy)
   herald version              print the version
 
 Run "herald COMMAND --help" for a command's flags. Every flag of serve can
@@ -79,6 +80,8 @@ func Main(ctx context.Context, args []string, environ []string, stdin io.Reader,
 		err = subscribe(env, rest)
 	case "token":
 		err = token(env, rest)
+	case "healthcheck":
+		err = healthcheck(env, rest)
 	case "bench":
 		return bench.Command(ctx, rest, stdout, stderr)
 	case "version", "--version", "-version":
