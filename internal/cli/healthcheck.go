@@ -15,7 +15,8 @@ import (
 func healthcheck(env *Env, args []string) error {
 	c, fs := serveFlags(env)
 	fs.Usage = func() {
-		fmt.Fprintf(env.stderr, "Usage: herald healthcheck [serve flags]\n\nAsks /healthz of the hub serve's flags, HERALD_* variables and --config describe.\n")
+		fmt.Fprintf(env.stderr, "Usage: herald healthcheck [serve flags]\n\nAsks /healthz of the hub that serve's flags, HERALD_* variables and --config\nfile describe, on its own address; exits 0 when it answers 200.\n\nFlags:\n")
+		printDefaults(env.stderr, fs)
 	}
 	if _, err := parseServeFlags(env, fs, args); err != nil {
 		return err
@@ -62,4 +63,3 @@ func healthURL(c *serveConfig) string {
 	}
 	return scheme + "://" + net.JoinHostPort(host, port) + "/healthz"
 }
-
