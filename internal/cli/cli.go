@@ -47,10 +47,14 @@ Usage:
   herald subscribe  [flags]   print the events of topics, reconnecting and resuming
   herald token      [flags]   mint a JWT with publish/subscribe grants
   herald bench SCENARIO [flags]   load-test a hub (idle, fanout, publish, resume)
+  herald healthcheck [serve flags]   ask the hub those flags describe for /healthz (exit 0 if healthy)
   herald version              print the version
 
 Run "herald COMMAND --help" for a command's flags. Every flag of serve can
-also be set with an environment variable HERALD_<FLAG>, e.g. HERALD_ADDR.
+also be set with an environment variable HERALD_<FLAG>, e.g. HERALD_ADDR, or
+as a key of the TOML file given with --config (addr = ":8080"); a flag wins
+over the environment, which wins over the file. "herald serve --print-config"
+shows the result.
 `
 
 // Main runs the herald command with args (without the program name) and
@@ -76,6 +80,8 @@ func Main(ctx context.Context, args []string, environ []string, stdin io.Reader,
 		err = subscribe(env, rest)
 	case "token":
 		err = token(env, rest)
+	case "healthcheck":
+		err = healthcheck(env, rest)
 	case "bench":
 		return bench.Command(ctx, rest, stdout, stderr)
 	case "version", "--version", "-version":
@@ -186,32 +192,6 @@ func clientEnv(env *Env, fs *flag.FlagSet) error {
 	return nil
 }
 
-// parseServeFlags parses args, then fills every flag not given on the
-// command line from its HERALD_<NAME> environment variable (dashes become
-// underscores). Only serve reads the environment: a deployment's
-// HERALD_RETRY is the server's retry hint, and must not become the retry of
-// every event a `herald publish` in the same environment sends.
-func parseServeFlags(env *Env, fs *flag.FlagSet, args []string) error {
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	set := make(map[string]bool)
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	var err error
-	fs.VisitAll(func(f *flag.Flag) {
-		if set[f.Name] || err != nil {
-			return
-		}
-		key := "HERALD_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
-		if v, ok := env.vars[key]; ok {
-			if e := fs.Set(f.Name, v); e != nil {
-				err = usageError{fmt.Sprintf("%s=%q: %v", key, v, e)}
-			}
-		}
-	})
-	return err
-}
-
 // stringList is a repeatable flag; a comma-separated value also adds
 // several entries when split is set.
 type stringList struct {
@@ -220,6 +200,9 @@ type stringList struct {
 }
 
 func (l *stringList) String() string { return strings.Join(l.values, ",") }
+
+// Get returns the values, for --print-config.
+func (l *stringList) Get() any { return l.values }
 
 func (l *stringList) Set(v string) error {
 	if !l.split {

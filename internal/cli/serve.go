@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -51,6 +50,9 @@ type serveConfig struct {
 	goroutineStreams  bool
 	pushWorkers       int
 	readHeaderTimeout time.Duration
+	accessLog         bool
+	configFile        string
+	printConfig       bool
 }
 
 func serveFlags(env *Env) (*serveConfig, *flag.FlagSet) {
@@ -88,22 +90,25 @@ func serveFlags(env *Env) (*serveConfig, *flag.FlagSet) {
 	fs.BoolVar(&c.tlsSelfSigned, "tls-self-signed", false, "serve HTTPS and HTTP/2 with a generated self-signed certificate for localhost (for trying it out)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.StringVar(&c.logFormat, "log-format", "text", "log format: text or json")
+	fs.BoolVar(&c.accessLog, "access-log", false, "log one line per request (method, path, status, bytes, duration, remote, request ID) at info level; the request ID is sent back as X-Request-ID")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long shutdown waits for streams and requests to end")
 	fs.DurationVar(&c.readHeaderTimeout, "read-header-timeout", 10*time.Second, "time allowed to read a request's headers")
 	fs.StringVar(&c.debugAddr, "debug-addr", "", "serve Go's pprof profiles on this separate address, e.g. 127.0.0.1:6060 (empty: off)")
 	fs.StringVar(&c.metricsAddr, "metrics-addr", "", "serve /metrics on this separate, internal address instead of the public one, e.g. 127.0.0.1:9090 (the same as --debug-addr: one listener serves both)")
 	fs.IntVar(&c.pushWorkers, "push-workers", 0, "goroutines writing push streams (0: half the CPUs, at least one)")
 	fs.BoolVar(&c.goroutineStreams, "goroutine-streams", false, "write every stream from its own goroutine (net/http's way) instead of push streams; for comparison")
+	configFlags(fs, &c.configFile, &c.printConfig)
 	return c, fs
 }
 
 func serve(env *Env, args []string) error {
 	c, fs := serveFlags(env)
-	if err := parseServeFlags(env, fs, args); err != nil {
+	src, err := parseServeFlags(env, fs, args)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return usageError{"serve takes no arguments, got " + strings.Join(fs.Args(), " ")}
+	if c.printConfig {
+		return printConfig(env.stdout, fs, src)
 	}
 	log, err := newLogger(env, c.logLevel, c.logFormat)
 	if err != nil {
@@ -153,6 +158,7 @@ func serve(env *Env, args []string) error {
 			sc.Index, sc.Version = web.Handler(), version()
 			sc.GoroutineStreams, sc.PushWorkers = c.goroutineStreams, c.pushWorkers
 			sc.Metrics, sc.PrivateMetrics = metrics, c.metricsAddr != ""
+			sc.AccessLog = c.accessLog
 		},
 		Stopped: func(err error) { hubStopped <- err },
 	})

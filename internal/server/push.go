@@ -41,6 +41,7 @@ func (s *Server) startPush(w http.ResponseWriter, r *http.Request, stream *sseSt
 		sess.Release(err)
 		return
 	}
+	hijackedStatus(w, http.StatusOK)
 	s.metrics.sse.opens()
 	buf := appendResponseHead(make([]byte, 0, 512), r.Proto, w.Header())
 	buf = s.opening(buf, sess)

@@ -109,6 +109,10 @@ type Config struct {
 	// Clock is the source of time of stream lifecycles: heartbeats, token
 	// expiry, maximum lifetime (default: the real clock). Tests drive it.
 	Clock clock.Clock
+	// AccessLog logs one line per request at info level to Logger, with a
+	// request ID that is also sent back as X-Request-ID (the client's own,
+	// when it sends a short one of safe characters). Off, it costs nothing.
+	AccessLog bool
 }
 
 func (c *Config) setDefaults() {
@@ -215,6 +219,15 @@ func New(cfg Config) (*Server, error) {
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.AccessLog {
+		s.serveLogged(w, r)
+		return
+	}
+	s.serve(w, r)
+}
+
+// serve answers r: every request goes through here.
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	if len(r.TransferEncoding) > 0 {
 		// A request with both Content-Length and a chunked body may be
 		// read one way here and another way by a proxy in front, which

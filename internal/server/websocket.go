@@ -63,13 +63,19 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	up := ws.HTTPUpgrader{Protocol: ws.SelectEqual(websocket.Subprotocol), Timeout: s.cfg.WriteTimeout}
+	if id := w.Header().Get(requestIDHeader); id != "" {
+		// The upgrader writes its answer on the connection, without w's header.
+		up.Header = http.Header{requestIDHeader: {id}}
+	}
 	conn, rw, _, err := up.Upgrade(r, w)
 	if err != nil {
 		// The upgrader answered the client.
 		s.streams.Add(-1)
 		s.log.Debug("websocket upgrade failed", "err", err)
+		hijackedStatus(w, upgradeErrorStatus(err))
 		return
 	}
+	hijackedStatus(w, http.StatusSwitchingProtocols)
 	s.metrics.websocket.opens()
 	host := &socketHost{srv: s, address: s.limits.clientAddress(r)}
 	c := websocket.New(websocket.Config{
@@ -100,6 +106,15 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.Serve(conn, rw.Reader, s.cfg.Heartbeat, s.cfg.WriteTimeout, s.cfg.Clock)
+}
+
+// upgradeErrorStatus is the status the upgrader answers a failed upgrade with.
+func upgradeErrorStatus(err error) int {
+	var rej *ws.ConnectionRejectedError
+	if errors.As(err, &rej) && rej.StatusCode() != 0 {
+		return rej.StatusCode()
+	}
+	return http.StatusInternalServerError
 }
 
 // socketAuthTimeout is how long a socket without credentials may wait
