@@ -137,6 +137,7 @@ func TestOpeningPositionHidesPrivateEvents(t *testing.T) {
 			t.Errorf("opening %q and header %q name different positions", opening, header)
 		}
 		next := e.mustPublish(form("topic", "t", "data", "next"))
+		waitHead(t, e, next) // the headers below name the hub's newest event
 		s := e.subscribe("topic=t", http.Header{"Last-Event-ID": {header}})
 		if ev := s.next(t); ev.ID != next {
 			t.Fatalf("resumed from the hidden position at %q, want %q", ev.ID, next)
