@@ -44,6 +44,9 @@ func accessLines(t *testing.T, buf *testutil.SyncBuffer) []accessLine {
 	t.Helper()
 	var lines []accessLine
 	for l := range strings.SplitSeq(strings.TrimSpace(buf.String()), "\n") {
+		if l == "" {
+			continue // nothing logged yet
+		}
 		var a accessLine
 		if err := json.Unmarshal([]byte(l), &a); err != nil {
 			t.Fatalf("log line %q: %v", l, err)
