@@ -35,11 +35,8 @@ func (s *Server) serveLogged(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set(requestIDHeader, id)
 	aw := &accessWriter{ResponseWriter: w}
 	s.serve(aw, r)
-
-	status := aw.status
-	if status == 0 && !aw.hijacked {
-		status = http.StatusOK // net/http answers 200 to a handler that wrote nothing
-	}
+	status := aw.finalStatus()
+	s.metrics.answered(status)
 	attrs := []slog.Attr{
 		slog.String("method", r.Method),
 		slog.String("path", r.URL.Path),
@@ -73,7 +70,16 @@ func saneRequestID(id string) bool {
 	return true
 }
 
-// accessWriter records what a handler answers, for the access log.
+// finalStatus is the status the client was answered.
+func (a *accessWriter) finalStatus() int {
+	if a.status == 0 && !a.hijacked {
+		return http.StatusOK // net/http answers 200 to a handler that wrote nothing
+	}
+	return a.status
+}
+
+// accessWriter records what a handler answers, for the access log and
+// the responses' metrics.
 // http.ResponseController reaches the connection through Unwrap (Flush,
 // write deadlines); Hijack is a method of its own, since canPush asks for
 // an http.Hijacker and the log must know of it.
@@ -112,8 +118,8 @@ func (a *accessWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 
 func (a *accessWriter) Unwrap() http.ResponseWriter { return a.ResponseWriter }
 
-// hijackedStatus tells the access log, when it is on, the status a handler
-// wrote on a connection it hijacked, which net/http does not see.
+// hijackedStatus tells the access log and the metrics the status a
+// handler wrote on a connection it hijacked, which net/http does not see.
 func hijackedStatus(w http.ResponseWriter, status int) {
 	if a, ok := w.(*accessWriter); ok && a.hijacked {
 		a.status = status

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"runtime"
 	"runtime/debug"
+	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -93,6 +94,9 @@ type serverMetrics struct {
 	refused         *prometheus.CounterVec
 	// Publish latency, by what carried the update.
 	publishHTTP, publishWebSocket prometheus.Observer
+	// responses counts HTTP answers by status class, 1xx to 5xx
+	// (responses[2] is 2xx), when their handler returns.
+	responses [6]prometheus.Counter
 
 	sse, poll, websocket transportMetrics
 }
@@ -124,6 +128,12 @@ func newServerMetrics(reg prometheus.Registerer, s *Server) *serverMetrics {
 	}
 	for _, r := range refusalReasons {
 		m.refused.WithLabelValues(r)
+	}
+	responses := f.NewCounterVec(prometheus.CounterOpts{
+		Name: "herald_http_responses_total", Help: "HTTP responses by status class (1xx to 5xx), counted when the handler returns: for a push stream or a WebSocket in the pool, when it opens; for a stream on a goroutine of its own, when it ends.",
+	}, []string{"class"})
+	for c := 1; c <= 5; c++ {
+		m.responses[c] = responses.WithLabelValues(strconv.Itoa(c) + "xx")
 	}
 	latency := f.NewHistogramVec(prometheus.HistogramOpts{
 		Name: "herald_publish_duration_seconds", Help: "Time from a publish's arrival to its acknowledgement, for acknowledged publishes, by what carried it.",
@@ -269,4 +279,11 @@ func registerBuildInfo(reg prometheus.Registerer, version string) {
 // internal listener).
 func (s *Server) MetricsHandler() http.Handler {
 	return promhttp.HandlerFor(s.cfg.Metrics, promhttp.HandlerOpts{})
+}
+
+// answered counts a response of status.
+func (m *serverMetrics) answered(status int) {
+	if c := status / 100; c >= 1 && c <= 5 {
+		m.responses[c].Inc()
+	}
 }

@@ -148,6 +148,10 @@ func TestMetricsAfterTraffic(t *testing.T) {
 			{"herald_announcements_dropped_total", dto.MetricType_COUNTER, nil, 0},
 			{"herald_auth_failures_total", dto.MetricType_COUNTER, nil, 0},
 			{"herald_streams_rejected_total", dto.MetricType_COUNTER, nil, 0},
+			// The publish over HTTP, two polls, the closed stream. (The
+			// open socket's 101 counts when its handler returns: at once
+			// in the pool, at its end on a goroutine of its own.)
+			{"herald_http_responses_total", dto.MetricType_COUNTER, []string{"class", "2xx"}, 4},
 			{"herald_refused_total", dto.MetricType_COUNTER, []string{"reason", "publish_rate"}, 0},
 			{"herald_refused_total", dto.MetricType_COUNTER, []string{"reason", "connect_rate"}, 0},
 			{"herald_streams", dto.MetricType_GAUGE, []string{"transport", "websocket"}, 1},

@@ -223,7 +223,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveLogged(w, r)
 		return
 	}
-	s.serve(w, r)
+	aw := &accessWriter{ResponseWriter: w}
+	s.serve(aw, r)
+	s.metrics.answered(aw.finalStatus())
 }
 
 // serve answers r: every request goes through here.
