@@ -685,3 +685,24 @@ func TestWebSocketTooBigCloseArrives(t *testing.T) {
 		}
 	})
 }
+
+// A socket that keeps sending invalid tokens is closed (each costs a
+// signature check) after a few refusals; a valid one in between resets
+// the count.
+func TestWebSocketBadTokensClose(t *testing.T) {
+	e := newEnv(t, anonymous)
+	c := e.dialWS(nil)
+	bad := `{"op":"auth","token":"garbage"}`
+	c.send(bad)
+	c.expect("error")
+	c.send(bad)
+	c.expect("error")
+	c.send(map[string]string{"op": "auth", "token": e.token(auth.MintClaims{Subject: "ann"})})
+	c.expect("auth")
+	for range 2 {
+		c.send(bad)
+		c.expect("error")
+	}
+	c.send(bad)
+	c.closedWith(4401)
+}

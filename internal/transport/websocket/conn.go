@@ -153,6 +153,8 @@ type Conn struct {
 	rmu     sync.Mutex
 	partial []byte // the start of a frame not yet whole
 	message []byte // the fragments of a message not yet final
+	// badTokens counts the auth messages refused in a row.
+	badTokens int
 	inFrag  bool
 }
 
@@ -561,6 +563,10 @@ func (r reply) frame() []byte {
 	return textFrame(b)
 }
 
+// maxBadTokens is how many invalid tokens in a row a socket may send
+// before it is closed (4401).
+const maxBadTokens = 3
+
 // maxSubName bounds a subscription's name.
 const maxSubName = 64
 
@@ -741,8 +747,14 @@ func (c *Conn) auth(m clientMessage) error {
 	}
 	cred, err := c.host.Authenticate(m.Token)
 	if err != nil {
+		// Each refusal cost a signature check: a socket that keeps
+		// sending bad tokens is closed rather than answered forever.
+		if c.badTokens++; c.badTokens >= maxBadTokens {
+			return &CloseError{Code: CodeUnauthorized, Reason: "too many invalid tokens"}
+		}
 		return err
 	}
+	c.badTokens = 0
 	c.mu.Lock()
 	if old := c.cred.subject(); old != "" && cred.subject() != old {
 		c.mu.Unlock()
