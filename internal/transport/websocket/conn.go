@@ -155,7 +155,7 @@ type Conn struct {
 	message []byte // the fragments of a message not yet final
 	// badTokens counts the auth messages refused in a row.
 	badTokens int
-	inFrag  bool
+	inFrag    bool
 }
 
 // subscription is one subscription of a socket.
