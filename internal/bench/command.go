@@ -29,6 +29,9 @@ const (
 	ExitInexact = 3
 )
 
+// defaultTimeout bounds a run unless --timeout says otherwise.
+const defaultTimeout = 10 * time.Minute
+
 // DefaultHub is the hub URL used when --hub is not given.
 const DefaultHub = "http://127.0.0.1:8080/.well-known/mercure"
 
@@ -38,6 +41,7 @@ var scenarios = []struct{ name, doc string }{
 	{"fanout", "-n subscribers on one topic, one publisher at --rate (or each of --rates); delivery latency, loss, duplicates (and polls/s and poll round trips for pollers)"},
 	{"publish", "-c publishers as fast as the hub accepts for --duration (HTTP POSTs, or WebSockets pipelining --window publishes); publishes/s and latency"},
 	{"resume", "an SSE subscriber misses -k events and resumes with Last-Event-ID; replay time and exactness"},
+	{"soak", "a fanout held for --duration (default 10m): the hub's RSS, goroutines, open files and streams every --sample-every, and whether they grow"},
 }
 
 // Bounds on what one run may ask for: beyond them a typo would exhaust
@@ -78,6 +82,7 @@ type config struct {
 	svg                string
 	quiet              bool
 	knee               time.Duration
+	sampleEvery        time.Duration
 	settle             time.Duration
 	drain              time.Duration
 	insecure           bool
@@ -104,7 +109,7 @@ func newFlagSet(cfg *config, stderr io.Writer) *flag.FlagSet {
 		return err
 	})
 	fs.DurationVar(&cfg.duration, "duration", 0, "fanout/publish: length of each measurement; idle: how long to hold (default 10s, idle 5s)")
-	fs.DurationVar(&cfg.timeout, "timeout", 10*time.Minute, "bound on the whole run")
+	fs.DurationVar(&cfg.timeout, "timeout", defaultTimeout, "bound on the whole run (soak: --duration more)")
 	fs.IntVar(&cfg.concurrency, "c", 16, "publish/resume: concurrent publishers")
 	fs.IntVar(&cfg.events, "k", 100000, "resume: events published while the subscriber is away")
 	fs.IntVar(&cfg.size, "size", 0, "minimum payload size in bytes (padded)")
@@ -123,6 +128,7 @@ func newFlagSet(cfg *config, stderr io.Writer) *flag.FlagSet {
 	fs.BoolVar(&cfg.json, "json", false, "print the report as JSON instead of a table")
 	fs.StringVar(&cfg.svg, "svg", "", "also write an SVG chart to this file")
 	fs.BoolVar(&cfg.quiet, "quiet", false, "no progress lines on stderr")
+	fs.DurationVar(&cfg.sampleEvery, "sample-every", 10*time.Second, "soak: how often to sample the hub")
 	fs.DurationVar(&cfg.knee, "knee", 100*time.Millisecond, "fanout sweep: the p99 latency that marks the knee")
 	fs.DurationVar(&cfg.settle, "settle", 10*time.Second, "idle: longest wait for the hub's memory to settle")
 	fs.DurationVar(&cfg.drain, "drain", 5*time.Second, "fanout: longest wait for deliveries after the last publish; resume: longest silence before the replay counts as over")
@@ -201,6 +207,20 @@ func (cfg *config) check() error {
 				return errors.New("--rate must be positive")
 			}
 			cfg.rates = []float64{cfg.rate}
+		}
+	case "soak":
+		cfg.subscribers = cmp0(cfg.subscribers, 1000)
+		cfg.duration = cmp0(cfg.duration, 10*time.Minute)
+		if cfg.rate <= 0 || len(cfg.rates) > 0 {
+			return errors.New("soak: one --rate, positive")
+		}
+		cfg.rates = []float64{cfg.rate}
+		if cfg.sampleEvery <= 0 {
+			return errors.New("--sample-every must be positive")
+		}
+		// The default bound on a run (10 minutes) is that of a short one.
+		if cfg.timeout == defaultTimeout {
+			cfg.timeout = cfg.duration + defaultTimeout
 		}
 	case "publish":
 		cfg.duration = cmp0(cfg.duration, 10*time.Second)

@@ -24,6 +24,7 @@ type report struct {
 	Fanout          *fanoutReport  `json:"fanout,omitempty"`
 	Publish         *publishReport `json:"publish,omitempty"`
 	Resume          *resumeReport  `json:"resume,omitempty"`
+	Soak            *soakReport    `json:"soak,omitempty"`
 	Notes           []string       `json:"notes,omitempty"`
 	// Problems are what makes Command return ExitInexact.
 	Problems []string `json:"problems,omitempty"`
@@ -43,6 +44,13 @@ func (rep *report) problems() []string {
 		add(rep.Idle.Failed, "%d subscribers failed to connect")
 		add(rep.Idle.Dropped, "%d streams dropped while idle")
 	case rep.Fanout != nil:
+		if rep.Soak != nil {
+			for _, g := range rep.Soak.Growth {
+				if g.Change > soakGrowthLimit {
+					p = append(p, fmt.Sprintf("%s grew %.0f%% over the soak", g.Figure, 100*g.Change))
+				}
+			}
+		}
 		add(rep.Fanout.Failed, "%d subscribers failed to connect")
 		for _, s := range rep.Fanout.Steps {
 			at := fmt.Sprintf(" at %g events/s", s.TargetRate)
@@ -79,6 +87,9 @@ func writeReport(w io.Writer, rep *report, asJSON bool) error {
 		writeIdle(tw, rep.Idle)
 	case rep.Fanout != nil:
 		writeFanout(tw, rep.Fanout)
+		if rep.Soak != nil {
+			writeSoak(tw, rep.Soak)
+		}
 	case rep.Publish != nil:
 		writePublish(tw, rep.Publish)
 	case rep.Resume != nil:

@@ -97,6 +97,8 @@ func (r *runner) run(ctx context.Context) (*report, error) {
 		}
 	case "resume":
 		rep.Resume, err = r.resume(ctx)
+	case "soak":
+		rep.Fanout, rep.Soak, err = r.soak(ctx)
 	}
 	if err != nil {
 		return nil, err

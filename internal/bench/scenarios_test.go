@@ -289,3 +289,55 @@ func waitForSubscribers(t *testing.T, fx *fixtureHub, n int) {
 		return nil
 	})
 }
+
+// A soak samples the hub throughout a long fan-out and compares the end
+// with the middle. (The "hub" sampled is this test process, whose memory
+// moves with the test's own work: growth may be reported, loss may not.)
+func TestSoak(t *testing.T) {
+	testutil.CheckNoLeaks(t)
+	_, hub := newFixture(t, nil)
+	rep, code, stderr := bench(t, hub, "soak", "-n", "20", "--rate", "20", "--duration", "2s",
+		"--sample-every", "100ms", "--pid", strconv.Itoa(os.Getpid()))
+	if code != ExitOK && code != ExitInexact {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, p := range rep.Problems {
+		if !strings.Contains(p, "grew") {
+			t.Errorf("problem %q", p)
+		}
+	}
+	if rep.Fanout == nil || len(rep.Fanout.Steps) != 1 || rep.Fanout.Steps[0].Lost != 0 {
+		t.Fatalf("soak's fan-out = %+v", rep.Fanout)
+	}
+	s := rep.Soak
+	if s == nil || len(s.Samples) < 10 {
+		t.Fatalf("soak samples: %+v", s)
+	}
+	for _, x := range s.Samples {
+		if x.RSSBytes == nil || x.Goroutines == nil || x.OpenFiles == nil || *x.OpenFiles <= 0 {
+			t.Fatalf("sample %+v lacks a figure", x)
+		}
+	}
+	if len(s.Growth) != 3 {
+		t.Errorf("growth %+v, want RSS, goroutines and open files", s.Growth)
+	}
+}
+
+func TestSoakGrowthIsAProblem(t *testing.T) {
+	var samples []soakSample
+	for i := range 9 {
+		rss := int64(100 << 20)
+		if i >= 6 {
+			rss = 150 << 20 // the last third grew by half
+		}
+		samples = append(samples, soakSample{Seconds: float64(i), RSSBytes: &rss})
+	}
+	g := growthOf(samples)
+	if len(g) != 1 || g[0].Figure != "RSS" || g[0].Change < 0.49 || g[0].Change > 0.51 {
+		t.Fatalf("growth = %+v", g)
+	}
+	rep := &report{Fanout: &fanoutReport{}, Soak: &soakReport{Growth: g}}
+	if p := rep.problems(); len(p) != 1 || !strings.Contains(p[0], "RSS grew 50%") {
+		t.Errorf("problems = %v", p)
+	}
+}
