@@ -71,6 +71,17 @@ type Checker interface {
 	Check(ctx context.Context) error
 }
 
+// Queuer is implemented by a journal whose appends can be queued without
+// waiting for their commit: events are stored in the order of the Queue
+// calls that returned, and wait reports the outcome as [Journal.Append]
+// would (setting ev's fields). A writer that must fix the order of its
+// events (the state tree computes each write on the one before) queues
+// them under its lock and waits outside it. ev must not change until wait
+// returns.
+type Queuer interface {
+	Queue(ctx context.Context, ev *Event) (wait func() error, err error)
+}
+
 // Stats is what a journal holds now.
 type Stats struct {
 	// Events is the number of events retained.

@@ -47,6 +47,7 @@ var (
 	_ Journal       = (*Memory)(nil)
 	_ Checker       = (*Memory)(nil)
 	_ StatsReporter = (*Memory)(nil)
+	_ Queuer        = (*Memory)(nil)
 )
 
 // NewMemory returns an empty in-memory journal that keeps what ret allows.
@@ -108,6 +109,15 @@ func (m *Memory) Append(ctx context.Context, ev *Event) error {
 	ev.ID, ev.Seq, ev.Time = stored.ID, stored.Seq, stored.Time
 	m.feed.Notify()
 	return nil
+}
+
+// Queue appends ev at once (a memory append does not wait for a disk) and
+// returns a wait that reports nothing more; see [Queuer].
+func (m *Memory) Queue(ctx context.Context, ev *Event) (wait func() error, err error) {
+	if err := m.Append(ctx, ev); err != nil {
+		return nil, err
+	}
+	return func() error { return nil }, nil
 }
 
 // trim drops the events that retention no longer allows. m.mu must be held.

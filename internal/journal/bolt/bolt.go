@@ -43,6 +43,26 @@ type Options struct {
 	// Logger receives reports of records that cannot be decoded (they are
 	// skipped); nil means slog.Default().
 	Logger *slog.Logger
+	// Views are kept in the journal's file and updated in the commit of
+	// every event, so that each always matches the journal up to its last
+	// position (see [View]).
+	Views []View
+}
+
+// View is data kept beside the events in the journal's file, in a bucket
+// of its own, and updated in the same transaction as every append: a
+// crash leaves it exactly as of the last durable event, whatever the
+// journal's retention later removes. The state tree is one.
+type View interface {
+	// Name is the view's bucket. It must not be one of the journal's own
+	// ("meta", "events", "ids").
+	Name() []byte
+	// Apply updates the view for ev (its Seq, ID and Time set), inside
+	// the transaction that appends it; b is the view's bucket. It must
+	// skip the events it does not keep, and fail only when it cannot
+	// write: an error fails the whole commit, and no event of it is
+	// stored.
+	Apply(b *bbolt.Bucket, ev *journal.Event) error
 }
 
 const (
@@ -140,6 +160,7 @@ var (
 	_ journal.Journal       = (*Journal)(nil)
 	_ journal.Checker       = (*Journal)(nil)
 	_ journal.StatsReporter = (*Journal)(nil)
+	_ journal.Queuer        = (*Journal)(nil)
 )
 
 // writeOutcome is how a write to the file went, and when.
@@ -241,7 +262,43 @@ func (j *Journal) load(tx *bbolt.Tx, c *committer) error {
 	c.first = first
 	j.last.Store(last)
 	j.setRetained(first, c.oldest)
+	return j.createViews(tx)
+}
+
+// createViews makes the buckets of the views the file does not have yet.
+// A view added to an existing journal starts empty: it sees the events
+// appended from then on.
+func (j *Journal) createViews(tx *bbolt.Tx) error {
+	for _, v := range j.opts.Views {
+		switch string(v.Name()) {
+		case string(bucketMeta), string(bucketEvents), string(bucketIDs):
+			return fmt.Errorf("journal/bolt: view name %q is the journal's own", v.Name())
+		}
+		if _, err := tx.CreateBucketIfNotExists(v.Name()); err != nil {
+			return fmt.Errorf("journal/bolt: %s: view %s: %w", j.path, v.Name(), err)
+		}
+	}
 	return nil
+}
+
+// ReadView calls fn with view v's bucket and the journal's last position,
+// read in one transaction, so that the view is exactly as of that
+// position. The bucket is valid only during the call.
+func (j *Journal) ReadView(v View, fn func(b *bbolt.Bucket, last uint64) error) error {
+	if j.isClosed() {
+		return journal.ErrClosed
+	}
+	return j.db.View(func(tx *bbolt.Tx) error {
+		b := tx.Bucket(v.Name())
+		if b == nil {
+			return fmt.Errorf("journal/bolt: %s: no view %s (not given to Open)", j.path, v.Name())
+		}
+		var last uint64
+		if lb := tx.Bucket(bucketMeta).Get(metaLast); len(lb) == 8 {
+			last = binary.BigEndian.Uint64(lb)
+		}
+		return fn(b, last)
+	})
 }
 
 // create lays out an empty journal with a new epoch. It refuses a file
@@ -259,6 +316,9 @@ func (j *Journal) create(tx *bbolt.Tx, c *committer) error {
 	}
 	if _, err := tx.CreateBucket(bucketIDs); err != nil {
 		return fmt.Errorf("journal/bolt: %s: create: %w", j.path, err)
+	}
+	if err := j.createViews(tx); err != nil {
+		return err
 	}
 	j.epoch = journal.NewEpoch()
 	j.created = time.Unix(0, time.Now().UnixNano())
@@ -329,41 +389,62 @@ func (j *Journal) Path() string { return j.path }
 // batch, and Append then returns ctx's error. So an error from ctx always
 // means the event was not stored.
 func (j *Journal) Append(ctx context.Context, ev *journal.Event) error {
-	if err := journal.CheckReservedID(ev.ID); err != nil {
+	wait, err := j.Queue(ctx, ev)
+	if err != nil {
 		return err
 	}
+	return wait()
+}
+
+// Queue is Append in two steps: it queues ev for the committer and
+// returns at once, and wait waits for the commit and sets ev's fields as
+// Append does. Events are stored in the order of the Queue calls that
+// returned, so a caller that queues under its own lock fixes the order of
+// its events without holding the lock for a commit (the state tree does).
+// ev must not change until wait returns. The ctx rules are Append's: an
+// event whose ctx has ended by the time its batch is written is dropped,
+// and wait returns ctx's error.
+func (j *Journal) Queue(ctx context.Context, ev *journal.Event) (wait func() error, err error) {
+	if err := journal.CheckReservedID(ev.ID); err != nil {
+		return nil, err
+	}
 	if err := ctx.Err(); err != nil {
-		return err
+		return nil, err
 	}
 	// Encoding here, in the caller's goroutine, spreads the work over the
 	// publishers and leaves the committer only writes to do.
 	r := &request{ctx: ctx, id: ev.ID, buf: encodeEvent(ev), done: make(chan struct{})}
+	if len(j.opts.Views) > 0 {
+		r.ev = ev
+	}
 
 	j.mu.RLock()
 	if j.closed {
 		j.mu.RUnlock()
-		return journal.ErrClosed
+		return nil, journal.ErrClosed
 	}
 	select {
 	case j.reqs <- r:
 	case <-ctx.Done():
 		j.mu.RUnlock()
-		return ctx.Err()
+		return nil, ctx.Err()
 	}
 	j.mu.RUnlock()
 
 	// Once queued, the outcome is a commit away: wait for it rather than
 	// answer "failed" for an event that may be stored anyway (a publisher
 	// retrying would then publish it twice).
-	<-r.done
-	if r.err != nil {
-		return r.err
-	}
-	ev.Seq, ev.Time = r.seq, r.time
-	if ev.ID == "" {
-		ev.ID = journal.FormatID(j.epoch, r.seq)
-	}
-	return nil
+	return func() error {
+		<-r.done
+		if r.err != nil {
+			return r.err
+		}
+		ev.Seq, ev.Time = r.seq, r.time
+		if ev.ID == "" {
+			ev.ID = journal.FormatID(j.epoch, r.seq)
+		}
+		return nil
+	}, nil
 }
 
 func (j *Journal) isClosed() bool {

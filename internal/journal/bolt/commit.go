@@ -27,6 +27,8 @@ type request struct {
 	// buf holds the key (keyLen bytes, written by the committer) then the
 	// encoded record.
 	buf []byte
+	// ev is the event itself, kept only for the journal's views.
+	ev *journal.Event
 
 	// Set by the committer before it closes done.
 	seq  uint64
@@ -195,6 +197,9 @@ func (c *committer) commit(batch []*request) {
 					return err
 				}
 			}
+			if err := c.applyViews(tx, r, now); err != nil {
+				return err
+			}
 			appended++
 		}
 		if appended > 0 {
@@ -249,6 +254,25 @@ func (c *committer) commit(batch []*request) {
 	if age := j.opts.Retention.MaxAge; age > 0 && !c.oldest.IsZero() && !c.trimPending {
 		c.expiry.Reset(c.oldest.Add(age).Sub(now))
 	}
+}
+
+// applyViews updates the journal's views for the event of r, stored at
+// r.seq in the transaction tx.
+func (c *committer) applyViews(tx *bbolt.Tx, r *request, now time.Time) error {
+	if r.ev == nil {
+		return nil
+	}
+	ev := *r.ev
+	ev.Seq, ev.Time = r.seq, now
+	if ev.ID == "" {
+		ev.ID = journal.FormatID(c.j.epoch, r.seq)
+	}
+	for _, v := range c.j.opts.Views {
+		if err := v.Apply(tx.Bucket(v.Name()), &ev); err != nil {
+			return fmt.Errorf("view %s: %w", v.Name(), err)
+		}
+	}
+	return nil
 }
 
 // trim removes, oldest first, the events retention no longer allows, at

@@ -63,6 +63,7 @@ func Run(t *testing.T, f Factory) {
 		{"Reopen", testReopen},
 		{"ReopenRetention", testReopenRetention},
 		{"Stats", testStats},
+		{"QueueOrder", testQueueOrder},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
