@@ -24,12 +24,18 @@ type MintClaims struct {
 	Subject string
 	// TTL sets "exp" to TTL from now; zero means the token never expires.
 	TTL time.Duration
+	// ID becomes the "jti" claim when not empty: what revocation names.
+	ID string
+	// DBRead and DBWrite become the "db" claim's read and write path
+	// grants on the state tree, when either is not empty.
+	DBRead, DBWrite []string
 }
 
 // mintedClaims are the claims of a token made by Mint.
 type mintedClaims struct {
 	jwt.RegisteredClaims
 	Mercure mintedMercure `json:"mercure"`
+	DB      *dbClaim      `json:"db,omitempty"`
 }
 
 type mintedMercure struct {
@@ -60,8 +66,11 @@ func Mint(key Key, c MintClaims) (string, error) {
 	}
 	now := time.Now()
 	claims := mintedClaims{
-		RegisteredClaims: jwt.RegisteredClaims{Subject: c.Subject, IssuedAt: jwt.NewNumericDate(now)},
+		RegisteredClaims: jwt.RegisteredClaims{Subject: c.Subject, ID: c.ID, IssuedAt: jwt.NewNumericDate(now)},
 		Mercure:          mintedMercure{Publish: c.Publish, Subscribe: c.Subscribe, Payload: c.Payload},
+	}
+	if len(c.DBRead) > 0 || len(c.DBWrite) > 0 {
+		claims.DB = &dbClaim{Read: c.DBRead, Write: c.DBWrite}
 	}
 	if c.TTL > 0 {
 		claims.ExpiresAt = jwt.NewNumericDate(now.Add(c.TTL))

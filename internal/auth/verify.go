@@ -2,8 +2,10 @@ package auth
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -29,6 +31,28 @@ type Claims struct {
 	// ExpiresAt is the "exp" claim; zero when the token does not expire.
 	// Subscriptions end at that time.
 	ExpiresAt time.Time
+	// ID is the "jti" claim, by which the token can be revoked.
+	ID string
+	// DBRead and DBWrite are the state tree's path grants of the "db"
+	// claim ({"read": [...], "write": [...]}), as written in the token.
+	DBRead, DBWrite []string
+
+	// payload is the token's claims as JSON, for Map.
+	payload []byte
+}
+
+// Map returns every claim of the token, decoded anew on each call (access
+// rules read them: "auth.token.admin"). It is nil for claims that did not
+// come from a token.
+func (c *Claims) Map() map[string]any {
+	if c == nil || c.payload == nil {
+		return nil
+	}
+	var m map[string]any
+	if json.Unmarshal(c.payload, &m) != nil {
+		return nil
+	}
+	return m
 }
 
 // CanPublish reports whether the claims allow publishing an update with
@@ -82,6 +106,13 @@ type tokenClaims struct {
 	// Namespaced is the claim under the namespaced name Mercure also reads;
 	// as in Mercure, it wins over "mercure".
 	Namespaced *mercureClaim `json:"https://mercure.rocks/"`
+	DB         *dbClaim      `json:"db"`
+}
+
+// dbClaim is the "db" claim: the state tree's path grants.
+type dbClaim struct {
+	Read  []string `json:"read,omitempty"`
+	Write []string `json:"write,omitempty"`
 }
 
 // Verify checks token (the compact JWS, without "Bearer ") and returns its
@@ -112,9 +143,12 @@ func (v *Verifier) Verify(token string) (*Claims, error) {
 		return nil, tokenError(err)
 	}
 
-	c := &Claims{Subject: tc.Subject}
+	c := &Claims{Subject: tc.Subject, ID: tc.ID, payload: payloadOf(token)}
 	if tc.ExpiresAt != nil {
 		c.ExpiresAt = tc.ExpiresAt.Time
+	}
+	if tc.DB != nil {
+		c.DBRead, c.DBWrite = tc.DB.Read, tc.DB.Write
 	}
 	mc := tc.Mercure
 	if tc.Namespaced != nil {
@@ -133,6 +167,17 @@ func (v *Verifier) Verify(token string) (*Claims, error) {
 		c.Payload = mc.Payload
 	}
 	return c, nil
+}
+
+// payloadOf returns the claims JSON of a verified compact JWS.
+func payloadOf(token string) []byte {
+	_, rest, _ := strings.Cut(token, ".")
+	seg, _, _ := strings.Cut(rest, ".")
+	b, err := base64.RawURLEncoding.DecodeString(seg)
+	if err != nil {
+		return nil
+	}
+	return b
 }
 
 // tokenError classifies an error of the JWT library.
