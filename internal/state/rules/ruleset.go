@@ -27,15 +27,17 @@ type node struct {
 type Auth struct {
 	// UID is auth.uid: the token's "sub" claim.
 	UID string
-	// Token is auth.token: all the token's claims, as decoded from JSON
-	// (numbers are float64; they compare with ints, but arithmetic on them
-	// needs int() or double()).
+	// Token is auth.token: all the token's claims, as decoded from JSON.
+	// Numbers are then float64, which compare with ints (level > 2), but
+	// arithmetic mixing them with ints needs int() or double(), as in
+	// int(auth.token.exp) * 1000 > now.
 	Token map[string]any
 }
 
 // CanRead reports whether the rules let a read path: whether some .read
 // rule on the way from the root down to path, path included, is true.
-// now is the rules' now (Unix milliseconds).
+// now is the rules' now (Unix milliseconds). A nil Ruleset allows
+// nothing.
 //
 // Rules are not filters: a read of /users is denied when only
 // /users/alice is readable, since no rule at or above /users grants it.

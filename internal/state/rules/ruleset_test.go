@@ -29,13 +29,15 @@ const testRules = `{
     "level": {".read": "auth.token.level > 2 && auth.token.level == 3"},
     "flag": {".read": "auth.token.flag"},
     "literal": {"$uid": {".read": "auth.uid == '$uid'"}},
-    "js": {"$uid": {".read": "auth.uid === $uid", ".write": "auth.uid !== $uid"}}
+    "js": {"$uid": {".read": "auth.uid === $uid", ".write": "auth.uid !== $uid"}},
+    "exp": {".read": "int(auth.token.exp) * 1000 > now"},
+    "dash": {".read": "auth.token['a-b'] == 'x' ? true : false"}
   }
 }`
 
 var (
-	alice = &Auth{UID: "alice", Token: map[string]any{"sub": "alice", "level": 3.0, "flag": true}}
-	bob   = &Auth{UID: "bob", Token: map[string]any{"sub": "bob", "level": 1.0, "flag": "yes"}}
+	alice = &Auth{UID: "alice", Token: map[string]any{"sub": "alice", "level": 3.0, "flag": true, "exp": 2.0, "a-b": "x"}}
+	bob   = &Auth{UID: "bob", Token: map[string]any{"sub": "bob", "level": 1.0, "flag": "yes", "exp": 0.5}}
 	boss  = &Auth{UID: "boss", Token: map[string]any{"admin": true}}
 	root  = &Auth{UID: "root"}
 	// named is a user whose uid is the text "$uid", for the literal test.
@@ -89,6 +91,10 @@ func TestRulesetCanRead(t *testing.T) {
 		{"$uid in a string literal is not the key", "/literal/alice", alice, false},
 		{"=== is ==", "/js/alice", alice, true},
 		{"=== is ==, false", "/js/alice", bob, false},
+		{"arithmetic on a claim", "/exp", alice, true},
+		{"arithmetic on a claim, false", "/exp", bob, false},
+		{"indexing and ?:", "/dash", alice, true},
+		{"indexing a missing claim", "/dash", bob, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
