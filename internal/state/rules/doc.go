@@ -70,8 +70,11 @@
 // expression naming them does not compile.
 //
 // Every expression is compiled and type-checked by [Parse], and errors
-// name the rule: "rules: /users/$uid/.read: undeclared reference to 'aut'
-// at 1:1". An expression that evaluates to an error — reading a claim the
+// name the rule and the position in it:
+//
+//	rules: /users/$uid/.read: undeclared reference to 'aut' (did you mean 'auth'?) at 1:1
+//
+// An expression that evaluates to an error — reading a claim the
 // token lacks, as in auth.token.admin == true — is false, as it is in
 // Firebase; so is one whose value at run time is not a bool. Evaluation is
 // bounded: a rule that spends more than a fixed budget of CEL cost units

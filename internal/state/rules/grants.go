@@ -25,7 +25,9 @@ type patternKey struct {
 // ParseGrants parses grant patterns. A pattern is "*" or "/" for the whole
 // tree, or a path such as "/devices/{id}/status": keys separated by "/",
 // each a literal key or a variable "{name}" that stands for any one key.
-// A grant on a path covers that path and everything below it.
+// A grant on a path covers that path and everything below it. A literal
+// key is not empty and holds none of what Firebase refuses in a key:
+// ".", "$", "#", "[", "]", "/" and control characters.
 //
 // Variables are wildcards, not bindings: "/users/{uid}" covers every user,
 // whoever holds the token. Access that depends on who asks is what a rules

@@ -27,12 +27,15 @@ const maxDepth = 32
 // ".validate" and ".indexOn" are accepted and ignored; any other key
 // starting with "." is refused, and so are duplicate keys, two $variables
 // at one level, a $variable that reuses the name of one above it, and keys
-// Firebase refuses (see [ParseGrants]).
+// Firebase refuses (see [ParseGrants]); so is nesting deeper than
+// Firebase's 32 levels.
 //
-// Every expression is compiled and type-checked; an error names the rule,
-// as in "rules: /users/$uid/.read: undeclared reference to 'aut' at 1:1",
-// and wraps [ErrInvalidRules]. See the package documentation for the
-// expression language.
+// Every expression is compiled and type-checked. An error names the rule
+// and wraps [ErrInvalidRules]:
+//
+//	rules: /users/$uid/.read: undeclared reference to 'aut' (did you mean 'auth'?) at 1:1
+//
+// See the package documentation for the expression language.
 func Parse(data []byte) (*Ruleset, error) {
 	src, err := stripComments(data)
 	if err != nil {

@@ -31,7 +31,8 @@ const testRules = `{
     "literal": {"$uid": {".read": "auth.uid == '$uid'"}},
     "js": {"$uid": {".read": "auth.uid === $uid", ".write": "auth.uid !== $uid"}},
     "exp": {".read": "int(auth.token.exp) * 1000 > now"},
-    "dash": {".read": "auth.token['a-b'] == 'x' ? true : false"}
+    "dash": {".read": "auth.token['a-b'] == 'x' ? true : false"},
+    "has": {".read": "has(auth.token.admin) // not $uid: a comment\n && auth.uid != ''"}
   }
 }`
 
@@ -95,6 +96,8 @@ func TestRulesetCanRead(t *testing.T) {
 		{"arithmetic on a claim, false", "/exp", bob, false},
 		{"indexing and ?:", "/dash", alice, true},
 		{"indexing a missing claim", "/dash", bob, false},
+		{"has() and a comment", "/has", boss, true},
+		{"has() of a missing claim", "/has", alice, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
