@@ -34,7 +34,7 @@ type Auth struct {
 	Token map[string]any
 }
 
-// CanRead reports whether the rules let a read path: whether some .read
+// CanRead reports whether the rules allow a read of path: whether some .read
 // rule on the way from the root down to path, path included, is true.
 // now is the rules' now (Unix milliseconds). A nil Ruleset allows
 // nothing.
@@ -45,7 +45,7 @@ func (r *Ruleset) CanRead(path []string, a *Auth, now time.Time) bool {
 	return r.allows(path, a, now, (*node).readRule)
 }
 
-// CanWrite reports whether the rules let a write at path: whether some
+// CanWrite reports whether the rules allow a write at path: whether some
 // .write rule on the way from the root down to path, path included, is
 // true. .validate rules are not applied.
 func (r *Ruleset) CanWrite(path []string, a *Auth, now time.Time) bool {
