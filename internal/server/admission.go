@@ -23,8 +23,16 @@ type subscribeRequest struct {
 	lastEventID string
 	address     string // the client's, as limits count it
 	// unlisted: a poll, listed by the server's pollers rather than as a
-	// subscription of its own, and not announced.
+	// subscription of its own, and not announced; or a state stream.
 	unlisted bool
+	// grants, when set, are what the subscription may receive privately
+	// instead of the token's subscribe claim: a state stream's own topics,
+	// once the access rules allowed the read.
+	grants selector.Set
+	// positioned subscribes right after journal position after instead of
+	// from lastEventID (see hub.SubscribeRequest.Positioned).
+	positioned bool
+	after      uint64
 }
 
 // parseSubscribe reads a Mercure subscribe request: its topic selectors,
@@ -58,10 +66,16 @@ func (s *Server) parseSubscribe(r *http.Request, query url.Values) (subscribeReq
 // session through its writer: the push pool, or the server's registry of
 // the sessions it writes otherwise.
 func (s *Server) admit(ctx context.Context, req subscribeRequest) (*session.Session, *httpError) {
+	return s.admitWith(ctx, req, s.release)
+}
+
+// admitWith is admit with the session's release given: it must call
+// s.release.
+func (s *Server) admitWith(ctx context.Context, req subscribeRequest, release func(*session.Session)) (*session.Session, *httpError) {
 	if herr := s.takeConnection(); herr != nil {
 		return nil, herr
 	}
-	sess, herr := s.open(ctx, req, s.release, false)
+	sess, herr := s.open(ctx, req, release, false)
 	if herr != nil {
 		s.streams.Add(-1)
 	}
@@ -96,10 +110,16 @@ func (s *Server) open(ctx context.Context, req subscribeRequest, release func(*s
 		s.refusals.Info("stream refused", "reason", refused.reason, "remote", req.address, "subject", subject)
 		return nil, tooMany(refused)
 	}
-	hreq := hub.SubscribeRequest{Selectors: req.selectors, LastEventID: req.lastEventID, Unlisted: req.unlisted}
+	hreq := hub.SubscribeRequest{
+		Selectors: req.selectors, LastEventID: req.lastEventID, Unlisted: req.unlisted,
+		Positioned: req.positioned, After: req.after,
+	}
 	if req.claims != nil {
 		hreq.Grants = req.claims.Subscribe
 		hreq.Payload = req.claims.Payload
+	}
+	if req.grants != nil {
+		hreq.Grants = req.grants
 	}
 	sub, err := s.cfg.Hub.Subscribe(ctx, hreq)
 	if err != nil {

@@ -30,15 +30,18 @@ func (s *Server) verify(key *auth.Key, token string) (*auth.Claims, error) {
 	if key == nil {
 		return nil, auth.ErrInvalidToken
 	}
-	if c := s.tokens.get(key, token, time.Now()); c != nil {
-		return c, nil
+	claims := s.tokens.get(key, token, time.Now())
+	if claims == nil {
+		v := auth.Verifier{Key: *key}
+		var err error
+		if claims, err = v.Verify(token); err != nil {
+			return nil, err
+		}
+		s.tokens.put(key, token, claims)
 	}
-	v := auth.Verifier{Key: *key}
-	claims, err := v.Verify(token)
-	if err != nil {
-		return nil, err
+	if s.isRevoked(claims.ID) {
+		return nil, errTokenRevoked
 	}
-	s.tokens.put(key, token, claims)
 	return claims, nil
 }
 
@@ -131,6 +134,8 @@ func authError(err error) *httpError {
 		return errorf(http.StatusUnauthorized, "unauthorized")
 	case errors.Is(err, auth.ErrTokenExpired):
 		return errorf(http.StatusUnauthorized, "unauthorized: token expired")
+	case errors.Is(err, errTokenRevoked):
+		return errorf(http.StatusUnauthorized, "unauthorized: token revoked")
 	}
 	return errorf(http.StatusUnauthorized, "unauthorized: invalid token")
 }

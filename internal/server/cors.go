@@ -98,8 +98,14 @@ func (p *corsPolicy) wrap(next http.Handler) http.Handler {
 	})
 }
 
-// preflight answers CORS preflight requests.
+// preflight answers CORS preflight requests for the hub's routes.
 func (p *corsPolicy) preflight() http.Handler {
+	return p.preflightFor("GET, POST, DELETE, OPTIONS", "Authorization, Content-Type, Last-Event-ID, Cache-Control")
+}
+
+// preflightFor answers CORS preflight requests, allowing methods and
+// headers.
+func (p *corsPolicy) preflightFor(methods, headers string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		origin := r.Header.Get("Origin")
 		allowed, credentials := p.check(r, origin)
@@ -109,8 +115,8 @@ func (p *corsPolicy) preflight() http.Handler {
 		}
 		h := w.Header()
 		p.setHeaders(h, origin, credentials)
-		h.Set("Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS")
-		h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, Last-Event-ID, Cache-Control")
+		h.Set("Access-Control-Allow-Methods", methods)
+		h.Set("Access-Control-Allow-Headers", headers)
 		h.Set("Access-Control-Max-Age", "600")
 		w.WriteHeader(http.StatusNoContent)
 	})

@@ -41,6 +41,14 @@ type Limits struct {
 	// in bursts of up to PublishBurst (defaults 20,000/s, 40,000).
 	PublishRate  float64
 	PublishBurst int
+	// DBRate is how many requests per second one caller may make of the
+	// state tree (reads, writes, streams opened), in bursts of up to
+	// DBBurst, as Nest limited each token: a caller is a token's subject,
+	// or the client address without a token; the admin token is not
+	// limited. 0, the default, means no limit (DBBurst defaults to
+	// twice the rate).
+	DBRate  float64
+	DBBurst int
 	// ClientAddressHeader names the header a reverse proxy puts the
 	// client's address in (such as X-Forwarded-For, whose last address is
 	// the one the proxy added). Empty, the default, means the address of
@@ -67,9 +75,10 @@ const (
 	refusedStreamsSubj  = "streams_per_subject"
 	refusedSelectorCost = "selector_cost_per_address"
 	refusedPublishRate  = "publish_rate"
+	refusedDBRate       = "db_rate"
 )
 
-var refusalReasons = []string{refusedConnectRate, refusedStreamsAddr, refusedStreamsSubj, refusedSelectorCost, refusedPublishRate}
+var refusalReasons = []string{refusedConnectRate, refusedStreamsAddr, refusedStreamsSubj, refusedSelectorCost, refusedPublishRate, refusedDBRate}
 
 // clientLimiter keeps the per-client counts behind Limits. An address's
 // entry lives while it has open streams or its connect budget is not
@@ -83,6 +92,7 @@ type clientLimiter struct {
 	addrs      map[string]*addrUse
 	subjects   map[string]int
 	publishers map[string]*rate.Limiter
+	dbCallers  map[string]*rate.Limiter
 }
 
 type addrUse struct {
@@ -184,25 +194,44 @@ func (c *clientLimiter) allowPublish(token string) *refusal {
 	if !limited(c.lim.PublishRate) {
 		return nil
 	}
+	return c.take(&c.publishers, token, c.lim.PublishRate, c.lim.PublishBurst, refusedPublishRate)
+}
+
+// allowDB takes one state tree request from caller's budget.
+func (c *clientLimiter) allowDB(caller string) *refusal {
+	if c.lim.DBRate <= 0 {
+		return nil
+	}
+	return c.take(&c.dbCallers, caller, c.lim.DBRate, cmp.Or(c.lim.DBBurst, int(2*c.lim.DBRate)), refusedDBRate)
+}
+
+// take takes one from key's token bucket in *buckets, made at rate r
+// with burst when key has none; the refusal says why, and for how long.
+// The buckets are bounded: past 10,000, the full ones (whose owners
+// have been quiet) are dropped.
+func (c *clientLimiter) take(buckets *map[string]*rate.Limiter, key string, r float64, burst int, reason string) *refusal {
 	now := c.now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	l := c.publishers[token]
+	if *buckets == nil {
+		*buckets = make(map[string]*rate.Limiter)
+	}
+	l := (*buckets)[key]
 	if l == nil {
-		if len(c.publishers) >= 10000 {
-			for t, l := range c.publishers {
+		if len(*buckets) >= 10000 {
+			for k, l := range *buckets {
 				if l.TokensAt(now) >= float64(l.Burst()) {
-					delete(c.publishers, t)
+					delete(*buckets, k)
 				}
 			}
 		}
-		l = newLimiter(c.lim.PublishRate, c.lim.PublishBurst)
-		c.publishers[token] = l
+		l = newLimiter(r, burst)
+		(*buckets)[key] = l
 	}
-	if r := l.ReserveN(now, 1); !r.OK() || r.DelayFrom(now) > 0 {
-		delay := r.DelayFrom(now)
-		r.CancelAt(now)
-		return &refusal{refusedPublishRate, delay}
+	if res := l.ReserveN(now, 1); !res.OK() || res.DelayFrom(now) > 0 {
+		delay := res.DelayFrom(now)
+		res.CancelAt(now)
+		return &refusal{reason, delay}
 	}
 	return nil
 }

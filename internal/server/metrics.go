@@ -26,6 +26,7 @@ const (
 	transportSSE       = "sse"
 	transportPoll      = "poll"
 	transportWebSocket = "websocket"
+	transportDB        = "db"
 )
 
 // The values of the via label of publishes: what carried the update.
@@ -98,7 +99,7 @@ type serverMetrics struct {
 	// (responses[2] is 2xx), when their handler returns.
 	responses [6]prometheus.Counter
 
-	sse, poll, websocket transportMetrics
+	sse, poll, websocket, db transportMetrics
 }
 
 // transportMetrics are one transport's instruments, resolved once so that
@@ -159,6 +160,7 @@ func newServerMetrics(reg prometheus.Registerer, s *Server) *serverMetrics {
 		{transportSSE, &m.sse, []string{closedClientGone, closedSlowConsumer, closedTokenExpired, closedLifetime, closedDraining, closedWriteError}},
 		{transportPoll, &m.poll, []string{closedAnswered, closedClientGone, closedDraining}},
 		{transportWebSocket, &m.websocket, []string{closedClientGone, closedSlowConsumer, closedTokenExpired, closedLifetime, closedDraining, closedProtocol, closedWriteError}},
+		{transportDB, &m.db, []string{closedClientGone, closedSlowConsumer, closedTokenExpired, closedLifetime, closedDraining, closedWriteError}},
 	} {
 		*t.m = transportMetrics{
 			open: open.WithLabelValues(t.name), opened: opened.WithLabelValues(t.name),

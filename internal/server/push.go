@@ -1,12 +1,16 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"net"
 	"net/http"
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/heraldhub/herald/internal/push"
+	"github.com/heraldhub/herald/internal/session"
 
 	"github.com/heraldhub/herald/sse"
 )
@@ -28,13 +32,31 @@ func (s *Server) canPush(w http.ResponseWriter, r *http.Request) bool {
 	return ok
 }
 
+// streamStart is how a stream begins, whichever writer serves it: the
+// session's transport as both writers take it, its instruments, and the
+// first bytes to send after the response head (the opening block and the
+// replay of SSE; the first put of a state stream), written through write
+// after buf.
+type streamStart struct {
+	sess    *session.Session
+	source  meteredSource
+	metrics *transportMetrics
+	first   func(ctx context.Context, buf []byte, write func([]byte) error) error
+}
+
+// meteredSource is a stream's transport: what the writers take, counting
+// what they write.
+type meteredSource interface {
+	push.Source
+	push.Meter
+}
+
 // startPush turns the request into a push stream: it hijacks the
-// connection, writes the head, the opening block and the replay, then
-// hands the connection to the push pool, which releases the session when
-// the connection closes.
-func (s *Server) startPush(w http.ResponseWriter, r *http.Request, stream *sseStream) {
-	sess := stream.sess
-	sse.SetHeaders(w.Header())
+// connection, writes the head and the stream's first bytes, then hands
+// the connection to the push pool, which releases the session when the
+// connection closes. The caller has set the response headers.
+func (s *Server) startPush(w http.ResponseWriter, r *http.Request, st streamStart) {
+	sess := st.sess
 	tcp, err := hijack(w)
 	if err != nil {
 		s.log.Debug("stream ended", "subscriber", sess.Sub.ID(), "reason", err)
@@ -42,30 +64,53 @@ func (s *Server) startPush(w http.ResponseWriter, r *http.Request, stream *sseSt
 		return
 	}
 	hijackedStatus(w, http.StatusOK)
-	s.metrics.sse.opens()
+	st.metrics.opens()
 	buf := appendResponseHead(make([]byte, 0, 512), r.Proto, w.Header())
-	buf = s.opening(buf, sess)
 	write := func(b []byte) error {
 		if err := s.writeBlocking(tcp, b); err != nil {
 			return err
 		}
-		stream.Sent(len(b))
+		st.source.Sent(len(b))
 		return nil
 	}
-	if err := replay(r.Context(), sess.Sub, buf, write); err != nil {
+	if err := st.first(r.Context(), buf, write); err != nil {
 		_ = tcp.Close()
 		s.log.Debug("stream ended", "subscriber", sess.Sub.ID(), "reason", err)
-		s.metrics.sse.closes(err)
+		st.metrics.closes(err)
 		sess.Release(err)
 		return
 	}
-	c, err := s.push.Add(tcp, stream)
+	c, err := s.push.Add(tcp, st.source)
 	if err != nil {
 		return // the pool closed the connection and told the stream
 	}
 	sess.SetWriter(c)
 	// Frames may have queued, or the session ended, before the wake was set.
 	c.Wake()
+}
+
+// serveStream writes the stream from the handler's goroutine (HTTP/2,
+// TLS, or push streams turned off) until it ends, and says why and
+// whether it had opened. The caller releases the session.
+func (s *Server) serveStream(w http.ResponseWriter, r *http.Request, st streamStart) (opened bool, err error) {
+	if err := s.sessions.Add(st.sess); err != nil {
+		writeError(w, unavailable("server shutting down", 1))
+		return false, err
+	}
+	sw := sse.NewWriter(w)
+	sw.SetWriteTimeout(s.cfg.WriteTimeout)
+	write := func(b []byte) error {
+		if err := sw.Write(b); err != nil {
+			return err
+		}
+		st.source.Sent(len(b))
+		return nil
+	}
+	st.metrics.opens()
+	if err := st.first(r.Context(), nil, write); err != nil {
+		return true, err
+	}
+	return true, push.Stream(r.Context(), sw, st.source, push.StreamConfig{Heartbeat: s.cfg.Heartbeat, Clock: s.cfg.Clock})
 }
 
 // writeBlocking writes b to a hijacked connection within the write timeout.

@@ -1,6 +1,9 @@
 package server
 
-import "net/http"
+import (
+	"net/http"
+	"strings"
+)
 
 // hubPath is the Mercure hub's well-known URL path.
 const hubPath = "/.well-known/mercure"
@@ -28,7 +31,18 @@ func (s *Server) routes() *http.ServeMux {
 		mux.Handle("GET /metrics", s.MetricsHandler())
 	}
 
-	if s.cfg.Index != nil {
+	if s.cfg.State != nil {
+		db := s.cors.wrap(s.handleDB())
+		root := strings.TrimSuffix(s.cfg.DBPrefix, "/")
+		for _, m := range []string{"GET", "PUT", "PATCH", "POST", "DELETE", "OPTIONS"} {
+			mux.Handle(m+" "+root+"/", db)
+			if root != "" {
+				mux.Handle(m+" "+root, db)
+			}
+		}
+		mux.Handle("POST "+revokePath, s.handleRevoke())
+	}
+	if s.cfg.Index != nil && (s.cfg.State == nil || s.cfg.DBPrefix != "/") {
 		mux.Handle("GET /", s.cfg.Index)
 	}
 	return mux

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/heraldhub/herald/internal/state"
+	"github.com/heraldhub/herald/internal/state/rules"
 	"log/slog"
 	"net/http"
 	"runtime"
@@ -113,6 +115,21 @@ type Config struct {
 	// request ID that is also sent back as X-Request-ID (the client's own,
 	// when it sends a short one of safe characters). Off, it costs nothing.
 	AccessLog bool
+
+	// State is the JSON state tree served under DBPrefix (the Firebase
+	// Realtime Database REST API and its streams); nil serves none.
+	State *state.Store
+	// DBPrefix is the URL path of the tree's root (default "/db"). "/"
+	// serves it at the server's root, as Firebase clients address it,
+	// for URLs ending in .json; Herald's own routes keep theirs.
+	DBPrefix string
+	// DBAdminToken, when set, is a bearer token that may read and write
+	// everything: how the Firebase Admin SDKs authenticate to an emulator
+	// (they send "owner").
+	DBAdminToken string
+	// DBAccess decides who may read and write where (default: the grants
+	// of each token's db claim; see rules.Access).
+	DBAccess *rules.Access
 }
 
 func (c *Config) setDefaults() {
@@ -149,6 +166,12 @@ func (c *Config) setDefaults() {
 	if c.PushWorkers == 0 {
 		c.PushWorkers = max(1, runtime.GOMAXPROCS(0)/2)
 	}
+	if c.DBPrefix == "" {
+		c.DBPrefix = DefaultDBPrefix
+	}
+	if c.DBAccess == nil {
+		c.DBAccess = rules.NewAccess(nil)
+	}
 }
 
 // DefaultMaxSelectorCost is [Config.MaxSelectorCost]'s default: room for
@@ -181,6 +204,9 @@ type Server struct {
 	releaseSub func(*session.Session)
 	draining   chan struct{} // closed by Drain: streams end so clients reconnect elsewhere
 	drainOne   sync.Once
+
+	dbFrames  dbFrameCache // state streams' frames of recent writes
+	dbStreams dbStreamSet  // open state streams
 }
 
 // New returns a server for cfg.
@@ -240,6 +266,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		// section 6.1 asks of a server that does not reject it: nothing
 		// after the body is ever read as a request.
 		w.Header().Set("Connection", "close")
+	}
+	if s.cfg.State != nil && uncleanDBPath(s.cfg.DBPrefix, r.URL.EscapedPath()) {
+		// The mux would redirect it to its cleaned form; a tree path
+		// with . or .. is an error, as Firebase answers it.
+		writeDBError(w, errorf(http.StatusBadRequest, "Invalid path: it must not hold . or .. segments or empty keys."))
+		return
 	}
 	s.mux.ServeHTTP(w, r)
 }

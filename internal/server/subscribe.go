@@ -7,7 +7,6 @@ import (
 
 	"github.com/heraldhub/herald/internal/hub"
 	"github.com/heraldhub/herald/internal/journal"
-	"github.com/heraldhub/herald/internal/push"
 	"github.com/heraldhub/herald/internal/session"
 	"github.com/heraldhub/herald/sse"
 )
@@ -25,6 +24,9 @@ func sseFrame(ev *journal.Event) []byte {
 	frame, _ := sse.Event{ID: ev.ID, Type: ev.Type, Data: ev.Data, Retry: ev.Retry}.MarshalText()
 	return frame
 }
+
+// sseFrameOf is the SSE frame of a message.
+func sseFrameOf(m *hub.Message) []byte { return m.Frame(sseFormat) }
 
 // heartbeatFrame is the keep-alive comment: the smallest frame a client
 // ignores, enough to detect a dead connection and keep proxies from
@@ -67,17 +69,15 @@ func (s *Server) handleSubscribe() http.Handler {
 			return
 		}
 		w.Header().Set("Last-Event-ID", responseLastEventID(req.lastEventID, sess.Sub))
-		stream := &sseStream{srv: s, sess: sess}
-		if s.canPush(w, r) {
-			s.startPush(w, r, stream)
-			return
+		sse.SetHeaders(w.Header())
+		st := streamStart{
+			sess: sess, source: &sseStream{srv: s, sess: sess}, metrics: &s.metrics.sse,
+			first: func(ctx context.Context, buf []byte, write func([]byte) error) error {
+				// The opening block also flushes the headers.
+				return replay(ctx, sess.Sub, s.opening(buf, sess), sseFrameOf, write)
+			},
 		}
-		opened, err := s.serveStream(w, r, stream)
-		s.log.Debug("stream ended", "subscriber", sess.Sub.ID(), "reason", err)
-		if opened {
-			s.metrics.sse.closes(err)
-		}
-		sess.Release(err)
+		s.runStream(w, r, st)
 	})
 }
 
@@ -134,40 +134,27 @@ func (s *Server) opening(dst []byte, sess *session.Session) []byte {
 	return out
 }
 
-// serveStream writes the stream from the handler's goroutine (HTTP/2,
-// TLS, or push streams turned off) until it ends, and says why and
-// whether it had opened.
-func (s *Server) serveStream(w http.ResponseWriter, r *http.Request, stream *sseStream) (opened bool, err error) {
-	if err := s.sessions.Add(stream.sess); err != nil {
-		writeError(w, unavailable("server shutting down", 1))
-		return false, err
+// runStream serves a stream with the push pool where it can, else from
+// the handler's goroutine.
+func (s *Server) runStream(w http.ResponseWriter, r *http.Request, st streamStart) {
+	if s.canPush(w, r) {
+		s.startPush(w, r, st)
+		return
 	}
-	sw := sse.NewWriter(w)
-	sw.SetWriteTimeout(s.cfg.WriteTimeout)
-	write := func(b []byte) error {
-		if err := sw.Write(b); err != nil {
-			return err
-		}
-		stream.Sent(len(b))
-		return nil
+	opened, err := s.serveStream(w, r, st)
+	s.log.Debug("stream ended", "subscriber", st.sess.Sub.ID(), "reason", err)
+	if opened {
+		st.metrics.closes(err)
 	}
-	// The opening block also flushes the headers.
-	if err := write(s.opening(nil, stream.sess)); err != nil {
-		return false, err
-	}
-	s.metrics.sse.opens()
-	if err := replay(r.Context(), stream.sess.Sub, nil, write); err != nil {
-		return true, err
-	}
-	return true, push.Stream(r.Context(), sw, stream, push.StreamConfig{Heartbeat: s.cfg.Heartbeat, Clock: s.cfg.Clock})
+	st.sess.Release(err)
 }
 
 // replay writes what the subscription is due from the journal after buf
-// (the stream's first bytes, if any), gathered into writes of about
-// replayChunk bytes.
-func replay(ctx context.Context, sub *hub.Subscription, buf []byte, write func([]byte) error) error {
+// (the stream's first bytes, if any), each event as frame makes it (nil:
+// none), gathered into writes of about replayChunk bytes.
+func replay(ctx context.Context, sub *hub.Subscription, buf []byte, frame func(*hub.Message) []byte, write func([]byte) error) error {
 	err := sub.Replay(ctx, func(m *hub.Message) error {
-		buf = append(buf, m.Frame(sseFormat)...)
+		buf = append(buf, frame(m)...)
 		if len(buf) < replayChunk {
 			return nil
 		}

@@ -1,0 +1,420 @@
+package server_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/heraldhub/herald/internal/auth"
+	"github.com/heraldhub/herald/internal/journal"
+	"github.com/heraldhub/herald/internal/state"
+	"github.com/heraldhub/herald/internal/state/rules"
+	"github.com/heraldhub/herald/sse"
+)
+
+const adminToken = "admin-secret"
+
+// dbEnv is a hub with the state tree.
+type dbEnv struct {
+	*hubEnv
+	store *state.Store
+	db    string // the tree's root URL
+}
+
+func newDBEnv(t testing.TB, opts ...option) *dbEnv {
+	t.Helper()
+	j := journal.NewMemory(journal.Retention{})
+	store, err := state.Open(state.Config{Journal: j}, state.Loaded{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	withState := func(c *serverConfig, _ *hubConfig) {
+		c.State, c.DBAdminToken = store, adminToken
+	}
+	e := newEnvWithJournal(t, j, append([]option{withState}, opts...)...)
+	return &dbEnv{hubEnv: e, store: store, db: e.ts.URL + "/db"}
+}
+
+// do sends a request to the tree with the token (admin when empty) and
+// returns the status, the body and the headers.
+func (e *dbEnv) do(method, path, body, token string, header ...string) (int, string, http.Header) {
+	e.t.Helper()
+	req, err := http.NewRequest(method, e.db+path, strings.NewReader(body))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if token == "" {
+		token = adminToken
+	}
+	if token != "-" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, strings.TrimSpace(string(b)), resp.Header
+}
+
+// must sends a request that must answer want.
+func (e *dbEnv) must(want int, method, path, body string, header ...string) string {
+	e.t.Helper()
+	status, got, _ := e.do(method, path, body, "", header...)
+	if status != want {
+		e.t.Fatalf("%s %s %s: %d %s, want %d", method, path, body, status, got, want)
+	}
+	return got
+}
+
+func TestDBRest(t *testing.T) {
+	e := newDBEnv(t)
+	if got := e.must(200, "PUT", "/users/alice.json", `{"name":"Alice","tags":["a","b"],"age":30}`); got != `{"age":30,"name":"Alice","tags":["a","b"]}` {
+		t.Fatalf("PUT answered %s", got)
+	}
+	if got := e.must(200, "GET", "/users.json", ""); got != `{"alice":{"age":30,"name":"Alice","tags":["a","b"]}}` {
+		t.Fatalf("GET %s", got)
+	}
+	// Nest's URLs had no .json.
+	if got := e.must(200, "GET", "/users/alice/name", ""); got != `"Alice"` {
+		t.Fatalf("GET without .json: %s", got)
+	}
+	e.must(200, "PATCH", "/users.json", `{"alice/age":31,"bob":{"name":"Bob"},"carol":null}`)
+	if got := e.must(200, "GET", "/users.json?shallow=true", ""); got != `{"alice":true,"bob":true}` {
+		t.Fatalf("shallow: %s", got)
+	}
+	var pushed struct{ Name string }
+	if err := json.Unmarshal([]byte(e.must(200, "POST", "/msgs.json", `{"t":{".sv":"timestamp"}}`)), &pushed); err != nil || len(pushed.Name) != 20 {
+		t.Fatalf("POST: %+v %v", pushed, err)
+	}
+	e.must(204, "PUT", "/silent.json?print=silent", `1`)
+	e.must(200, "POST", "/users/bob.json", `"x"`, "X-HTTP-Method-Override", "DELETE")
+	if got := e.must(200, "GET", "/users/bob.json", ""); got != "null" {
+		t.Fatalf("after an overridden DELETE: %s", got)
+	}
+	if got := e.must(200, "GET", "/users.json?print=pretty", ""); !strings.Contains(got, "\n") {
+		t.Fatalf("print=pretty: %q", got)
+	}
+	if got := e.must(200, "GET", `/users.json?orderBy="$key"&limitToFirst=1`, ""); !strings.HasPrefix(got, `{"alice"`) {
+		t.Fatalf("query: %s", got)
+	}
+	if got := e.must(200, "DELETE", "/msgs.json", ""); got != "null" {
+		t.Fatalf("DELETE answered %s", got)
+	}
+}
+
+// TestDBConditional: ETags as the Firebase REST API and the Admin SDK's
+// transactions use them.
+func TestDBConditional(t *testing.T) {
+	e := newDBEnv(t)
+	_, _, h := e.do("GET", "/n.json", "", "", "X-Firebase-ETag", "true")
+	absent := h.Get("ETag")
+	if absent == "" {
+		t.Fatal("no ETag for an absent value")
+	}
+	e.must(200, "PUT", "/n.json", `1`, "If-Match", absent)
+	status, body, h := e.do("PUT", "/n.json", `2`, "", "If-Match", absent)
+	if status != 412 || body != "1" || h.Get("ETag") == "" || h.Get("ETag") == absent {
+		t.Fatalf("stale If-Match: %d %s ETag %q", status, body, h.Get("ETag"))
+	}
+	current := h.Get("ETag")
+	e.must(304, "GET", "/n.json", "", "If-None-Match", current)
+	_, _, h2 := e.do("GET", "/n.json", "", "", "If-None-Match", "other")
+	if h2.Get("ETag") != current {
+		t.Fatalf("If-None-Match that does not match: ETag %q, want %q", h2.Get("ETag"), current)
+	}
+	e.must(200, "PUT", "/n.json", `2`, "If-Match", current)
+}
+
+// TestDBBadInput: every malformed request is refused with Firebase's
+// error shape, and the tree is left as it was.
+func TestDBBadInput(t *testing.T) {
+	e := newDBEnv(t)
+	e.must(200, "PUT", "/.json", `{"keep":{"a":1}}`)
+	for _, c := range []struct {
+		method, path, body string
+		status             int
+	}{
+		{"PUT", "/keep.json", `{"a.b":1}`, 400},
+		{"PUT", "/keep.json", `{"a":`, 400},
+		{"PUT", "/keep.json", `{"a":1} x`, 400},
+		{"PATCH", "/keep.json", `{"a":1,"b$":2}`, 400},
+		{"PATCH", "/keep.json", `{"a":1,"a/b":2}`, 400},
+		{"PATCH", "/keep.json", `[1]`, 400},
+		{"PUT", "/keep/a%2Fb.json", `1`, 400},
+		{"PUT", "/keep/../x.json", `1`, 400},
+		{"PUT", "/keep/" + strings.Repeat("k/", 33) + "x.json", `1`, 400},
+		{"PUT", "/keep.json", strings.Repeat("[", 100) + strings.Repeat("]", 100), 400},
+		{"GET", `/keep.json?orderBy=$key`, ``, 400},
+		{"GET", `/keep.json?limitToFirst=1`, ``, 400},
+		{"GET", `/keep.json?orderBy="$key"&limitToFirst=-1`, ``, 400},
+		{"GET", `/keep.json?shallow=true&orderBy="$key"`, ``, 400},
+		{"PUT", "/keep.json", `1`, 412},
+		{"POST", "/keep.json?ns=no/such", `1`, 400},
+		{"PUT", "/keep.json", `1`, 405},
+	} {
+		header := []string{}
+		switch {
+		case c.status == 412:
+			header = []string{"If-Match", "garbage"}
+		case c.status == 405:
+			header = []string{"X-HTTP-Method-Override", "TRACE"}
+			c.method = "POST"
+		}
+		status, body, h := e.do(c.method, c.path, c.body, "", header...)
+		want := c.status
+		if want == 405 {
+			want = 400 // an override that is not a method the tree has
+		}
+		if status != want {
+			t.Errorf("%s %s %.40s: %d %s, want %d", c.method, c.path, c.body, status, body, want)
+			continue
+		}
+		if want != 412 {
+			var msg struct{ Error string }
+			if json.Unmarshal([]byte(body), &msg) != nil || msg.Error == "" || !strings.HasPrefix(h.Get("Content-Type"), "application/json") {
+				t.Errorf("%s %s: body %q is not {\"error\": ...}", c.method, c.path, body)
+			}
+		}
+	}
+	if got := e.must(200, "GET", "/.json", ""); got != `{"keep":{"a":1}}` {
+		t.Fatalf("the tree changed: %s", got)
+	}
+	status, _, _ := e.do("PUT", "/big.json", `"`+strings.Repeat("x", 17<<20)+`"`, "")
+	if status != http.StatusRequestEntityTooLarge {
+		t.Fatalf("a 17 MiB write: %d, want 413", status)
+	}
+}
+
+// TestDBAccess: a token's db claim grants paths; the rest is denied, as
+// is everything to a caller without a token, and the system database to
+// all but the admin.
+func TestDBAccess(t *testing.T) {
+	e := newDBEnv(t)
+	alice := e.token(auth.MintClaims{Subject: "alice", DBRead: []string{"/users/{uid}/public", "/users/alice"}, DBWrite: []string{"/users/alice"}})
+	e.must(200, "PUT", "/users/bob/public.json", `"hi"`)
+	for _, c := range []struct {
+		method, path, token string
+		status              int
+	}{
+		{"PUT", "/users/alice/x.json", alice, 200},
+		{"GET", "/users/alice.json", alice, 200},
+		{"GET", "/users/bob/public.json", alice, 200},
+		{"GET", "/users/bob.json", alice, 401},
+		{"PUT", "/users/bob/public.json", alice, 401},
+		{"PATCH", "/users.json", alice, 401},
+		{"GET", "/users/alice.json", "-", 401},
+		{"GET", "/users/alice.json", "not-a-token", 401},
+		{"GET", "/x.json?ns=_herald", alice, 401},
+		{"GET", "/x.json?ns=_herald", adminToken, 200},
+	} {
+		body := ""
+		if c.method != "GET" {
+			body = `{"y":1}`
+		}
+		if status, got, _ := e.do(c.method, c.path, body, c.token); status != c.status {
+			t.Errorf("%s %s as %.10s: %d %s, want %d", c.method, c.path, c.token, status, got, c.status)
+		}
+	}
+	// A multi-path update needs every path it writes.
+	status, _, _ := e.do("PATCH", "/users.json", `{"alice/y":2,"bob/y":2}`, alice)
+	if status != 401 {
+		t.Fatalf("an update reaching outside the grant: %d", status)
+	}
+	if got := e.must(200, "GET", "/users/alice/y.json", ""); got != "null" {
+		t.Fatalf("a refused update wrote: y = %s", got)
+	}
+}
+
+// dbStream is a state stream under test.
+func (e *dbEnv) stream(t *testing.T, path, token string, header ...string) *stream {
+	t.Helper()
+	h := http.Header{"Accept": {"text/event-stream"}}
+	if token != "-" {
+		h.Set("Authorization", "Bearer "+cmpOr(token, adminToken))
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		h.Set(header[i], header[i+1])
+	}
+	saved := e.url
+	e.url = e.db + path
+	defer func() { e.url = saved }()
+	s, status, body := e.trySubscribe("", h)
+	if status != http.StatusOK {
+		t.Fatalf("stream %s: %d %s", path, status, body)
+	}
+	return s
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// expect reads the next event and checks its type and data.
+func expect(t *testing.T, s *stream, typ, data string) sse.Event {
+	t.Helper()
+	ev := s.next(t)
+	if ev.Type != typ || string(ev.Data) != data {
+		t.Fatalf("got %s %s, want %s %s", ev.Type, ev.Data, typ, data)
+	}
+	return ev
+}
+
+func TestDBStream(t *testing.T) {
+	inModes(t, func(t *testing.T, mode option) {
+		e := newDBEnv(t, mode)
+		e.must(200, "PUT", "/home.json", `{"temp":20,"door":{"open":false}}`)
+		s := e.stream(t, "/home.json", "")
+		first := expect(t, s, "put", `{"path":"/","data":{"door":{"open":false},"temp":20}}`)
+		if first.ID == "" {
+			t.Fatal("the first put has no id")
+		}
+		e.must(200, "PUT", "/home/temp.json", `21`)
+		afterTemp := expect(t, s, "put", `{"path":"/temp","data":21}`)
+		e.must(200, "PATCH", "/home/door.json", `{"open":true,"by":"bob"}`)
+		expect(t, s, "patch", `{"path":"/door","data":{"by":"bob","open":true}}`)
+		e.must(200, "PUT", "/elsewhere.json", `1`) // not seen
+		e.must(200, "PATCH", "/.json", `{"home/temp":22,"other":1}`)
+		expect(t, s, "patch", `{"path":"/","data":{"temp":22}}`)
+		e.must(200, "PUT", "/.json", `{"home":{"temp":5}}`)
+		expect(t, s, "put", `{"path":"/","data":{"temp":5}}`)
+		e.must(200, "DELETE", "/.json", ``)
+		last := expect(t, s, "put", `{"path":"/","data":null}`)
+		s.close()
+
+		// Resume: only the writes after the client's last event.
+		r := e.stream(t, "/home.json", "", "Last-Event-ID", afterTemp.ID)
+		expect(t, r, "patch", `{"path":"/door","data":{"by":"bob","open":true}}`)
+		expect(t, r, "patch", `{"path":"/","data":{"temp":22}}`)
+		expect(t, r, "put", `{"path":"/","data":{"temp":5}}`)
+		if ev := expect(t, r, "put", `{"path":"/","data":null}`); ev.ID != last.ID {
+			t.Fatalf("resumed id %q, want %q", ev.ID, last.ID)
+		}
+		// An ID the journal does not know: a fresh put of the whole value.
+		u := e.stream(t, "/home.json", "", "Last-Event-ID", "urn:herald:nope:9")
+		expect(t, u, "put", `{"path":"/","data":null}`)
+	})
+}
+
+// TestDBStreamConsistent: a stream opened while writers write sees, after
+// its first put, every later write once and in order: the counter's
+// values follow each other with no gap and no repeat.
+func TestDBStreamConsistent(t *testing.T) {
+	e := newDBEnv(t)
+	const writes = 300
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for range writes / 4 {
+				e.must(204, "PUT", "/n.json?print=silent", `{".sv":{"increment":1}}`)
+			}
+		})
+	}
+	time.Sleep(5 * time.Millisecond)
+	s := e.stream(t, "/n.json", "")
+	var first struct{ Data json.Number }
+	if err := json.Unmarshal(s.next(t).Data, &first); err != nil {
+		t.Fatal(err)
+	}
+	n, _ := first.Data.Int64()
+	for n < writes {
+		var ev struct{ Path, Data string }
+		raw := s.next(t).Data
+		var p struct {
+			Path string
+			Data int64
+		}
+		if err := json.Unmarshal(raw, &p); err != nil || p.Path != "/" || p.Data != n+1 {
+			t.Fatalf("after %d: got %s (%v)", n, raw, ev)
+		}
+		n = p.Data
+	}
+	wg.Wait()
+}
+
+// TestDBStreamEnds: Firebase's last events — auth_revoked when the token
+// expires or is revoked, cancel when the rules stop allowing the read —
+// and keep-alive while idle.
+func TestDBStreamEnds(t *testing.T) {
+	allow, err := rules.Parse([]byte(`{"rules": {"open": {".read": true}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	access := rules.NewAccess(allow)
+	e := newDBEnv(t, func(c *serverConfig, _ *hubConfig) { c.DBAccess, c.Heartbeat = access, 50*time.Millisecond })
+
+	anon := e.stream(t, "/open.json", "-")
+	expect(t, anon, "put", `{"path":"/","data":null}`)
+	expect(t, anon, "keep-alive", `null`)
+
+	tok := e.token(auth.MintClaims{Subject: "a", ID: "tok-1", DBRead: []string{"/mine"}})
+	revoked := e.stream(t, "/mine.json", tok)
+	expect(t, revoked, "put", `{"path":"/","data":null}`)
+	req, _ := http.NewRequest("POST", e.ts.URL+"/.well-known/herald/revoke", strings.NewReader("jti=tok-1"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != 204 {
+		t.Fatalf("revoke: %v %v", resp.StatusCode, err)
+	}
+	for ev := revoked.next(t); ev.Type != "auth_revoked"; ev = revoked.next(t) {
+		if ev.Type != "keep-alive" {
+			t.Fatalf("before auth_revoked: %s %s", ev.Type, ev.Data)
+		}
+	}
+	revoked.ended(t)
+	if status, body, _ := e.do("GET", "/mine.json", "", tok); status != 401 || !strings.Contains(body, "revoked") {
+		t.Fatalf("a revoked token: %d %s", status, body)
+	}
+
+	expiring := e.token(auth.MintClaims{Subject: "b", DBRead: []string{"/mine"}, TTL: time.Second})
+	exp := e.stream(t, "/mine.json", expiring)
+	expect(t, exp, "put", `{"path":"/","data":null}`)
+	for ev := exp.next(t); ev.Type != "auth_revoked"; ev = exp.next(t) {
+		if ev.Type != "keep-alive" {
+			t.Fatalf("before auth_revoked: %s %s", ev.Type, ev.Data)
+		}
+	}
+	exp.ended(t)
+
+	deny, _ := rules.Parse([]byte(`{"rules": {}}`))
+	access.Set(deny)
+	e.srv.RecheckStreams()
+	for ev := anon.next(t); ev.Type != "cancel"; ev = anon.next(t) {
+		if ev.Type != "keep-alive" {
+			t.Fatalf("before cancel: %s %s", ev.Type, ev.Data)
+		}
+	}
+	anon.ended(t)
+}
+
+// TestDBRateLimit: past its rate a caller gets 429 with a Retry-After.
+func TestDBRateLimit(t *testing.T) {
+	e := newDBEnv(t, func(c *serverConfig, _ *hubConfig) { c.Limits.DBRate, c.Limits.DBBurst = 1, 2 })
+	tok := e.token(auth.MintClaims{Subject: "c", DBRead: []string{"/"}})
+	for i := range 3 {
+		status, body, h := e.do("GET", "/x.json", "", tok)
+		want := 200
+		if i == 2 {
+			want = 429
+		}
+		if status != want || want == 429 && h.Get("Retry-After") == "" {
+			t.Fatalf("request %d: %d %s (Retry-After %q), want %d", i, status, body, h.Get("Retry-After"), want)
+		}
+	}
+	e.must(200, "GET", "/x.json", "") // the admin is not limited
+	_ = fmt.Sprint()
+}
