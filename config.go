@@ -4,11 +4,13 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/heraldhub/herald/internal/auth"
 	"github.com/heraldhub/herald/internal/hub"
 	"github.com/heraldhub/herald/internal/server"
+	"github.com/heraldhub/herald/internal/state/tree"
 )
 
 // Config configures a [Hub]. The zero value works: events are kept in
@@ -48,8 +50,37 @@ type Config struct {
 	// subscribers come and go, and serves the subscriptions API.
 	SubscriptionEvents bool
 
+	// DB configures the JSON state tree: the Firebase Realtime
+	// Database–compatible REST API and its streams, on by default.
+	DB DB
+
 	// Logger receives the hub's logs (default slog.Default()).
 	Logger *slog.Logger
+}
+
+// DB configures the state tree. The zero value serves it at /db, where
+// each token's db claim grants reads and writes by path.
+type DB struct {
+	// Disabled turns the state tree off.
+	Disabled bool
+	// Prefix is the URL path of the tree's root (default "/db"); "/"
+	// serves it at the root, as Firebase clients address a database, for
+	// URLs ending in .json.
+	Prefix string
+	// AdminToken, when set, is a bearer token that may read and write
+	// everything and revoke tokens: how the Firebase Admin SDKs
+	// authenticate to an emulator (they send "owner").
+	AdminToken string
+	// Rules is a rules file shaped like Firebase's security rules; empty,
+	// the tokens' grants alone decide. [Hub.ReloadRules] reads it again.
+	Rules string
+	// Rate limits the state tree requests of each caller (a token's
+	// subject, or an address) per second, in bursts of Burst (default
+	// twice Rate); 0 means no limit.
+	Rate  float64
+	Burst int
+	// MaxWriteBytes bounds the body of one write (default 16 MiB).
+	MaxWriteBytes int
 }
 
 // Retention bounds what the journal keeps; subscribers resume only from
@@ -121,7 +152,14 @@ func (c *Config) serverConfig() (server.Config, error) {
 			PublishRate:         c.Limits.PublishRate,
 			PublishBurst:        c.Limits.PublishBurst,
 			ClientAddressHeader: c.Limits.ClientAddressHeader,
+			DBRate:              c.DB.Rate,
+			DBBurst:             c.DB.Burst,
 		},
+		DBPrefix:     c.DB.Prefix,
+		DBAdminToken: c.DB.AdminToken,
+	}
+	if p := c.DB.Prefix; p != "" && (p[0] != '/' || strings.ContainsAny(p, "?#{}") || strings.Contains(p, "//")) {
+		return server.Config{}, fmt.Errorf("herald: DB.Prefix %q: a URL path starting with /", p)
 	}
 	if c.Limits.MaxBodyBytes < 0 {
 		sc.MaxBodyBytes = math.MaxInt64
@@ -146,4 +184,9 @@ func (c *Config) serverConfig() (server.Config, error) {
 // hubConfig is the hub's configuration for c.
 func (c *Config) hubConfig() hub.Config {
 	return hub.Config{QueueBytes: max(c.Limits.QueueBytes, 0), Logger: c.Logger}
+}
+
+// stateLimits are the state tree's bounds for c.
+func (c *Config) stateLimits() tree.Limits {
+	return tree.Limits{MaxBytes: c.DB.MaxWriteBytes}
 }

@@ -16,6 +16,9 @@ import (
 	"github.com/heraldhub/herald/internal/journal/bolt"
 	"github.com/heraldhub/herald/internal/serveopt"
 	"github.com/heraldhub/herald/internal/server"
+	"github.com/heraldhub/herald/internal/state"
+	"github.com/heraldhub/herald/internal/state/boltstate"
+	"github.com/heraldhub/herald/internal/state/rules"
 )
 
 var (
@@ -61,6 +64,12 @@ type Hub struct {
 	journal journal.Journal
 	log     *slog.Logger
 
+	// state is the JSON state tree (nil when turned off); access its
+	// rules, read from rulesFile.
+	state     *state.Store
+	access    *rules.Access
+	rulesFile string
+
 	stopHub context.CancelFunc
 	hubDone chan struct{} // closed when the hub's goroutine returns
 
@@ -86,11 +95,16 @@ func newHub(cfg Config, opts serveopt.Options) (*Hub, error) {
 	if err != nil {
 		return nil, err
 	}
-	j, err := openJournal(cfg)
+	j, loaded, err := openJournal(cfg)
 	if err != nil {
 		return nil, err
 	}
-	h := &Hub{journal: j, log: cfg.Logger, hub: hub.New(j, cfg.hubConfig()), hubDone: make(chan struct{})}
+	h := &Hub{journal: j, log: cfg.Logger, hub: hub.New(j, cfg.hubConfig()), hubDone: make(chan struct{}), rulesFile: cfg.DB.Rules}
+	if !cfg.DB.Disabled {
+		if err := h.openState(cfg, loaded, &sc); err != nil {
+			return nil, errors.Join(err, j.Close())
+		}
+	}
 
 	// The hub outlives any request's context: it is stopped by Close,
 	// after the streams it feeds have been drained.
@@ -123,21 +137,73 @@ func newHub(cfg Config, opts serveopt.Options) (*Hub, error) {
 	if h.srv, err = server.New(sc); err != nil {
 		stop()
 		<-h.hubDone
-		return nil, errors.Join(err, j.Close())
+		return nil, errors.Join(err, h.closeState(), j.Close())
 	}
 	return h, nil
 }
 
-func openJournal(cfg Config) (journal.Journal, error) {
+// openJournal opens the journal of cfg and the state tree it keeps.
+func openJournal(cfg Config) (journal.Journal, state.Loaded, error) {
 	ret := journal.Retention{MaxEvents: cfg.Retention.MaxEvents, MaxAge: cfg.Retention.MaxAge}
 	if cfg.Journal == "" {
-		return journal.NewMemory(ret), nil
+		j := journal.NewMemory(ret)
+		return j, state.Loaded{}, nil
 	}
-	j, err := bolt.Open(cfg.Journal, bolt.Options{Retention: ret, Logger: cfg.Logger})
+	view := boltstate.View{Limits: cfg.stateLimits()}
+	j, err := bolt.Open(cfg.Journal, bolt.Options{Retention: ret, Logger: cfg.Logger, Views: []bolt.View{view}})
 	if err != nil {
-		return nil, fmt.Errorf("opening journal %s: %w", cfg.Journal, err)
+		return nil, state.Loaded{}, fmt.Errorf("opening journal %s: %w", cfg.Journal, err)
 	}
-	return j, nil
+	loaded, err := boltstate.Load(j, view)
+	if err != nil {
+		return nil, state.Loaded{}, errors.Join(fmt.Errorf("loading the state tree from %s: %w", cfg.Journal, err), j.Close())
+	}
+	return j, loaded, nil
+}
+
+// openState starts the state tree on the hub's journal and sets it, its
+// access rules and its routes in sc.
+func (h *Hub) openState(cfg Config, loaded state.Loaded, sc *server.Config) error {
+	access := rules.NewAccess(nil)
+	if cfg.DB.Rules != "" {
+		rs, err := rules.Load(cfg.DB.Rules)
+		if err != nil {
+			return fmt.Errorf("herald: DB.Rules: %w", err)
+		}
+		access.Set(rs)
+	}
+	store, err := state.Open(state.Config{Journal: h.journal, Limits: cfg.stateLimits()}, loaded)
+	if err != nil {
+		return err
+	}
+	h.state, h.access = store, access
+	sc.State, sc.DBAccess = store, access
+	return nil
+}
+
+// closeState stops the state tree, if there is one.
+func (h *Hub) closeState() error {
+	if h.state == nil {
+		return nil
+	}
+	return h.state.Close()
+}
+
+// ReloadRules reads the state tree's rules file (Config.DB.Rules) again
+// and puts it in force; the streams it no longer lets read their path end
+// with Firebase's cancel event. A file that does not parse changes
+// nothing and gives the error. `herald serve` calls it on SIGHUP.
+func (h *Hub) ReloadRules() error {
+	if h.access == nil || h.rulesFile == "" {
+		return errors.New("herald: no rules file to reload (Config.DB.Rules)")
+	}
+	rs, err := rules.Load(h.rulesFile)
+	if err != nil {
+		return err
+	}
+	h.access.Set(rs)
+	h.srv.RecheckStreams()
+	return nil
 }
 
 // enter admits a request or a publish unless the hub is closing; a caller
@@ -250,6 +316,9 @@ func (h *Hub) Close(ctx context.Context) error {
 		// the journal it follows.
 		h.stopHub()
 		<-h.hubDone
+		// The state tree's queued writes complete before the journal
+		// they wait for closes.
+		_ = h.closeState()
 		var closeErr error
 		if err := h.journal.Close(); err != nil {
 			closeErr = fmt.Errorf("herald: closing the journal: %w", err)

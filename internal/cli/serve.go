@@ -7,7 +7,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"os/signal"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -53,6 +56,8 @@ type serveConfig struct {
 	accessLog         bool
 	configFile        string
 	printConfig       bool
+	db                herald.DB
+	dbOn              bool
 }
 
 func serveFlags(env *Env) (*serveConfig, *flag.FlagSet) {
@@ -97,6 +102,13 @@ func serveFlags(env *Env) (*serveConfig, *flag.FlagSet) {
 	fs.StringVar(&c.metricsAddr, "metrics-addr", "", "serve /metrics on this separate, internal address instead of the public one, e.g. 127.0.0.1:9090 (the same as --debug-addr: one listener serves both)")
 	fs.IntVar(&c.pushWorkers, "push-workers", 0, "goroutines writing push streams (0: half the CPUs, at least one)")
 	fs.BoolVar(&c.goroutineStreams, "goroutine-streams", false, "write every stream from its own goroutine (net/http's way) instead of push streams; for comparison")
+	fs.BoolVar(&c.dbOn, "db", true, "serve the JSON state tree (the Firebase Realtime Database REST API and its streams)")
+	fs.StringVar(&c.db.Prefix, "db-prefix", server.DefaultDBPrefix, "URL path of the state tree; / serves it at the root for URLs ending in .json, as Firebase clients expect")
+	fs.StringVar(&c.db.AdminToken, "db-admin-token", "", "bearer token that may read and write the whole state tree and revoke tokens (the Firebase Admin SDKs send \"owner\" to an emulator); empty: none")
+	fs.StringVar(&c.db.Rules, "db-rules", "", "Firebase-style security rules file for the state tree (.read/.write, $variables, CEL conditions); reloaded on SIGHUP; empty: each token's db claim grants paths")
+	fs.Float64Var(&c.db.Rate, "db-rate", 0, "state tree requests per second one caller (token subject, or address) may make; more get 429 (0: no limit)")
+	fs.IntVar(&c.db.Burst, "db-burst", 0, "burst of --db-rate (0: twice the rate)")
+	fs.IntVar(&c.db.MaxWriteBytes, "db-max-write", 16<<20, "largest state tree write body, in bytes")
 	configFlags(fs, &c.configFile, &c.printConfig)
 	return c, fs
 }
@@ -147,6 +159,7 @@ func serve(env *Env, args []string) error {
 			QueueBytes: c.queueBytes, MaxBodyBytes: c.maxBody,
 		},
 		SubscriptionEvents: c.subscriptions,
+		DB:                 c.dbConfig(),
 		Logger:             log,
 	}, serveopt.Options{
 		Server: func(sc *server.Config) {
@@ -216,13 +229,29 @@ func serve(env *Env, args []string) error {
 		serveDone <- httpSrv.Serve(ln)
 	}()
 
-	select {
-	case err := <-serveDone:
-		return err
-	case err := <-hubStopped:
-		_ = httpSrv.Close()
-		return fmt.Errorf("hub stopped: %w", err)
-	case <-env.ctx.Done():
+	// SIGHUP reloads the state tree's rules.
+	hup := make(chan os.Signal, 1)
+	if c.db.Rules != "" {
+		signal.Notify(hup, syscall.SIGHUP)
+		defer signal.Stop(hup)
+	}
+wait:
+	for {
+		select {
+		case err := <-serveDone:
+			return err
+		case err := <-hubStopped:
+			_ = httpSrv.Close()
+			return fmt.Errorf("hub stopped: %w", err)
+		case <-hup:
+			if err := h.ReloadRules(); err != nil {
+				log.Error("reloading the state tree's rules; the rules in force stay", "file", c.db.Rules, "err", err)
+			} else {
+				log.Info("state tree rules reloaded", "file", c.db.Rules)
+			}
+		case <-env.ctx.Done():
+			break wait
+		}
 	}
 
 	// Graceful stop, in this order: the hub becomes unready, refuses new
@@ -311,3 +340,10 @@ func keyFile(data string) string {
 
 // newHub is herald.New with the options that are the command's own.
 var newHub = serveopt.New.(func(herald.Config, serveopt.Options) (*herald.Hub, error))
+
+// dbConfig is the state tree's configuration.
+func (c *serveConfig) dbConfig() herald.DB {
+	db := c.db
+	db.Disabled = !c.dbOn
+	return db
+}
