@@ -127,7 +127,7 @@ func TestRoundTrips(t *testing.T) {
 		t.Fatalf("Delete list: %v", err)
 	}
 	wantValue(ctx, t, ref.Child("list"), nil)
-	if v := get(ctx, t, ref).(map[string]any); v["name"] != "Tyrannosaurus rex" || v["list"] != nil {
+	if v, _ := get(ctx, t, ref).(map[string]any); v["name"] != "Tyrannosaurus rex" || v["list"] != nil {
 		t.Errorf("after deleting list: %v", v)
 	}
 	if err := ref.Delete(ctx); err != nil {
