@@ -3,7 +3,7 @@
 // Database REST API the way it works against Firebase's own emulator.
 //
 // Each test starts the real built binary (HERALD_BIN, default
-// ../../bin/herald) with a fresh bolt file and --db-admin-token owner, the
+// ../../bin/herald) with a fresh bolt file and --db-admin-token owner and --db-prefix / (the SDK addresses the root), the
 // token the SDK sends to an emulator, and points the SDK at it through
 // FIREBASE_DATABASE_EMULATOR_HOST. It is a module of its own so that the
 // SDK's dependencies stay out of Herald's go.mod.
@@ -71,6 +71,7 @@ func startHerald(t *testing.T) *herald {
 		"--data", filepath.Join(t.TempDir(), "herald.db"),
 		"--log-format", "json",
 		"--db-admin-token", adminToken,
+		"--db-prefix", "/", // the SDKs address a database at the root
 	)
 	cmd.Env = cleanEnv()
 	cmd.Stderr = h.log
