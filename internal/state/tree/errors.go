@@ -8,6 +8,7 @@ type Error struct {
 	Msg string
 }
 
+// Error returns the message, as it is to be shown to the client.
 func (e *Error) Error() string { return e.Msg }
 
 func errorf(msg string) *Error { return &Error{Msg: msg} }

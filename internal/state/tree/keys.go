@@ -36,9 +36,9 @@ func ValidKey(k string) error {
 // quoteKey quotes k for an error message, shortened so that a hostile
 // 16 MiB key does not become a 16 MiB message.
 func quoteKey(k string) string {
-	const max = 64
-	if len(k) > max {
-		cut := max
+	const limit = 64
+	if len(k) > limit {
+		cut := limit
 		for cut > 0 && !utf8.RuneStart(k[cut]) {
 			cut--
 		}

@@ -2,6 +2,7 @@ package tree
 
 import (
 	"errors"
+	"math"
 	"strings"
 	"sync"
 	"testing"
@@ -272,7 +273,7 @@ func TestEqual(t *testing.T) {
 }
 
 func TestNumberLeaves(t *testing.T) {
-	if js(Number(-0.0)) != "0" {
+	if js(Number(math.Copysign(0, -1))) != "0" {
 		t.Error("negative zero is kept")
 	}
 	for _, bad := range []float64{nan(), inf(1), inf(-1)} {

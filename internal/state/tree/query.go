@@ -176,12 +176,12 @@ func (q *Query) parseBound(name, raw string) (*Node, error) {
 // false, true, numbers ascending, strings by bytes, then objects; equal
 // values by key. The range keeps those between its bounds, compared in the
 // same order (keys with keys when ordering by key); the limit then keeps the
-// first or last so many of them.
+// first or last so many of them. The zero Query selects n as it is.
 func (n *Node) Query(q Query) *Node {
-	if n == nil || n.kind != kindObject || q.order == 0 {
-		if q.order == 0 {
-			return n // the zero Query selects everything
-		}
+	switch {
+	case q.order == 0:
+		return n
+	case n == nil || n.kind != kindObject:
 		return nil
 	}
 	var picked []entry
