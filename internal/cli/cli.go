@@ -45,7 +45,8 @@ Usage:
   herald serve      [flags]   run the hub
   herald publish    [flags] [DATA]   publish an event (DATA, or standard input)
   herald subscribe  [flags]   print the events of topics, reconnecting and resuming
-  herald token      [flags]   mint a JWT with publish/subscribe grants
+  herald token      [flags]   mint a JWT with publish/subscribe and state tree grants
+  herald revoke     [flags] JTI...   revoke tokens by their ID (jti claim)
   herald bench SCENARIO [flags]   load-test a hub (idle, fanout, publish, resume)
   herald healthcheck [serve flags]   ask the hub those flags describe for /healthz (exit 0 if healthy)
   herald version              print the version
@@ -80,6 +81,8 @@ func Main(ctx context.Context, args []string, environ []string, stdin io.Reader,
 		err = subscribe(env, rest)
 	case "token":
 		err = token(env, rest)
+	case "revoke":
+		err = revoke(env, rest)
 	case "healthcheck":
 		err = healthcheck(env, rest)
 	case "bench":

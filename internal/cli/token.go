@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/heraldhub/herald/internal/auth"
+	"github.com/heraldhub/herald/internal/state/rules"
 )
 
 func token(env *Env, args []string) error {
@@ -20,6 +21,11 @@ func token(env *Env, args []string) error {
 	fs.Var(sub, "subscribe", "topic selectors whose private events the token may receive (repeatable or comma-separated; * for all)")
 	payload := fs.String("payload", "", "JSON value attached to the token's subscriptions (mercure.payload)")
 	subject := fs.String("subject", "", "the token's sub claim")
+	dbRead := &stringList{split: true}
+	fs.Var(dbRead, "db-read", "state tree paths the token may read, with what is below them (repeatable or comma-separated; {name} stands for any key; / for the whole tree)")
+	dbWrite := &stringList{split: true}
+	fs.Var(dbWrite, "db-write", "state tree paths the token may write (as --db-read)")
+	jti := fs.String("jti", "", "the token's jti claim: the ID herald revoke names")
 	ttl := fs.Duration("ttl", time.Hour, "lifetime of the token (0: no expiry)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -27,8 +33,13 @@ func token(env *Env, args []string) error {
 	if fs.NArg() > 0 {
 		return usageError{"token takes no arguments"}
 	}
-	if len(pub.values) == 0 && len(sub.values) == 0 {
-		return usageError{"token needs --publish and/or --subscribe"}
+	if len(pub.values) == 0 && len(sub.values) == 0 && len(dbRead.values) == 0 && len(dbWrite.values) == 0 {
+		return usageError{"token needs --publish, --subscribe, --db-read or --db-write"}
+	}
+	for _, g := range [][]string{dbRead.values, dbWrite.values} {
+		if _, err := rules.ParseGrants(g); err != nil {
+			return usageError{err.Error()}
+		}
 	}
 	var k auth.Key
 	var err error
@@ -54,6 +65,7 @@ func token(env *Env, args []string) error {
 	}
 	t, err := auth.Mint(k, auth.MintClaims{
 		Publish: pub.values, Subscribe: sub.values, Payload: pl, Subject: *subject, TTL: *ttl,
+		ID: *jti, DBRead: dbRead.values, DBWrite: dbWrite.values,
 	})
 	if err != nil {
 		return err
