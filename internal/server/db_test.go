@@ -4,11 +4,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"iter"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/heraldhub/herald/client"
 
 	"github.com/heraldhub/herald/internal/auth"
 	"github.com/heraldhub/herald/internal/journal"
@@ -155,6 +159,7 @@ func TestDBBadInput(t *testing.T) {
 		{"PUT", "/keep/../x.json", `1`, 400},
 		{"PUT", "/keep/" + strings.Repeat("k/", 33) + "x.json", `1`, 400},
 		{"PUT", "/keep.json", strings.Repeat("[", 100) + strings.Repeat("]", 100), 400},
+		{"PUT", "/keep/" + strings.Repeat("k/", 29) + "x.json", `{"a":{"b":{"c":1}}}`, 400},
 		{"GET", `/keep.json?orderBy=$key`, ``, 400},
 		{"GET", `/keep.json?limitToFirst=1`, ``, 400},
 		{"GET", `/keep.json?orderBy="$key"&limitToFirst=-1`, ``, 400},
@@ -418,3 +423,50 @@ func TestDBRateLimit(t *testing.T) {
 	e.must(200, "GET", "/x.json", "") // the admin is not limited
 	_ = fmt.Sprint()
 }
+
+// TestDBMercureTopic: a Mercure subscriber whose token grants a state
+// topic sees the writes there, with absolute paths; one without the
+// grant sees nothing of them.
+func TestDBMercureTopic(t *testing.T) {
+	e := newDBEnv(t, func(c *serverConfig, _ *hubConfig) { c.Anonymous = true })
+	topic := state.SubtreeTopic(state.DefaultNamespace, []string{"devices"})
+	granted := e.subscribe("topic="+urlQuery(topic), bearer(e.token(auth.MintClaims{Subscribe: []string{topic}})))
+	anonymous := e.subscribe("topic="+urlQuery(topic)+"&topic=marker", nil)
+	e.must(200, "PUT", "/devices/d1/temp.json", `21`)
+	ev := granted.next(t)
+	if ev.Type != "put" || string(ev.Data) != `{"path":"/devices/d1/temp","data":21}` {
+		t.Fatalf("Mercure subscriber got %s %s", ev.Type, ev.Data)
+	}
+	e.nothingBefore(t, anonymous, "marker")
+}
+
+// TestDBGoClient: Herald's Go client reads a state stream and resumes it
+// with changes only.
+func TestDBGoClient(t *testing.T) {
+	e := newDBEnv(t)
+	e.must(200, "PUT", "/cfg.json", `{"mode":"eco"}`)
+	sub := &client.Subscriber{URL: e.db + "/cfg.json?auth=" + adminToken}
+	st, err := sub.Connect(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	next, stop := iter.Pull2(st.Events())
+	defer stop()
+	read := func() sse.Event {
+		ev, err, ok := next()
+		if !ok || err != nil {
+			t.Fatalf("stream: %v", err)
+		}
+		return ev
+	}
+	if ev := read(); ev.Type != "put" || string(ev.Data) != `{"path":"/","data":{"mode":"eco"}}` {
+		t.Fatalf("first event %s %s", ev.Type, ev.Data)
+	}
+	e.must(200, "PUT", "/cfg/mode.json", `"boost"`)
+	if ev := read(); ev.Type != "put" || string(ev.Data) != `{"path":"/mode","data":"boost"}` {
+		t.Fatalf("second event %s %s", ev.Type, ev.Data)
+	}
+}
+
+func urlQuery(s string) string { return url.QueryEscape(s) }

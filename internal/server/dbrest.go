@@ -132,6 +132,9 @@ func (s *Server) dbWrite(w http.ResponseWriter, r *http.Request, req dbRequest) 
 	case http.MethodDelete:
 		wr.Kind = state.Put
 	}
+	if err == nil {
+		err = checkDepth(wr)
+	}
 	if err != nil {
 		writeDBError(w, errorf(http.StatusBadRequest, err.Error()))
 		return
@@ -181,6 +184,22 @@ func appendChanges(dst []byte, changes []tree.Change, f tree.Format) []byte {
 		dst = c.Value.AppendJSON(dst, tree.Format{Shallow: f.Shallow})
 	}
 	return append(dst, '}')
+}
+
+// checkDepth refuses a write that would nest the tree deeper than
+// Firebase's 32 levels: the path's keys and the value's levels below it.
+func checkDepth(wr state.Write) error {
+	deepest := len(wr.Path) + wr.Value.Depth()
+	if wr.Kind == state.Push {
+		deepest++
+	}
+	for _, c := range wr.Changes {
+		deepest = max(deepest, len(wr.Path)+len(c.Rel)+c.Value.Depth())
+	}
+	if deepest > maxPathDepth {
+		return &tree.Error{Msg: "Data to write is too deep: the tree nests at most 32 levels."}
+	}
+	return nil
 }
 
 // mayWrite asks the access rules about every location wr writes: a
