@@ -195,19 +195,25 @@ func (c *chunkWriter) Write(p []byte) (int, error) {
 
 // dbFrameCache keeps, for recent state events, each watched path's SSE
 // frame: streams watching one path share it, and an event is decoded
-// once.
+// once. It is bounded by count and by bytes (an event's data and its
+// frames), oldest out first; an event evicted while streams still write
+// it is only decoded again.
 type dbFrameCache struct {
 	mu     sync.Mutex
 	events map[uint64]*dbEvent
-	ring   [dbFrameEvents]uint64
-	next   int
+	order  []uint64 // seqs, oldest first
+	bytes  int
 }
 
-// dbFrameEvents is how many recent events the cache holds.
-const dbFrameEvents = 4096
+// Bounds of dbFrameCache.
+const (
+	dbFrameEvents = 4096
+	dbFrameBytes  = 64 << 20
+)
 
 // dbEvent is one state event's decoded write and its frames by path.
 type dbEvent struct {
+	data   int // bytes of the event's data
 	once   sync.Once
 	op     *tree.Op
 	mu     sync.Mutex
@@ -217,7 +223,7 @@ type dbEvent struct {
 // frame returns the SSE frame of ev for a stream watching path (key is
 // path.String()), or nil when the write does not change what it sees.
 func (c *dbFrameCache) frame(ev *journal.Event, path tree.Path, key string, lim tree.Limits) []byte {
-	e := c.event(ev.Seq)
+	e := c.event(ev)
 	e.once.Do(func() {
 		if _, op, err := state.DecodeEvent(ev, lim); err == nil {
 			e.op = op
@@ -227,39 +233,77 @@ func (c *dbFrameCache) frame(ev *journal.Event, path tree.Path, key string, lim 
 		return nil
 	}
 	e.mu.Lock()
-	defer e.mu.Unlock()
-	if f, ok := e.frames[key]; ok {
-		return f
+	f, ok := e.frames[key]
+	if !ok {
+		if kind, data, affected := e.op.Project(path); affected {
+			// Data is one line of JSON: it frames as it is.
+			f, _ = sse.Event{ID: ev.ID, Type: kind, Data: data}.MarshalText()
+		}
+		if e.frames == nil {
+			e.frames = make(map[string][]byte)
+		}
+		e.frames[key] = f
 	}
-	var f []byte
-	if kind, data, ok := e.op.Project(path); ok {
-		// Data is one line of JSON: it frames as it is.
-		f, _ = sse.Event{ID: ev.ID, Type: kind, Data: data}.MarshalText()
+	e.mu.Unlock()
+	if !ok {
+		c.grow(len(f) + len(key))
 	}
-	if e.frames == nil {
-		e.frames = make(map[string][]byte)
-	}
-	e.frames[key] = f
 	return f
 }
 
-func (c *dbFrameCache) event(seq uint64) *dbEvent {
+// event returns the cache's entry for ev, made when missing.
+func (c *dbFrameCache) event(ev *journal.Event) *dbEvent {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.events == nil {
-		c.events = make(map[uint64]*dbEvent, dbFrameEvents)
+		c.events = make(map[uint64]*dbEvent)
 	}
-	if e := c.events[seq]; e != nil {
+	if e := c.events[ev.Seq]; e != nil {
 		return e
 	}
-	e := &dbEvent{}
-	if old := c.ring[c.next]; old != 0 {
-		delete(c.events, old)
-	}
-	c.ring[c.next] = seq
-	c.next = (c.next + 1) % dbFrameEvents
-	c.events[seq] = e
+	e := &dbEvent{data: len(ev.Data)}
+	c.events[ev.Seq] = e
+	c.order = append(c.order, ev.Seq)
+	// The decoded write costs about its data again.
+	c.bytes += 2 * len(ev.Data)
+	c.evict()
 	return e
+}
+
+// grow counts n more bytes held, evicting what the bounds no longer allow.
+func (c *dbFrameCache) grow(n int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.bytes += n
+	c.evict()
+}
+
+// evict drops the oldest events beyond the bounds, keeping the newest.
+// c.mu is held. The bytes of an event's frames made after it was counted
+// stay counted until it goes, as an estimate.
+func (c *dbFrameCache) evict() {
+	for len(c.order) > 1 && (len(c.order) > dbFrameEvents || c.bytes > dbFrameBytes) {
+		seq := c.order[0]
+		c.order = c.order[1:]
+		if e := c.events[seq]; e != nil {
+			c.bytes -= e.size()
+			delete(c.events, seq)
+		}
+	}
+	if c.bytes < 0 {
+		c.bytes = 0
+	}
+}
+
+// size is what the cache counted for e, as well as it can tell now.
+func (e *dbEvent) size() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	n := 2 * e.data
+	for k, f := range e.frames {
+		n += len(k) + len(f)
+	}
+	return n
 }
 
 // dbStreamSet is the open state streams, for what ends them from outside:
