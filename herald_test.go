@@ -482,3 +482,46 @@ func (b *stuckBody) Read(p []byte) (int, error) {
 	<-b.release
 	return 0, io.EOF
 }
+
+// TestStateTreeOutlivesTheHub: an embedded hub serves the state tree, and
+// the tree a bolt journal keeps is there when the next hub opens it, even
+// though retention dropped the events that wrote it.
+func TestStateTreeOutlivesTheHub(t *testing.T) {
+	testutil.CheckNoLeaks(t)
+	file := filepath.Join(t.TempDir(), "events.db")
+	cfg := herald.Config{
+		Journal: file, Retention: herald.Retention{MaxEvents: 1},
+		DB: herald.DB{AdminToken: "admin"}, Logger: slog.New(slog.DiscardHandler),
+	}
+	do := func(hubURL, method, path, body string) string {
+		t.Helper()
+		req, _ := http.NewRequest(method, hubURL+"/db"+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer admin")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 {
+			t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, b)
+		}
+		return strings.TrimSpace(string(b))
+	}
+	first, err := herald.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(first)
+	do(ts.URL, "PUT", "/a.json", `{"x":1,"y":2}`)
+	do(ts.URL, "PATCH", "/a.json", `{"y":3}`)
+	do(ts.URL, "PUT", "/b.json", `true`)
+	ts.Close()
+	if err := first.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	_, hubURL := start(t, cfg)
+	if got := do(strings.TrimSuffix(hubURL, "/.well-known/mercure"), "GET", "/.json", ""); got != `{"a":{"x":1,"y":3},"b":true}` {
+		t.Fatalf("after reopening: %s", got)
+	}
+}

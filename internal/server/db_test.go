@@ -470,3 +470,27 @@ func TestDBGoClient(t *testing.T) {
 }
 
 func urlQuery(s string) string { return url.QueryEscape(s) }
+
+// TestDBRootPrefix: at the root, the tree answers .json URLs and leaves
+// Herald's own routes, and the live page, alone.
+func TestDBRootPrefix(t *testing.T) {
+	index := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "live page "+r.URL.Path) })
+	e := newDBEnv(t, func(c *serverConfig, _ *hubConfig) { c.DBPrefix, c.Index = "/", index })
+	e.db = e.ts.URL
+	e.must(200, "PUT", "/a/b.json", `1`)
+	if got := e.must(200, "GET", "/.json", ""); got != `{"a":{"b":1}}` {
+		t.Fatalf("root: %s", got)
+	}
+	if got := e.must(200, "GET", "/", ""); got != "live page /" {
+		t.Fatalf("GET /: %s", got)
+	}
+	if got := e.must(200, "GET", "/herald.js", ""); got != "live page /herald.js" {
+		t.Fatalf("GET /herald.js: %s", got)
+	}
+	if status, _, _ := e.do("GET", "/healthz", "", ""); status != 200 {
+		t.Fatalf("/healthz: %d", status)
+	}
+	if got := e.mustPublish(form("topic", "t", "data", "x")); got == "" {
+		t.Fatal("publishing at the root prefix failed")
+	}
+}
