@@ -227,7 +227,9 @@ func (h *Hub) enter() bool {
 //     [Config.SubscriptionEvents];
 //   - /.well-known/mercure/cookie: a bearer token traded for an HttpOnly
 //     cookie, for the browsers of [Config.CORSOrigins];
-//   - /healthz, /readyz and /metrics.
+//   - /healthz, /readyz and /metrics;
+//   - /db/... (Config.DB.Prefix): the state tree, unless Config.DB.Disabled,
+//     and /.well-known/herald/revoke with Config.DB.AdminToken.
 //
 // Mount the routes wanted, each as it is (see the package documentation),
 // or the whole hub under a prefix with [http.StripPrefix]. Other paths
