@@ -45,11 +45,15 @@ export function curl(args, { input } = {}) {
 }
 
 /**
- * Runs `curl -sS -N -D - args...`: out.text grows with the response head
- * and then the body as they arrive, until out.stop() or 30 seconds.
+ * Runs `curl -sS -N -D - url` with headers: out.text grows with the
+ * response head and then the body as they arrive, until out.stop() or 30
+ * seconds.
  */
-export function curlStream(args) {
-  const child = spawn('curl', ['-sS', '-N', '--max-time', '30', '-D', '-', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+export function curlStream(url, headers = {}) {
+  const args = ['-sS', '-N', '--max-time', '30'];
+  for (const [k, v] of Object.entries(headers)) args.push('-H', `${k}: ${v}`);
+  args.push('-D', '-', String(url));
+  const child = spawn('curl', args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const out = { text: '', err: '' };
   child.stdout.setEncoding('utf8').on('data', (d) => { out.text += d; });
   child.stderr.setEncoding('utf8').on('data', (d) => { out.err += d; });

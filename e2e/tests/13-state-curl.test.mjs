@@ -27,9 +27,7 @@ after(async () => {
 });
 
 function stream(t, url, headers = {}) {
-  const args = ['-H', 'Accept: text/event-stream'];
-  for (const [k, v] of Object.entries(headers)) args.push('-H', `${k}: ${v}`);
-  const s = curlStream([...args, String(url)]);
+  const s = curlStream(url, { Accept: 'text/event-stream', ...headers });
   t.after(s.stop);
   return s;
 }
