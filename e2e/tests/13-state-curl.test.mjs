@@ -4,7 +4,7 @@
 // writes since, or a fresh put "/" once the journal no longer holds that
 // event (--retention-events). Then bad input: each request is refused with
 // the right status and a Firebase-style {"error": "..."} body, and the
-// tree is the same afterwards.
+// tree is the same afterwards. And --db-prefix /, the tree at the root.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 
@@ -224,4 +224,22 @@ test(`a body one byte over --db-max-write gets 413, as a larger one does`, {
   }
   const fits = await curl([...auth, '-X', 'PUT', '--data-binary', '@-', url], { input: JSON.stringify('x'.repeat(MAX_WRITE - 2)) });
   assert.equal(fits.status, 200, `${MAX_WRITE} bytes fit`);
+});
+
+test('--db-prefix / serves the tree at .json URLs of the root, and the rest stays Herald\'s', async (t) => {
+  const root = await Herald.start({ label: 'state-curl-root', args: ['--db-admin-token', ADMIN_TOKEN, '--db-prefix', '/'] });
+  t.after(() => root.close());
+  const auth = ['-H', `Authorization: Bearer ${ADMIN_TOKEN}`];
+  const put = await curl([...auth, '-X', 'PUT', '--data-binary', '{"a":1}', `${root.origin}/x.json`]);
+  assert.deepEqual([put.status, put.json], [200, { a: 1 }]);
+  assert.deepEqual((await curl([...auth, `${root.origin}/.json`])).json, { x: { a: 1 } });
+  const s = stream(t, `${root.origin}/x.json`, { Authorization: `Bearer ${ADMIN_TOKEN}` });
+  await waitBody(s, framesPattern([['put', '/', { a: 1 }]]), 'the first frame');
+  const health = await curl([`${root.origin}/healthz`]);
+  assert.deepEqual([health.status, health.json?.status], [200, 'ok'], '/healthz is Herald\'s');
+  const page = await curl([`${root.origin}/`]);
+  assert.equal(page.status, 200);
+  assert.match(page.headers['content-type'], /^text\/html/, '/ is the live page');
+  const notTree = await curl([...auth, '-X', 'PUT', '--data-binary', '1', `${root.origin}/x`]);
+  assert.deepEqual([notTree.status, notTree.json], [404, { error: 'Not found.' }], 'without .json, not the tree');
 });
