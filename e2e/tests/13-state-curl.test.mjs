@@ -119,6 +119,10 @@ const BAD = [
   { what: 'value nested 33 levels', body: deep(33), status: 400, error: /^Invalid data; data nested deeper than 32 levels$/ },
   { what: 'PATCH key of 33 levels', method: 'PATCH', path: '/bad', body: `{"${'k/'.repeat(32)}k":1}`, status: 400, error: /nested deeper than 32 levels/ },
   { what: 'POST at 32 keys', method: 'POST', path: keys(32), body: '1', status: 400, error: /too deep/ },
+  { what: 'value nesting the tree past 32 with its path', body: deep(31), status: 400, error: /too deep: the tree nests at most 32 levels/ },
+  { what: 'POST of an object at 31 keys', method: 'POST', path: keys(31), body: '{"x":1}', status: 400, error: /too deep/ },
+  { what: 'path key of 769 bytes', path: `/bad/${'k'.repeat(769)}`, body: '1', status: 400, error: /longer than 768 bytes/ },
+  { what: 'key of 769 bytes', body: `{"${'k'.repeat(769)}":1}`, status: 400, error: /longer than 768 bytes/ },
   { what: `PUT of ${MAX_WRITE + 100} bytes`, body: JSON.stringify('x'.repeat(MAX_WRITE + 98)), status: 413, error: /exceeds the maximum size of 1000 bytes/ },
   { what: `PATCH of ${MAX_WRITE + 100} bytes`, method: 'PATCH', path: '/bad', body: JSON.stringify({ keep: 'x'.repeat(MAX_WRITE + 89) }), status: 413, error: /exceeds the maximum size/ },
   ...['{"a":', '', 'nul', '{"a":1}x', '1 2', "{'a':1}", '{"a":"\u0001"}'].map((body) => ({
@@ -207,6 +211,8 @@ test('If-Match that is not the current ETag: 412 with the current value and its 
     assert.deepEqual(res.json, { n: 1, s: 'x' }, `If-Match: ${ifMatch}: the current value`);
     assert.equal(res.headers.etag, current.headers.etag, `If-Match: ${ifMatch}: the current ETag`);
   }
+  const del = await curl([...auth, '-X', 'DELETE', '-H', 'If-Match: garbage', url]);
+  assert.deepEqual([del.status, del.json, del.headers.etag], [412, { n: 1, s: 'x' }, current.headers.etag], 'a DELETE too');
   assert.deepEqual(await dbGet(hub, '/cas'), { n: 1, s: 'x' });
   const ok = await curl([...auth, '-X', 'PUT', '-H', `If-Match: ${current.headers.etag}`, '--data-binary', '{"n":2}', url]);
   assert.equal(ok.status, 200, 'the current ETag matches');
