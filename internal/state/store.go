@@ -182,10 +182,10 @@ func Open(cfg Config, loaded Loaded) (*Store, error) {
 	}
 	s := &Store{
 		j: cfg.Journal, queue: q, lim: cfg.Limits,
-		maxNS:   cfg.MaxNamespaces,
-		now:     cfg.Now,
+		maxNS:  cfg.MaxNamespaces,
+		now:    cfg.Now,
 		writes: make(chan *pendingWrite, writeQueue),
-		done:    make(chan struct{}),
+		done:   make(chan struct{}),
 	}
 	if s.maxNS <= 0 {
 		s.maxNS = 1000
