@@ -15,7 +15,8 @@ type report struct {
 	Scenario        string         `json:"scenario"`
 	Transport       transport      `json:"transport"`
 	Hub             string         `json:"hub"`
-	Topic           string         `json:"topic"`
+	Topic           string         `json:"topic,omitempty"`
+	Path            string         `json:"path,omitempty"` // db-*: the tree location the run worked under
 	Selector        string         `json:"selector,omitempty"`
 	Started         time.Time      `json:"started"`
 	ElapsedSeconds  float64        `json:"elapsed_seconds"`
@@ -25,7 +26,10 @@ type report struct {
 	Publish         *publishReport `json:"publish,omitempty"`
 	Resume          *resumeReport  `json:"resume,omitempty"`
 	Soak            *soakReport    `json:"soak,omitempty"`
-	Notes           []string       `json:"notes,omitempty"`
+	// db-fanout and db-spread report as a fan-out: a state tree write is
+	// their publish, a stream their subscriber.
+	DBWrite *dbWriteReport `json:"db_write,omitempty"`
+	Notes   []string       `json:"notes,omitempty"`
 	// Problems are what makes Command return ExitInexact.
 	Problems []string `json:"problems,omitempty"`
 }
@@ -68,6 +72,8 @@ func (rep *report) problems() []string {
 		add(r.OutOfOrder, "%d events replayed out of order")
 		add(r.IDMismatch, "%d events replayed with another ID than the hub assigned")
 		add(r.Unexpected, "%d unexpected events replayed")
+	case rep.DBWrite != nil:
+		add(rep.DBWrite.Errors, "%d writes failed")
 	}
 	return p
 }
@@ -80,13 +86,18 @@ func writeReport(w io.Writer, rep *report, asJSON bool) error {
 		return enc.Encode(rep)
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "herald bench %s --transport %s  %s\ntopic %s\n\n", rep.Scenario, rep.Transport, rep.Hub, rep.Topic)
+	if rep.Path != "" {
+		fmt.Fprintf(&b, "herald bench %s  %s\n\n", rep.Scenario, rep.Path)
+	} else {
+		fmt.Fprintf(&b, "herald bench %s --transport %s  %s\ntopic %s\n\n", rep.Scenario, rep.Transport, rep.Hub, rep.Topic)
+	}
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	wd := wordsOf(rep.Scenario)
 	switch {
 	case rep.Idle != nil:
 		writeIdle(tw, rep.Idle)
 	case rep.Fanout != nil:
-		writeFanout(tw, rep.Fanout)
+		writeFanout(tw, rep.Fanout, wd)
 		if rep.Soak != nil {
 			writeSoak(tw, rep.Soak)
 		}
@@ -94,6 +105,8 @@ func writeReport(w io.Writer, rep *report, asJSON bool) error {
 		writePublish(tw, rep.Publish)
 	case rep.Resume != nil:
 		writeResume(tw, rep.Resume)
+	case rep.DBWrite != nil:
+		writeDBWrite(tw, rep.DBWrite)
 	}
 	tw.Flush()
 	fmt.Fprintf(&b, "\nrun took %.1f s", rep.ElapsedSeconds)
@@ -129,15 +142,31 @@ func writeIdle(w io.Writer, r *idleReport) {
 	}
 }
 
-func writeFanout(w io.Writer, r *fanoutReport) {
-	fmt.Fprintf(w, "subscribers\t%d requested, %d connected, %d failed (%s), %.0f connections/s\n",
-		r.Subscribers, r.Connected, r.Failed, procsText(r.Procs), r.ConnectRate)
+// words are the nouns of a report: a hub's events, or a state tree's
+// changes.
+type words struct {
+	subscribers, publishers, published, events string
+}
+
+func wordsOf(scenario string) words {
+	if isDB(scenario) {
+		return words{"streams", "writers", "written", "changes"}
+	}
+	return words{"subscribers", "publishers", "published", "events"}
+}
+
+func writeFanout(w io.Writer, r *fanoutReport, wd words) {
+	fmt.Fprintf(w, "%s\t%d requested, %d connected, %d failed (%s), %.0f connections/s\n",
+		wd.subscribers, r.Subscribers, r.Connected, r.Failed, procsText(r.Procs), r.ConnectRate)
+	if r.Writers > 1 {
+		fmt.Fprintf(w, "writers\t%d, each at its share of the rate\n", r.Writers)
+	}
 	if a := r.Attack; a != nil {
 		fmt.Fprintf(w, "attack\t%d costly streams held (%d refused); %d subscriptions churned (%.0f/s, %d failed)\n",
 			a.AttackersConnected, a.AttackersFailed, a.Churned, a.ChurnRate, a.ChurnFailed)
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "rate/s\tpublished\tpub/s\tpub p99 ms\tdeliveries/s\tp50 ms\tp90 ms\tp99 ms\tmax ms\tlost\tdup\tserver CPU\tserver RSS\t")
+	fmt.Fprintf(w, "rate/s\t%s\tper s\t%s p99 ms\tdeliveries/s\tp50 ms\tp90 ms\tp99 ms\tmax ms\tlost\tdup\tserver CPU\tserver RSS\t\n", wd.published, wd.published)
 	for _, s := range r.Steps {
 		cpu, rss := "-", "-"
 		if s.Server != nil && s.Server.CPUPercent != nil {
@@ -170,9 +199,9 @@ func writeFanout(w io.Writer, r *fanoutReport) {
 			fmt.Fprintf(w, "knee\tp99 is over %g ms already at %g events/s\n", k.ThresholdMS, k.Rate)
 		}
 	}
-	fmt.Fprintf(w, "streams\t%d dropped, %d reconnected, %d late deliveries, %d foreign events\n", r.Drops, r.Reconnects, r.Late, r.Foreign)
+	fmt.Fprintf(w, "streams\t%d dropped, %d reconnected, %d late deliveries, %d foreign %s\n", r.Drops, r.Reconnects, r.Late, r.Foreign, wd.events)
 	if r.Unprimed > 0 {
-		fmt.Fprintf(w, "unprimed\t%d subscribers never received a probe\n", r.Unprimed)
+		fmt.Fprintf(w, "unprimed\t%d %s never received a first event\n", r.Unprimed, wd.subscribers)
 	}
 	if r.FirstError != "" {
 		fmt.Fprintf(w, "first error\t%s\n", r.FirstError)
@@ -211,6 +240,17 @@ func writeResume(w io.Writer, r *resumeReport) {
 	}
 	fmt.Fprintf(w, "exact\t%s: %d replayed, %d missing, %d duplicated, %d out of order, %d with another ID, %d unexpected\n",
 		exact, r.Received, r.Missing, r.Duplicates, r.OutOfOrder, r.IDMismatch, r.Unexpected)
+}
+
+func writeDBWrite(w io.Writer, r *dbWriteReport) {
+	fmt.Fprintf(w, "writers\t%d for %.1f s, each putting its own leaf\n", r.Writers, r.Seconds)
+	fmt.Fprintf(w, "written\t%d (%.0f writes/s)\n", r.Written, r.WritesPerSec)
+	fmt.Fprintf(w, "latency\t%s\n", latencyText(r.Latency))
+	fmt.Fprintf(w, "errors\t%d\n", r.Errors)
+	for _, k := range r.ErrorKinds {
+		fmt.Fprintf(w, "  %s\t%d, e.g. %s\n", k.Kind, k.Count, k.Example)
+	}
+	writeServer(w, "server", r.Server)
 }
 
 func writeServer(w io.Writer, label string, u *serverUse) {
