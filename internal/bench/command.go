@@ -45,6 +45,8 @@ var scenarios = []struct{ name, doc string }{
 	{"db-write", "state tree: -c writers each PUT a small leaf, one write after another, for --duration; writes/s and latency"},
 	{"db-fanout", "state tree: -n streams watch one location, one writer changes it at --rate (or each of --rates); write-to-event latency, loss, duplicates"},
 	{"db-spread", "state tree: -n streams each watch a location of their own, -c writers change them at --rate in all; latency, loss, duplicates"},
+	{"db-snapshot", "state tree: a tree of --nodes nodes read -n times by GET and by a stream's first put, then by -c of each at once; time, exactness, the hub's RSS growth (with --pid)"},
+	{"db-resume", "state tree: a stream misses -k changes and resumes with Last-Event-ID; changes only (no put of the whole location), exactness, time"},
 }
 
 // Bounds on what one run may ask for: beyond them a typo would exhaust
@@ -91,6 +93,7 @@ type config struct {
 	insecure           bool
 	db                 string
 	path               string
+	nodes              int
 }
 
 func newFlagSet(cfg *config, stderr io.Writer) *flag.FlagSet {
@@ -140,6 +143,7 @@ func newFlagSet(cfg *config, stderr io.Writer) *flag.FlagSet {
 	fs.BoolVar(&cfg.insecure, "insecure", false, "https hub: do not verify its certificate")
 	fs.StringVar(&cfg.db, "db", "auto", `db-*: the state tree's URL: "auto" (the hub's origin + /db) or a URL`)
 	fs.StringVar(&cfg.path, "path", "", "db-*: the tree location the run works under (default: a fresh one per run, /bench/<scenario>/<run>)")
+	fs.IntVar(&cfg.nodes, "nodes", 100_000, "db-snapshot: nodes (objects and leaves) of the tree read")
 	fs.Usage = func() {}
 	return fs
 }
@@ -242,7 +246,7 @@ func (cfg *config) check() error {
 		if cfg.transport != transportSSE {
 			return errors.New("resume measures SSE only: leave out --transport")
 		}
-	case "db-write", "db-fanout", "db-spread":
+	case "db-write", "db-fanout", "db-spread", "db-snapshot", "db-resume":
 		if err := cfg.checkDB(); err != nil {
 			return err
 		}
@@ -288,6 +292,15 @@ func (cfg *config) checkDB() error {
 				return errors.New("--rate must be positive")
 			}
 			cfg.rates = []float64{cfg.rate}
+		}
+	case "db-snapshot":
+		cfg.subscribers = cmp0(cfg.subscribers, 5)
+		if cfg.nodes < 101 || cfg.nodes > maxEvents {
+			return fmt.Errorf("--nodes must be between 101 and %d", maxEvents)
+		}
+	case "db-resume":
+		if cfg.events < 1 {
+			return errors.New("-k must be at least 1")
 		}
 	}
 	return nil

@@ -1,7 +1,9 @@
 package bench
 
 import (
+	"bufio"
 	"encoding/json"
+	"strings"
 	"testing"
 )
 
@@ -42,5 +44,29 @@ func TestParseDBEvent(t *testing.T) {
 		if ok != tc.ok || pl.step != tc.step {
 			t.Errorf("parseDBEvent(%s) = %+v, %v; want step %d, %v", tc.data, pl, ok, tc.step, tc.ok)
 		}
+	}
+}
+
+// A first put longer than the reader's buffer is compared piece by piece.
+func TestFirstPut(t *testing.T) {
+	value := `{"path":"/","data":{"a":"` + strings.Repeat("x", 100) + `"}}`
+	for _, tc := range []struct {
+		stream, want string
+		match        bool
+	}{
+		{"id: 7\nevent: put\ndata: " + value + "\n\n", value, true},
+		{"event: put\r\ndata: " + value + "\r\n\r\n", value, true},
+		{"event: put\ndata: " + value + "\n\n", value[:len(value)-1] + "]", false},
+		{"event: put\ndata: " + value + "\n\n", value + "}", false},
+		{"event: patch\ndata: " + value + "\n\n", value, false},
+		{"event: put\ndata: {}\n\n", "{}", true},
+	} {
+		got, err := firstPut(bufio.NewReaderSize(strings.NewReader(tc.stream), 16), []byte(tc.want))
+		if err != nil || got != tc.match {
+			t.Errorf("firstPut(%.40q…) = %v, %v; want %v", tc.stream, got, err, tc.match)
+		}
+	}
+	if _, err := firstPut(bufio.NewReaderSize(strings.NewReader("event: put\ndata: {"), 16), []byte("{}")); err == nil {
+		t.Error("a stream that ends inside its first event: no error")
 	}
 }

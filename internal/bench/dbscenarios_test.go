@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"net/http/httptest"
+	"os"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -119,5 +121,57 @@ func TestDBSpreadOverChildProcesses(t *testing.T) {
 	}
 	if f.Late != 0 || f.Foreign != 0 {
 		t.Errorf("%d late, %d foreign", f.Late, f.Foreign)
+	}
+}
+
+// The tree comes back exactly as written, by GET and as a stream's first
+// put; with --pid (this process is the hub) the peak RSS is reported.
+func TestDBSnapshot(t *testing.T) {
+	testutil.CheckNoLeaks(t)
+	url, _ := startHeraldDB(t, journal.Retention{})
+	rep := benchDB(t, url, ExitOK, "db-snapshot", "--nodes", "3001", "-n", "2", "-c", "3", "--settle", "100ms",
+		"--pid", strconv.Itoa(os.Getpid()))
+	s := rep.DBSnapshot
+	if s == nil || s.Nodes != 3001 || s.Reads != 2 || s.Concurrent != 3 {
+		t.Fatalf("db-snapshot report %+v", s)
+	}
+	for name, rd := range map[string]dbReads{"get": s.Get, "stream": s.Stream, "concurrent get": s.ConcurrentGet, "concurrent stream": s.ConcurrentStream} {
+		want := uint64(2)
+		if strings.HasPrefix(name, "concurrent") {
+			want = 3
+		}
+		if rd.Failed != 0 || rd.Mismatched != 0 || rd.Complete.Count != want || rd.Complete.MaxMS < rd.Headers.MaxMS {
+			t.Errorf("%s: %+v", name, rd)
+		}
+	}
+	if s.Memory == nil || s.Memory.RSSBeforeBytes <= 0 {
+		t.Errorf("memory %+v, want the hub's RSS", s.Memory)
+	}
+}
+
+func TestDBResume(t *testing.T) {
+	testutil.CheckNoLeaks(t)
+	url, _ := startHeraldDB(t, journal.Retention{})
+	rep := benchDB(t, url, ExitOK, "db-resume", "-k", "300", "-c", "3")
+	r := rep.Resume
+	if !r.Exact || r.Received != 300 || r.Published != 300 || r.Snapshots != 0 || r.Unexpected != 0 {
+		t.Errorf("exact %v, received %d of %d, %d puts of the whole location, %d unexpected", r.Exact, r.Received, r.Published, r.Snapshots, r.Unexpected)
+	}
+	if r.ResumedFrom == "" || r.LastEventMS < r.FirstEventMS || len(r.Progress) < 2 {
+		t.Errorf("resumed from %q, first %v ms, last %v ms, %d progress points", r.ResumedFrom, r.FirstEventMS, r.LastEventMS, len(r.Progress))
+	}
+}
+
+// A journal that no longer holds the resume point: the hub puts the whole
+// location again, and the bench reports it, and the changes that never
+// came, as problems.
+func TestDBResumeNoticesAPutOfTheWholeLocation(t *testing.T) {
+	url, _ := startHeraldDB(t, journal.Retention{MaxEvents: 50})
+	rep := benchDB(t, url, ExitInexact, "db-resume", "-k", "200", "-c", "2", "--drain", "300ms")
+	if r := rep.Resume; r.Exact || r.Snapshots != 1 || r.Missing != 200 {
+		t.Errorf("exact %v, %d puts of the whole location, %d missing; want false, 1, 200", r.Exact, r.Snapshots, r.Missing)
+	}
+	if !strings.Contains(strings.Join(rep.Problems, "\n"), "whole location") {
+		t.Errorf("problems %q do not name the put of the whole location", rep.Problems)
 	}
 }

@@ -23,7 +23,7 @@
 //     with Last-Event-ID replays every one exactly once, in order, and how
 //     fast.
 //
-// Three more measure Herald's state tree through its Firebase-compatible
+// Five more measure Herald's state tree through its Firebase-compatible
 // REST API (PUT, PATCH and GET of /db/{path}.json) and REST streams (GET
 // with Accept: text/event-stream), with --token the hub's
 // --db-admin-token or --key its JWT secret:
@@ -34,7 +34,13 @@
 //     changes at a fixed rate; latency from the write to the event at each
 //     stream, loss and duplicates, as fanout reports them;
 //   - db-spread: many streams each watching a location of its own, the
-//     writes spread over them.
+//     writes spread over them;
+//   - db-snapshot: a large location read whole, by GET and as a stream's
+//     first put, one read after another and many at once; time, exactness
+//     and the hub's peak RSS;
+//   - db-resume: a stream misses many changes and resumes with
+//     Last-Event-ID; it must get the changes, each once, and not the whole
+//     location again.
 //
 // The writer puts its send time in the value it writes; a stream reads it
 // back from the event's data (the leaf, not the whole JSON, is parsed), so

@@ -115,6 +115,10 @@ func (r *runner) run(ctx context.Context) (*report, error) {
 		rep.DBWrite, err = r.dbWrite(ctx)
 	case "db-fanout", "db-spread":
 		rep.Fanout, err = r.fanout(ctx)
+	case "db-snapshot":
+		rep.DBSnapshot, err = r.dbSnapshot(ctx)
+	case "db-resume":
+		rep.Resume, err = r.dbResume(ctx)
 	}
 	if err != nil {
 		return nil, err
