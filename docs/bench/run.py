@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """run.py NAME [serve flags] -- [bench args]: one measured run of `herald bench`
-against a fresh hub (serve.sh). Writes $OUT/NAME.json (the bench's report) and
-$OUT/NAME.meta.json: the hub's CPU (/proc/PID/stat), the generator's (its
-report), every other process's (the box's busy time minus those two), the
-load average before."""
+against a fresh hub (serve.sh; $PORT, default 18090). Writes $OUT/NAME.json (the
+bench's report) and $OUT/NAME.meta.json: the hub's CPU (/proc/PID/stat), the
+generator's (its report), every other process's (the box's busy time minus those
+two), the load average before. The bench gets --key with the hub's JWT secret
+unless its arguments give --token."""
 import json, os, subprocess, sys, time
 here = os.path.dirname(os.path.abspath(__file__))
 out = os.environ.setdefault('OUT', '/tmp/herald-measure')
@@ -29,9 +30,10 @@ load = open('/proc/loadavg').read().split()[0]
 subprocess.run([os.path.join(here, 'serve.sh'), name] + serve_flags, check=True)
 pid = int(open(os.path.join(out, 'pid')).read())
 b0, h0, t0 = busy(), proc_cpu(pid), time.time()
+port = os.environ.get('PORT', '18090')
+auth = [] if '--token' in bench_args else ['--key', 'benchsecret-benchsecret-benchsecret']
 cmd = ['timeout', '900', herald, 'bench'] + bench_args + [
-    '--hub', 'http://127.0.0.1:18090/.well-known/mercure', '--key', 'benchsecret-benchsecret-benchsecret',
-    '--pid', str(pid), '--json', '--quiet']
+    '--hub', f'http://127.0.0.1:{port}/.well-known/mercure'] + auth + ['--pid', str(pid), '--json', '--quiet']
 r = subprocess.run(['bash', '-c', 'ulimit -n 20000; exec "$@"', 'bench'] + cmd,
                    stdout=open(os.path.join(out, name + '.json'), 'w'), stderr=open(os.path.join(out, name + '.err'), 'w'))
 b1, h1, t1 = busy(), proc_cpu(pid), time.time()

@@ -29,6 +29,9 @@ func chartOf(rep *report) *chart {
 	case rep.Publish != nil:
 		p := rep.Publish
 		return percentileChart(rep, p.Latency, fmt.Sprintf("%d publishers: %.0f publishes/s, %d errors", p.Publishers, p.PublishesPerSec, p.Errors))
+	case rep.DBWrite != nil:
+		d := rep.DBWrite
+		return percentileChart(rep, d.Latency, fmt.Sprintf("%d writers: %.0f writes/s, %d errors", d.Writers, d.WritesPerSec, d.Errors))
 	case rep.Idle != nil:
 		i := rep.Idle
 		sub := fmt.Sprintf("%d connected at %.0f/s", i.Connected, i.ConnectRate)
@@ -51,7 +54,7 @@ func chartOf(rep *report) *chart {
 func sweepChart(rep *report) *chart {
 	f := rep.Fanout
 	c := &chart{
-		title:    fmt.Sprintf("herald bench fanout: %d subscribers", f.Connected),
+		title:    fmt.Sprintf("herald bench %s: %d subscribers", rep.Scenario, f.Connected),
 		subtitle: rep.Hub,
 		xLabel:   "events published per second",
 		left:     axis{label: "delivery latency (ms)", log: true},

@@ -42,6 +42,11 @@ var scenarios = []struct{ name, doc string }{
 	{"publish", "-c publishers as fast as the hub accepts for --duration (HTTP POSTs, or WebSockets pipelining --window publishes); publishes/s and latency"},
 	{"resume", "an SSE subscriber misses -k events and resumes with Last-Event-ID; replay time and exactness"},
 	{"soak", "a fanout held for --duration (default 10m): the hub's RSS, goroutines, open files and streams every --sample-every, and whether they grow"},
+	{"db-write", "state tree: -c writers each PUT a small leaf, one write after another, for --duration; writes/s and latency"},
+	{"db-fanout", "state tree: -n streams watch one location, one writer changes it at --rate (or each of --rates); write-to-event latency, loss, duplicates"},
+	{"db-spread", "state tree: -n streams each watch a location of their own, -c writers change them at --rate in all; latency, loss, duplicates"},
+	{"db-snapshot", "state tree: a tree of --nodes nodes read -n times by GET and by a stream's first put, then by -c of each at once; time, exactness, the hub's RSS growth (with --pid)"},
+	{"db-resume", "state tree: a stream misses -k changes and resumes with Last-Event-ID; changes only (no put of the whole location), exactness, time"},
 }
 
 // Bounds on what one run may ask for: beyond them a typo would exhaust
@@ -86,6 +91,9 @@ type config struct {
 	settle             time.Duration
 	drain              time.Duration
 	insecure           bool
+	db                 string
+	path               string
+	nodes              int
 }
 
 func newFlagSet(cfg *config, stderr io.Writer) *flag.FlagSet {
@@ -133,6 +141,9 @@ func newFlagSet(cfg *config, stderr io.Writer) *flag.FlagSet {
 	fs.DurationVar(&cfg.settle, "settle", 10*time.Second, "idle: longest wait for the hub's memory to settle")
 	fs.DurationVar(&cfg.drain, "drain", 5*time.Second, "fanout: longest wait for deliveries after the last publish; resume: longest silence before the replay counts as over")
 	fs.BoolVar(&cfg.insecure, "insecure", false, "https hub: do not verify its certificate")
+	fs.StringVar(&cfg.db, "db", "auto", `db-*: the state tree's URL: "auto" (the hub's origin + /db) or a URL`)
+	fs.StringVar(&cfg.path, "path", "", "db-*: the tree location the run works under (default: a fresh one per run, /bench/<scenario>/<run>)")
+	fs.IntVar(&cfg.nodes, "nodes", 100_000, "db-snapshot: nodes (objects and leaves) of the tree read")
 	fs.Usage = func() {}
 	return fs
 }
@@ -151,10 +162,11 @@ func parseRates(s string) ([]float64, error) {
 
 func usage(w io.Writer, fs *flag.FlagSet) {
 	fmt.Fprintln(w, "usage: herald bench <scenario> [flags]")
-	fmt.Fprintln(w, "\nLoad-tests a Mercure-protocol hub (Herald or Mercure) running on this machine.")
+	fmt.Fprintln(w, "\nLoad-tests a Mercure-protocol hub (Herald or Mercure) running on this machine,")
+	fmt.Fprintln(w, "or (db-*) Herald's state tree through its Firebase-compatible REST API and streams.")
 	fmt.Fprintln(w, "\nscenarios:")
 	for _, s := range scenarios {
-		fmt.Fprintf(w, "  %-8s %s\n", s.name, s.doc)
+		fmt.Fprintf(w, "  %-11s %s\n", s.name, s.doc)
 	}
 	fmt.Fprintln(w, "\nflags:")
 	fs.SetOutput(w)
@@ -234,6 +246,10 @@ func (cfg *config) check() error {
 		if cfg.transport != transportSSE {
 			return errors.New("resume measures SSE only: leave out --transport")
 		}
+	case "db-write", "db-fanout", "db-spread", "db-snapshot", "db-resume":
+		if err := cfg.checkDB(); err != nil {
+			return err
+		}
 	default:
 		return fmt.Errorf("unknown scenario %q", cfg.scenario)
 	}
@@ -250,6 +266,42 @@ func (cfg *config) check() error {
 		return errors.New("--size is at most 1 MiB")
 	case cfg.subscribers > maxSubscribers || cfg.events > maxEvents:
 		return fmt.Errorf("-n is at most %d and -k at most %d", maxSubscribers, maxEvents)
+	}
+	return nil
+}
+
+// checkDB validates the flags of a state tree scenario and fills in its
+// defaults.
+func (cfg *config) checkDB() error {
+	switch {
+	case cfg.transport != transportSSE:
+		return fmt.Errorf("%s streams over SSE (Firebase REST streaming): leave out --transport", cfg.scenario)
+	case cfg.attackers > 0 || cfg.churn > 0 || cfg.selector != "" || cfg.topic != "":
+		return fmt.Errorf("%s: --attackers, --churn, --selector and --topic are the Mercure scenarios'", cfg.scenario)
+	case cfg.path != "" && (!strings.HasPrefix(cfg.path, "/") || strings.Trim(cfg.path, "/") == ""):
+		return errors.New("--path must name a location below the root, such as /bench")
+	}
+	switch cfg.scenario {
+	case "db-write":
+		cfg.duration = cmp0(cfg.duration, 10*time.Second)
+	case "db-fanout", "db-spread":
+		cfg.subscribers = cmp0(cfg.subscribers, 100)
+		cfg.duration = cmp0(cfg.duration, 10*time.Second)
+		if len(cfg.rates) == 0 {
+			if cfg.rate <= 0 {
+				return errors.New("--rate must be positive")
+			}
+			cfg.rates = []float64{cfg.rate}
+		}
+	case "db-snapshot":
+		cfg.subscribers = cmp0(cfg.subscribers, 5)
+		if cfg.nodes < 101 || cfg.nodes > maxEvents {
+			return fmt.Errorf("--nodes must be between 101 and %d", maxEvents)
+		}
+	case "db-resume":
+		if cfg.events < 1 {
+			return errors.New("-k must be at least 1")
+		}
 	}
 	return nil
 }

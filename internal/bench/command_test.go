@@ -13,7 +13,8 @@ func TestHelpListsScenariosAndFlags(t *testing.T) {
 	if code := Command(context.Background(), []string{"--help"}, &stdout, &stderr); code != ExitOK {
 		t.Fatalf("--help: exit %d", code)
 	}
-	for _, want := range []string{"idle", "fanout", "publish", "resume", "-rates", "-procs", "-pid", "-svg", "-transport", "-window", "herald.v1", DefaultHub} {
+	for _, want := range []string{"idle", "fanout", "publish", "resume", "-rates", "-procs", "-pid", "-svg", "-transport", "-window", "herald.v1", DefaultHub,
+		"db-write", "db-fanout", "db-spread", "db-snapshot", "db-resume", "-nodes", "-path", "Last-Event-ID"} {
 		if !strings.Contains(stdout.String(), want) {
 			t.Errorf("--help does not mention %q", want)
 		}
@@ -58,6 +59,17 @@ func TestParseArgs(t *testing.T) {
 		{[]string{"publish", "--transport", "poll"}, ExitUsage, false, nil},
 		{[]string{"publish", "--transport", "ws", "--window", "0"}, ExitUsage, false, nil},
 		{[]string{"resume", "--transport", "ws"}, ExitUsage, false, nil},
+		{[]string{"db-spread"}, ExitOK, true, func(c config) bool {
+			return c.subscribers == 100 && c.rates[0] == 100 && c.concurrency == 16 && c.db == "auto"
+		}},
+		{[]string{"db-snapshot"}, ExitOK, true, func(c config) bool { return c.subscribers == 5 && c.nodes == 100_000 }},
+		{[]string{"db-write"}, ExitOK, true, func(c config) bool { return c.duration == 10*time.Second }},
+		{[]string{"db-fanout", "--transport", "ws"}, ExitUsage, false, nil},
+		{[]string{"db-fanout", "--topic", "x"}, ExitUsage, false, nil},
+		{[]string{"db-snapshot", "--nodes", "100"}, ExitUsage, false, nil},
+		{[]string{"db-write", "--path", "/"}, ExitUsage, false, nil},
+		{[]string{"db-write", "--path", "bench"}, ExitUsage, false, nil},
+		{[]string{"db-resume", "-k", "0"}, ExitUsage, false, nil},
 	} {
 		var stdout, stderr bytes.Buffer
 		cfg, code, ok := parseArgs(tc.args, &stdout, &stderr)

@@ -3,6 +3,8 @@ package bench
 import (
 	"context"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -24,6 +26,9 @@ type fanoutReport struct {
 	// Attack is the load beside the subscribers, with --attackers or
 	// --churn.
 	Attack *attackReport `json:"attack,omitempty"`
+	// Writers is how many paced writers shared each step's rate (the
+	// db-* scenarios; Mercure events come from one publisher).
+	Writers int `json:"writers,omitempty"`
 }
 
 // fanoutStep is one publishing rate held for --duration.
@@ -92,9 +97,10 @@ func (r *runner) fanout(ctx context.Context) (*fanoutReport, error) {
 		return nil, fmt.Errorf("no subscriber could connect: %s", st.FirstError)
 	}
 
-	pub := newPublisher(r.target, r.token, 2, r.cfg.connectTimeout)
-	defer pub.close()
-	if rep.Unprimed, err = r.prime(ctx, pub, groups); err != nil {
+	src := r.newEventSource()
+	defer src.close()
+	rep.Writers = src.writers()
+	if rep.Unprimed, err = src.prime(ctx, groups); err != nil {
 		return nil, err
 	}
 	if r.cfg.attackers > 0 || r.cfg.churn > 0 {
@@ -102,12 +108,12 @@ func (r *runner) fanout(ctx context.Context) (*fanoutReport, error) {
 		defer func() { rep.Attack = a.stop() }()
 	}
 
-	var seq uint64
+	var seq atomic.Uint64
 	var counted int64 // deliveries of the steps already collected
 	for i, rate := range r.cfg.rates {
 		step := i + 1
 		before := r.probe.sample(ctx)
-		paced := r.publishPaced(ctx, pub, step, rate, &seq)
+		paced := r.sendPaced(ctx, src, step, rate, &seq)
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
@@ -115,7 +121,7 @@ func (r *runner) fanout(ctx context.Context) (*fanoutReport, error) {
 			TargetRate: rate, Published: paced.published, PublishErrors: paced.errors,
 			PublishRate: float64(paced.published) / paced.elapsed.Seconds(), FirstPublishError: paced.firstError,
 			PublishLatency: paced.latency.summary(),
-			Expected:       paced.published * rep.Connected,
+			Expected:       src.due(paced.published, rep.Connected),
 		}
 		if note := shortfall(s); note != "" {
 			r.notes = append(r.notes, note)
@@ -202,18 +208,52 @@ type pacedResult struct {
 	firstError        string
 }
 
-// publishPaced publishes at rate events per second for --duration, one
-// event at a time so that sequence numbers reach the hub in order. Each
-// event is due at a fixed time; a publisher that falls behind catches up
-// without pausing, and stops at the end of the duration whatever it sent.
-func (r *runner) publishPaced(ctx context.Context, pub *publisher, step int, rate float64, seq *uint64) pacedResult {
+// add merges what another writer of the same step did.
+func (p *pacedResult) add(o pacedResult) {
+	p.published += o.published
+	p.errors += o.errors
+	p.latency.merge(o.latency)
+	if o.firstSend != 0 && (p.firstSend == 0 || o.firstSend < p.firstSend) {
+		p.firstSend = o.firstSend
+	}
+	p.elapsed = max(p.elapsed, o.elapsed)
+	if p.firstError == "" {
+		p.firstError = o.firstError
+	}
+}
+
+// sendPaced runs a step: src's writers each send their share of rate
+// events per second for --duration, drawing sequence numbers from seq.
+func (r *runner) sendPaced(ctx context.Context, src eventSource, step int, rate float64, seq *atomic.Uint64) pacedResult {
+	n := src.writers()
+	results := make([]pacedResult, n)
+	var wg sync.WaitGroup
+	for w := range n {
+		wg.Go(func() {
+			results[w] = r.pace(ctx, rate/float64(n), func(ctx context.Context, sent time.Time) error {
+				return src.send(ctx, w, payload{step: step, seq: seq.Add(1), sent: sent.UnixNano()})
+			})
+		})
+	}
+	wg.Wait()
+	total := pacedResult{latency: newHistogram()}
+	for _, res := range results {
+		total.add(res)
+	}
+	return total
+}
+
+// pace calls send at rate times per second for --duration, one call at a
+// time so that the events of one writer reach the hub in order. Each call
+// is due at a fixed time; a writer that falls behind catches up without
+// pausing, and stops at the end of the duration whatever it sent.
+func (r *runner) pace(ctx context.Context, rate float64, send func(ctx context.Context, sent time.Time) error) pacedResult {
 	res := pacedResult{latency: newHistogram()}
 	start := time.Now()
 	end := start.Add(r.cfg.duration)
 	total := max(int(rate*r.cfg.duration.Seconds()), 1)
 	timer := time.NewTimer(0)
 	defer timer.Stop()
-	var buf []byte
 	for i := range total {
 		due := start.Add(time.Duration(float64(i) * float64(time.Second) / rate))
 		if wait := time.Until(due); wait > 0 {
@@ -228,13 +268,11 @@ func (r *runner) publishPaced(ctx context.Context, pub *publisher, step int, rat
 		if i > 0 && time.Now().After(end) {
 			break
 		}
-		*seq++
 		sent := time.Now()
 		if i == 0 {
 			res.firstSend = sent.UnixNano()
 		}
-		buf = appendPayload(buf[:0], payload{step: step, seq: *seq, sent: sent.UnixNano()}, r.cfg.size)
-		_, err := pub.publish(ctx, r.topic, buf)
+		err := send(ctx, sent)
 		switch {
 		case err == nil:
 			res.published++

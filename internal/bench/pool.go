@@ -16,6 +16,15 @@ type groupSpec struct {
 	Topic  string     `json:"topic"`
 	// Transport is how the subscribers receive events ("" is SSE).
 	Transport transport `json:"transport,omitempty"`
+	// DB, when not empty, makes the subscribers state tree streams
+	// (Firebase REST streaming) of the location at this escaped URL path,
+	// without .json, instead of subscriptions to Topic. With Spread,
+	// subscriber i watches a location of its own, the child
+	// spreadKey(First+i) of DB: First numbers the group's subscribers
+	// after those of the groups before it.
+	DB     string `json:"db,omitempty"`
+	Spread bool   `json:"spread,omitempty"`
+	First  int    `json:"first,omitempty"`
 	// Count subscribers are opened, at most Concurrency connecting at once,
 	// each connect attempt bounded by ConnectTimeout.
 	Count          int           `json:"count"`
@@ -131,6 +140,8 @@ func newStepStats() *stepStats {
 type pool struct {
 	spec   groupSpec
 	target *target
+	// parse reads the bench's payload in an event's data.
+	parse  func([]byte) (payload, bool)
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -156,8 +167,11 @@ func startPool(spec groupSpec) (*pool, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &pool{
-		spec: spec, target: t, ctx: ctx, cancel: cancel,
+		spec: spec, target: t, parse: parsePayload, ctx: ctx, cancel: cancel,
 		connect: newHistogram(), steps: map[int]*stepStats{},
+	}
+	if spec.DB != "" {
+		p.parse = parseDBEvent
 	}
 	p.connectStart.Store(time.Now().UnixNano())
 	sem := make(chan struct{}, max(spec.Concurrency, 1))
@@ -243,9 +257,19 @@ func (p *pool) runSubscriber(i int, sem chan struct{}) {
 func (p *pool) open(sub *subscriber) (feed, error) {
 	ctx, cancel := context.WithTimeout(p.ctx, p.spec.ConnectTimeout)
 	defer cancel()
-	f, err := p.target.open(ctx, p.spec.Transport, subscribeRequest{
-		topic: p.spec.Topic, token: p.spec.Token, lastEventID: string(sub.lastID),
-	})
+	req := subscribeRequest{topic: p.spec.Topic, token: p.spec.Token, lastEventID: string(sub.lastID)}
+	var f feed
+	var err error
+	switch {
+	case p.spec.DB == "":
+		f, err = p.target.open(ctx, p.spec.Transport, req)
+	case p.spec.Spread:
+		req.path = p.spec.DB + "/" + spreadKey(p.spec.First+sub.index) + ".json"
+		f, err = p.target.openDB(ctx, req)
+	default:
+		req.path = p.spec.DB + ".json"
+		f, err = p.target.openDB(ctx, req)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -278,7 +302,7 @@ func (p *pool) consume(f feed, sub *subscriber) error {
 			sub.primed = true
 			p.primed.Add(1)
 		}
-		pl, ok := parsePayload(data)
+		pl, ok := p.parse(data)
 		if !ok {
 			p.foreign.Add(1)
 			continue

@@ -73,12 +73,15 @@ func (t *errorTally) list() []errorKind {
 // order, or a network error.
 func classify(err error) string {
 	var pe *publishError
+	var de *dbError
 	var we *wsPublishError
 	var ce *wsCloseError
 	var ne net.Error
 	switch {
 	case errors.As(err, &pe):
 		return fmt.Sprintf("HTTP %d", pe.status)
+	case errors.As(err, &de):
+		return fmt.Sprintf("HTTP %d", de.status)
 	case errors.As(err, &we):
 		return fmt.Sprintf("error %d", we.code)
 	case errors.As(err, &ce):
@@ -102,61 +105,78 @@ func (r *runner) publishLoad(ctx context.Context) (*publishReport, error) {
 	c := r.cfg.concurrency
 	pub := newPublisher(r.target, r.token, c, r.cfg.connectTimeout)
 	defer pub.close()
-	runCtx, cancel := context.WithTimeout(ctx, r.cfg.duration)
-	defer cancel()
-
-	var (
-		mu      sync.Mutex
-		hist    = newHistogram()
-		tally   errorTally
-		done    atomic.Int64
-		seq     atomic.Uint64
-		wg      sync.WaitGroup
-		before  = r.probe.sample(ctx)
-		started = time.Now()
-	)
-	for range c {
-		wg.Go(func() {
-			local := newHistogram()
-			defer func() {
-				mu.Lock()
-				hist.merge(local)
-				mu.Unlock()
-			}()
-			var buf []byte
-			for runCtx.Err() == nil {
-				t0 := time.Now()
-				buf = appendPayload(buf[:0], payload{step: 1, seq: seq.Add(1), sent: t0.UnixNano()}, r.cfg.size)
-				_, err := pub.publish(runCtx, r.topic, buf)
-				switch {
-				case err == nil:
-					local.record(time.Since(t0))
-					done.Add(1)
-				case runCtx.Err() == nil:
-					tally.add(err)
-				}
-			}
-		})
-	}
-	stopProgress := r.every(time.Second, func() {
-		r.progressf("%d published, %d errors", done.Load(), tally.total.Load())
+	before := r.probe.sample(ctx)
+	bufs := make([][]byte, c)
+	res := r.hammer(ctx, c, "published", func(ctx context.Context, w int, pl payload) error {
+		bufs[w] = appendPayload(bufs[w][:0], pl, r.cfg.size)
+		_, err := pub.publish(ctx, r.topic, bufs[w])
+		return err
 	})
-	wg.Wait()
-	stopProgress()
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
 	}
-	elapsed := time.Since(started)
 	rep := &publishReport{
-		Publishers: c, Seconds: elapsed.Seconds(),
-		Published: done.Load(), PublishesPerSec: float64(done.Load()) / elapsed.Seconds(),
-		Latency: hist.summary(), Errors: tally.total.Load(), ErrorKinds: tally.list(),
+		Publishers: c, Seconds: res.elapsed.Seconds(),
+		Published: res.done, PublishesPerSec: float64(res.done) / res.elapsed.Seconds(),
+		Latency: res.latency.summary(), Errors: res.tally.total.Load(), ErrorKinds: res.tally.list(),
 		Server: between(before, r.probe.sample(ctx)),
 	}
 	if rep.Published == 0 && rep.Errors > 0 {
 		return nil, fmt.Errorf("every publish failed: %s", rep.ErrorKinds[0].Example)
 	}
 	return rep, nil
+}
+
+// hammerResult is what concurrent senders got through in --duration.
+type hammerResult struct {
+	elapsed time.Duration
+	done    int64
+	latency *histogram
+	tally   *errorTally
+}
+
+// hammer runs c senders for --duration, each sending one event after
+// another as fast as the hub answers; send is one event, as sender w.
+// done names what a sent event is, in the progress lines.
+func (r *runner) hammer(ctx context.Context, c int, done string, send func(ctx context.Context, w int, pl payload) error) hammerResult {
+	runCtx, cancel := context.WithTimeout(ctx, r.cfg.duration)
+	defer cancel()
+	var (
+		mu      sync.Mutex
+		res     = hammerResult{latency: newHistogram(), tally: &errorTally{}}
+		count   atomic.Int64
+		seq     atomic.Uint64
+		wg      sync.WaitGroup
+		started = time.Now()
+	)
+	for w := range c {
+		wg.Go(func() {
+			local := newHistogram()
+			defer func() {
+				mu.Lock()
+				res.latency.merge(local)
+				mu.Unlock()
+			}()
+			for runCtx.Err() == nil {
+				t0 := time.Now()
+				err := send(runCtx, w, payload{step: 1, seq: seq.Add(1), sent: t0.UnixNano()})
+				switch {
+				case err == nil:
+					local.record(time.Since(t0))
+					count.Add(1)
+				case runCtx.Err() == nil:
+					res.tally.add(err)
+				}
+			}
+		})
+	}
+	stopProgress := r.every(time.Second, func() {
+		r.progressf("%d %s, %d errors", count.Load(), done, res.tally.total.Load())
+	})
+	wg.Wait()
+	stopProgress()
+	res.elapsed, res.done = time.Since(started), count.Load()
+	return res
 }
 
 // every calls fn at each period until the returned stop is called; stop

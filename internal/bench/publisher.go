@@ -15,14 +15,20 @@ import (
 )
 
 // mintToken signs a JWT that lets its bearer publish and subscribe to every
-// topic. key is taken as auth.ParseKey takes it: a plain secret gives the
-// HS256 token that Herald and Mercure hubs alike accept.
+// topic, and read and write the whole of Herald's state tree (its "db"
+// claim, which other hubs ignore). key is taken as auth.ParseKey takes it:
+// a plain secret gives the HS256 token that Herald and Mercure hubs alike
+// accept.
 func mintToken(key string, ttl time.Duration) (string, error) {
 	k, err := auth.ParseKey([]byte(key))
 	if err != nil {
 		return "", err
 	}
-	return auth.Mint(k, auth.MintClaims{Publish: []string{"*"}, Subscribe: []string{"*"}, TTL: ttl})
+	return auth.Mint(k, auth.MintClaims{
+		Publish: []string{"*"}, Subscribe: []string{"*"},
+		DBRead: []string{"/"}, DBWrite: []string{"/"},
+		TTL: ttl,
+	})
 }
 
 // publishHint adds to a publish the hub refused for want of rights how to

@@ -15,7 +15,8 @@ type report struct {
 	Scenario        string         `json:"scenario"`
 	Transport       transport      `json:"transport"`
 	Hub             string         `json:"hub"`
-	Topic           string         `json:"topic"`
+	Topic           string         `json:"topic,omitempty"`
+	Path            string         `json:"path,omitempty"` // db-*: the tree location the run worked under
 	Selector        string         `json:"selector,omitempty"`
 	Started         time.Time      `json:"started"`
 	ElapsedSeconds  float64        `json:"elapsed_seconds"`
@@ -25,7 +26,11 @@ type report struct {
 	Publish         *publishReport `json:"publish,omitempty"`
 	Resume          *resumeReport  `json:"resume,omitempty"`
 	Soak            *soakReport    `json:"soak,omitempty"`
-	Notes           []string       `json:"notes,omitempty"`
+	// db-fanout and db-spread report as a fan-out, db-resume as a resume:
+	// a state tree write is their publish, a stream their subscriber.
+	DBWrite    *dbWriteReport    `json:"db_write,omitempty"`
+	DBSnapshot *dbSnapshotReport `json:"db_snapshot,omitempty"`
+	Notes      []string          `json:"notes,omitempty"`
 	// Problems are what makes Command return ExitInexact.
 	Problems []string `json:"problems,omitempty"`
 }
@@ -68,6 +73,20 @@ func (rep *report) problems() []string {
 		add(r.OutOfOrder, "%d events replayed out of order")
 		add(r.IDMismatch, "%d events replayed with another ID than the hub assigned")
 		add(r.Unexpected, "%d unexpected events replayed")
+		add(r.Snapshots, "%d puts of the whole location instead of the changes")
+	case rep.DBWrite != nil:
+		add(rep.DBWrite.Errors, "%d writes failed")
+	case rep.DBSnapshot != nil:
+		for _, rd := range []struct {
+			what string
+			r    dbReads
+		}{
+			{"GETs", rep.DBSnapshot.Get}, {"streams' first puts", rep.DBSnapshot.Stream},
+			{"concurrent GETs", rep.DBSnapshot.ConcurrentGet}, {"concurrent streams' first puts", rep.DBSnapshot.ConcurrentStream},
+		} {
+			add(rd.r.Failed, "%d "+rd.what+" failed")
+			add(rd.r.Mismatched, "%d "+rd.what+" were not the tree written")
+		}
 	}
 	return p
 }
@@ -80,20 +99,29 @@ func writeReport(w io.Writer, rep *report, asJSON bool) error {
 		return enc.Encode(rep)
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "herald bench %s --transport %s  %s\ntopic %s\n\n", rep.Scenario, rep.Transport, rep.Hub, rep.Topic)
+	if rep.Path != "" {
+		fmt.Fprintf(&b, "herald bench %s  %s\n\n", rep.Scenario, rep.Path)
+	} else {
+		fmt.Fprintf(&b, "herald bench %s --transport %s  %s\ntopic %s\n\n", rep.Scenario, rep.Transport, rep.Hub, rep.Topic)
+	}
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	wd := wordsOf(rep.Scenario)
 	switch {
 	case rep.Idle != nil:
 		writeIdle(tw, rep.Idle)
 	case rep.Fanout != nil:
-		writeFanout(tw, rep.Fanout)
+		writeFanout(tw, rep.Fanout, wd)
 		if rep.Soak != nil {
 			writeSoak(tw, rep.Soak)
 		}
 	case rep.Publish != nil:
 		writePublish(tw, rep.Publish)
 	case rep.Resume != nil:
-		writeResume(tw, rep.Resume)
+		writeResume(tw, rep.Resume, wd)
+	case rep.DBWrite != nil:
+		writeDBWrite(tw, rep.DBWrite)
+	case rep.DBSnapshot != nil:
+		writeDBSnapshot(tw, rep.DBSnapshot)
 	}
 	tw.Flush()
 	fmt.Fprintf(&b, "\nrun took %.1f s", rep.ElapsedSeconds)
@@ -129,15 +157,31 @@ func writeIdle(w io.Writer, r *idleReport) {
 	}
 }
 
-func writeFanout(w io.Writer, r *fanoutReport) {
-	fmt.Fprintf(w, "subscribers\t%d requested, %d connected, %d failed (%s), %.0f connections/s\n",
-		r.Subscribers, r.Connected, r.Failed, procsText(r.Procs), r.ConnectRate)
+// words are the nouns of a report: a hub's events, or a state tree's
+// changes.
+type words struct {
+	subscribers, publishers, published, events string
+}
+
+func wordsOf(scenario string) words {
+	if isDB(scenario) {
+		return words{"streams", "writers", "written", "changes"}
+	}
+	return words{"subscribers", "publishers", "published", "events"}
+}
+
+func writeFanout(w io.Writer, r *fanoutReport, wd words) {
+	fmt.Fprintf(w, "%s\t%d requested, %d connected, %d failed (%s), %.0f connections/s\n",
+		wd.subscribers, r.Subscribers, r.Connected, r.Failed, procsText(r.Procs), r.ConnectRate)
+	if r.Writers > 1 {
+		fmt.Fprintf(w, "writers\t%d, each at its share of the rate\n", r.Writers)
+	}
 	if a := r.Attack; a != nil {
 		fmt.Fprintf(w, "attack\t%d costly streams held (%d refused); %d subscriptions churned (%.0f/s, %d failed)\n",
 			a.AttackersConnected, a.AttackersFailed, a.Churned, a.ChurnRate, a.ChurnFailed)
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "rate/s\tpublished\tpub/s\tpub p99 ms\tdeliveries/s\tp50 ms\tp90 ms\tp99 ms\tmax ms\tlost\tdup\tserver CPU\tserver RSS\t")
+	fmt.Fprintf(w, "rate/s\t%s\tper s\t%s p99 ms\tdeliveries/s\tp50 ms\tp90 ms\tp99 ms\tmax ms\tlost\tdup\tserver CPU\tserver RSS\t\n", wd.published, wd.published)
 	for _, s := range r.Steps {
 		cpu, rss := "-", "-"
 		if s.Server != nil && s.Server.CPUPercent != nil {
@@ -170,9 +214,9 @@ func writeFanout(w io.Writer, r *fanoutReport) {
 			fmt.Fprintf(w, "knee\tp99 is over %g ms already at %g events/s\n", k.ThresholdMS, k.Rate)
 		}
 	}
-	fmt.Fprintf(w, "streams\t%d dropped, %d reconnected, %d late deliveries, %d foreign events\n", r.Drops, r.Reconnects, r.Late, r.Foreign)
+	fmt.Fprintf(w, "streams\t%d dropped, %d reconnected, %d late deliveries, %d foreign %s\n", r.Drops, r.Reconnects, r.Late, r.Foreign, wd.events)
 	if r.Unprimed > 0 {
-		fmt.Fprintf(w, "unprimed\t%d subscribers never received a probe\n", r.Unprimed)
+		fmt.Fprintf(w, "unprimed\t%d %s never received a first event\n", r.Unprimed, wd.subscribers)
 	}
 	if r.FirstError != "" {
 		fmt.Fprintf(w, "first error\t%s\n", r.FirstError)
@@ -195,22 +239,72 @@ func writePublish(w io.Writer, r *publishReport) {
 	writeServer(w, "server", r.Server)
 }
 
-func writeResume(w io.Writer, r *resumeReport) {
-	fmt.Fprintf(w, "published\t%d of %d by %d publishers in %.2f s (%.0f/s), %d errors\n",
-		r.Published, r.Events, r.Publishers, r.PublishSeconds, r.PublishRate, r.PublishErrors)
+func writeResume(w io.Writer, r *resumeReport, wd words) {
+	fmt.Fprintf(w, "%s\t%d of %d by %d %s in %.2f s (%.0f/s), %d errors\n",
+		wd.published, r.Published, r.Events, r.Publishers, wd.publishers, r.PublishSeconds, r.PublishRate, r.PublishErrors)
 	fmt.Fprintf(w, "resumed from\t%s", r.ResumedFrom)
 	if r.HubLastEventID != "" {
 		fmt.Fprintf(w, " (hub answered Last-Event-ID: %s)", r.HubLastEventID)
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintf(w, "replay\theaders %.1f ms, first event %.1f ms, last event %.1f ms (%.0f events/s)\n",
-		r.HeadersMS, r.FirstEventMS, r.LastEventMS, r.ReplayRate)
+	fmt.Fprintf(w, "replay\theaders %.1f ms, first %s %.1f ms, last %.1f ms (%.0f %s/s)\n",
+		r.HeadersMS, strings.TrimSuffix(wd.events, "s"), r.FirstEventMS, r.LastEventMS, r.ReplayRate, wd.events)
 	exact := "yes"
 	if !r.Exact {
 		exact = "NO"
 	}
-	fmt.Fprintf(w, "exact\t%s: %d replayed, %d missing, %d duplicated, %d out of order, %d with another ID, %d unexpected\n",
+	fmt.Fprintf(w, "exact\t%s: %d replayed, %d missing, %d duplicated, %d out of order, %d with another ID, %d unexpected",
 		exact, r.Received, r.Missing, r.Duplicates, r.OutOfOrder, r.IDMismatch, r.Unexpected)
+	if r.Snapshots > 0 {
+		fmt.Fprintf(w, ", %d puts of the whole location", r.Snapshots)
+	}
+	fmt.Fprintln(w)
+}
+
+func writeDBWrite(w io.Writer, r *dbWriteReport) {
+	fmt.Fprintf(w, "writers\t%d for %.1f s, each putting its own leaf\n", r.Writers, r.Seconds)
+	fmt.Fprintf(w, "written\t%d (%.0f writes/s)\n", r.Written, r.WritesPerSec)
+	fmt.Fprintf(w, "latency\t%s\n", latencyText(r.Latency))
+	fmt.Fprintf(w, "errors\t%d\n", r.Errors)
+	for _, k := range r.ErrorKinds {
+		fmt.Fprintf(w, "  %s\t%d, e.g. %s\n", k.Kind, k.Count, k.Example)
+	}
+	writeServer(w, "server", r.Server)
+}
+
+func writeDBSnapshot(w io.Writer, r *dbSnapshotReport) {
+	fmt.Fprintf(w, "tree\t%s nodes, %s bytes of JSON, written in %.2f s\n", sizeText(r.Nodes), sizeText(r.Bytes), r.BuildSeconds)
+	for _, rd := range []struct {
+		label string
+		r     dbReads
+	}{
+		{fmt.Sprintf("GET, %d one after another", r.Reads), r.Get},
+		{fmt.Sprintf("stream's first put, %d one after another", r.Reads), r.Stream},
+		{fmt.Sprintf("GET, %d at once", r.Concurrent), r.ConcurrentGet},
+		{fmt.Sprintf("stream's first put, %d at once", r.Concurrent), r.ConcurrentStream},
+	} {
+		fmt.Fprintf(w, "%s\tcomplete %s\n", rd.label, latencyText(rd.r.Complete))
+		fmt.Fprintf(w, "\theaders p50 %.2f ms, max %.2f ms; %d failed, %d not the tree written\n",
+			rd.r.Headers.P50MS, rd.r.Headers.MaxMS, rd.r.Failed, rd.r.Mismatched)
+		if rd.r.FirstError != "" {
+			fmt.Fprintf(w, "\tfirst error: %s\n", rd.r.FirstError)
+		}
+	}
+	if m := r.Memory; m != nil {
+		peak := func(p *int64) string {
+			if p == nil {
+				return "unknown"
+			}
+			growth := bytesText(float64(*p - m.RSSBeforeBytes))
+			if *p >= m.RSSBeforeBytes {
+				growth = "+" + growth
+			}
+			return fmt.Sprintf("%s (%s)", bytesText(float64(*p)), growth)
+		}
+		fmt.Fprintf(w, "server memory\tRSS %s before the reads; peak %s one after another, %s at once\n",
+			bytesText(float64(m.RSSBeforeBytes)), peak(m.PeakSequentialBytes), peak(m.PeakConcurrentBytes))
+	}
+	writeServer(w, "server, reading", r.Server)
 }
 
 func writeServer(w io.Writer, label string, u *serverUse) {

@@ -36,10 +36,14 @@ type resumeReport struct {
 	OutOfOrder int64 `json:"out_of_order"`
 	// IDMismatch counts events replayed with another ID than the hub gave
 	// when it accepted them; Unexpected, events that were never published.
-	IDMismatch int64        `json:"id_mismatch"`
-	Unexpected int64        `json:"unexpected"`
-	Exact      bool         `json:"exact"`
-	Progress   []countPoint `json:"progress"` // events replayed over time
+	IDMismatch int64 `json:"id_mismatch"`
+	Unexpected int64 `json:"unexpected"`
+	// Snapshots counts puts of the whole watched location (db-resume): a
+	// stream that could not resume starts again from the location's value
+	// instead of the changes.
+	Snapshots int64        `json:"snapshots,omitempty"`
+	Exact     bool         `json:"exact"`
+	Progress  []countPoint `json:"progress"` // events replayed over time
 }
 
 // published is the hub's acknowledgement of one event of the resume run.

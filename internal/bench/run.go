@@ -19,6 +19,10 @@ type runner struct {
 	fileLimit uint64
 	stderr    io.Writer
 	notes     []string
+	// db dials the state tree (db-* scenarios); its URL's path is the
+	// tree's root. dbBase is the escaped location the run works under.
+	db     *target
+	dbBase string
 }
 
 // perProcessSockets is the most subscribers one process holds: the
@@ -45,6 +49,11 @@ func newRunner(ctx context.Context, cfg config, fileLimit uint64, stderr io.Writ
 	r := &runner{cfg: cfg, target: t, token: cfg.token, topic: cfg.topic, fileLimit: fileLimit, stderr: stderr}
 	if r.topic == "" {
 		r.topic = topicURL(cfg.scenario, newRunID())
+	}
+	if isDB(cfg.scenario) {
+		if r.db, r.dbBase, err = newDBTarget(ctx, cfg, hub, cfg.sources); err != nil {
+			return nil, err
+		}
 	}
 	if cfg.key != "" {
 		if r.token, err = mintToken(cfg.key, cfg.timeout+time.Hour); err != nil {
@@ -81,6 +90,9 @@ func (r *runner) run(ctx context.Context) (*report, error) {
 		Scenario: r.cfg.scenario, Transport: r.cfg.transport, Hub: r.target.spec.Hub, Topic: r.topic, Selector: r.cfg.selector,
 		Started: time.Now(),
 	}
+	if r.db != nil {
+		rep.Topic, rep.Path = "", r.dbURL(r.dbBase)
+	}
 	defer r.probe.close()
 	cpuBefore, cpuOK := ownCPU()
 	var err error
@@ -99,6 +111,14 @@ func (r *runner) run(ctx context.Context) (*report, error) {
 		rep.Resume, err = r.resume(ctx)
 	case "soak":
 		rep.Fanout, rep.Soak, err = r.soak(ctx)
+	case "db-write":
+		rep.DBWrite, err = r.dbWrite(ctx)
+	case "db-fanout", "db-spread":
+		rep.Fanout, err = r.fanout(ctx)
+	case "db-snapshot":
+		rep.DBSnapshot, err = r.dbSnapshot(ctx)
+	case "db-resume":
+		rep.Resume, err = r.dbResume(ctx)
 	}
 	if err != nil {
 		return nil, err
@@ -173,6 +193,10 @@ func (r *runner) startGroups(n int) ([]group, int, error) {
 		Target: r.target.spec, Token: r.token, Topic: cmp.Or(r.cfg.selector, r.topic), Transport: r.cfg.transport,
 		Concurrency: r.cfg.connectConcurrency, ConnectTimeout: r.cfg.connectTimeout,
 	}
+	if r.db != nil {
+		spec.Target, spec.Topic = r.db.spec, ""
+		spec.DB, spec.Spread = r.dbRoot()+r.dbWatched(), r.cfg.scenario == "db-spread"
+	}
 	if procs == 0 {
 		spec.Count = n
 		p, err := startPool(spec)
@@ -186,6 +210,7 @@ func (r *runner) startGroups(n int) ([]group, int, error) {
 	for i := range procs {
 		s := spec
 		s.Count = n*(i+1)/procs - n*i/procs
+		s.First = n * i / procs
 		g, err := startChild(s, r.stderr)
 		if err != nil {
 			abortAll(groups)

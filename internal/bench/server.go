@@ -182,8 +182,15 @@ func readProcStatus(pid int) (procStatus, error) {
 }
 
 func parseProcStatus(b []byte) (procStatus, error) {
+	rss, err := parseProcField(b, "VmRSS:")
+	return procStatus{rssBytes: rss}, err
+}
+
+// parseProcField reads the size in kB on the line of /proc/<pid>/status
+// that starts with name, in bytes.
+func parseProcField(b []byte, name string) (int64, error) {
 	for line := range bytes.Lines(b) {
-		rest, ok := bytes.CutPrefix(line, []byte("VmRSS:"))
+		rest, ok := bytes.CutPrefix(line, []byte(name))
 		if !ok {
 			continue
 		}
@@ -195,9 +202,24 @@ func parseProcStatus(b []byte) (procStatus, error) {
 		if err != nil {
 			break
 		}
-		return procStatus{rssBytes: kb * 1024}, nil
+		return kb * 1024, nil
 	}
-	return procStatus{}, fmt.Errorf("no VmRSS line (is it a kernel thread, or a zombie?)")
+	return 0, fmt.Errorf("no %s line (is it a kernel thread, or a zombie?)", strings.TrimSuffix(name, ":"))
+}
+
+// readProcPeak reads VmHWM, the peak RSS, from /proc/<pid>/status.
+func readProcPeak(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	return parseProcField(b, "VmHWM:")
+}
+
+// resetProcPeak makes the kernel start VmHWM again from the current RSS
+// (Linux 4.0 and later; the caller must be allowed to trace pid).
+func resetProcPeak(pid int) error {
+	return os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", pid), []byte("5"), 0)
 }
 
 // readProcCPU returns utime+stime of /proc/<pid>/stat, in seconds.

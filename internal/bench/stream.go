@@ -30,9 +30,10 @@ type stream struct {
 	// ID replay started from there, or "earliest").
 	lastEventID string
 
-	id   []byte // last event ID buffer; persists across events per the spec
-	data []byte
-	line []byte // holds a line longer than the read buffer
+	id    []byte // last event ID buffer; persists across events per the spec
+	data  []byte
+	event []byte // the event type of the last event ("" for message)
+	line  []byte // holds a line longer than the read buffer
 }
 
 // maxLine bounds one line of the stream, so that a broken hub cannot make
@@ -44,8 +45,11 @@ var errStreamEnded = errors.New("hub closed the stream")
 
 // subscribeRequest is what one subscription asks for.
 type subscribeRequest struct {
-	topic       string
-	topics      []string // more topic selectors, after topic
+	topic  string
+	topics []string // more topic selectors, after topic
+	// path, when not empty, is the escaped URL path of a state tree
+	// location (ending in .json) to stream instead of topics.
+	path        string
 	token       string
 	lastEventID string
 }
@@ -98,17 +102,21 @@ func (t *target) subscribe(ctx context.Context, req subscribeRequest) (*stream, 
 
 // subscribeHead is the HTTP/1.1 request that opens a subscription.
 func (t *target) subscribeHead(req subscribeRequest) string {
-	q := t.hub.Query()
-	q.Add("topic", req.topic)
-	for _, t := range req.topics {
-		q.Add("topic", t)
-	}
-	path := t.hub.EscapedPath()
-	if path == "" {
-		path = "/"
-	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "GET %s?%s HTTP/1.1\r\nHost: %s\r\n", path, q.Encode(), t.hub.Host)
+	if req.path != "" {
+		fmt.Fprintf(&b, "GET %s HTTP/1.1\r\nHost: %s\r\n", req.path, t.hub.Host)
+	} else {
+		q := t.hub.Query()
+		q.Add("topic", req.topic)
+		for _, t := range req.topics {
+			q.Add("topic", t)
+		}
+		path := t.hub.EscapedPath()
+		if path == "" {
+			path = "/"
+		}
+		fmt.Fprintf(&b, "GET %s?%s HTTP/1.1\r\nHost: %s\r\n", path, q.Encode(), t.hub.Host)
+	}
 	b.WriteString("Accept: text/event-stream\r\nCache-Control: no-cache\r\nUser-Agent: herald-bench\r\n")
 	if req.token != "" {
 		fmt.Fprintf(&b, "Authorization: Bearer %s\r\n", req.token)
@@ -131,11 +139,12 @@ func sanitizeHeader(v string) string {
 	}, v)
 }
 
-// next returns the next event's ID and data. Both alias buffers of s that
-// the following call overwrites. An event with no data line is skipped, as
-// an EventSource skips it.
+// next returns the next event's ID and data; s.event holds its type. All
+// alias buffers of s that the following call overwrites. An event with no
+// data line is skipped, as an EventSource skips it.
 func (s *stream) next() (id, data []byte, err error) {
 	s.data = s.data[:0]
+	s.event = s.event[:0]
 	hasData := false
 	for {
 		line, err := s.readLine()
@@ -149,6 +158,7 @@ func (s *stream) next() (id, data []byte, err error) {
 			if hasData {
 				return s.id, s.data, nil
 			}
+			s.event = s.event[:0]
 			continue
 		}
 		if line[0] == ':' {
@@ -169,6 +179,8 @@ func (s *stream) next() (id, data []byte, err error) {
 			if bytes.IndexByte(value, 0) < 0 {
 				s.id = append(s.id[:0], value...)
 			}
+		case "event":
+			s.event = append(s.event[:0], value...)
 		}
 	}
 }

@@ -47,7 +47,7 @@ Usage:
   herald subscribe  [flags]   print the events of topics, reconnecting and resuming
   herald token      [flags]   mint a JWT with publish/subscribe and state tree grants
   herald revoke     [flags] JTI...   revoke tokens by their ID (jti claim)
-  herald bench SCENARIO [flags]   load-test a hub (idle, fanout, publish, resume)
+  herald bench SCENARIO [flags]   load-test a hub (idle, fanout, publish, resume, soak) or its state tree (db-*)
   herald healthcheck [serve flags]   ask the hub those flags describe for /healthz (exit 0 if healthy)
   herald version              print the version
 
