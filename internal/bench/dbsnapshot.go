@@ -269,8 +269,10 @@ func (r *runner) readFirstPut(ctx context.Context, path string, want []byte) (he
 // firstPut reads one event from br, a stream's body, and reports whether
 // it is a put whose data is want. Its data line may be far longer than
 // the reader's buffer: it is compared piece by piece, never held whole.
+// A block without data (the stream's opening retry hint) is no event, as
+// EventSource has it, and is skipped.
 func firstPut(br *bufio.Reader, want []byte) (bool, error) {
-	put, data := false, false
+	put, data, anyData := false, false, false
 	var cmp *comparer
 	for {
 		line, err := br.ReadSlice('\n')
@@ -293,13 +295,15 @@ func firstPut(br *bufio.Reader, want []byte) (bool, error) {
 		switch {
 		case cmp != nil:
 			cmp.Write(line)
-			data, cmp = cmp.matched(), nil
+			data, cmp, anyData = cmp.matched(), nil, true
+		case len(line) == 0 && !anyData:
+			put = false // a block that dispatches nothing
 		case len(line) == 0:
 			return put && data, nil
 		case bytes.Equal(line, []byte("event: put")):
 			put = true
 		case bytes.HasPrefix(line, []byte("data: ")):
-			data = bytes.Equal(line[len("data: "):], want)
+			data, anyData = bytes.Equal(line[len("data: "):], want), true
 		}
 	}
 }
