@@ -80,7 +80,12 @@ func (s *Server) publish(ctx context.Context, claims *auth.Claims, ev *journal.E
 		e.challenge = auth.Challenge(auth.ErrInsufficientScope)
 		return e
 	}
-	if err := s.commit(ctx, ev); err != nil {
+	// A journal that cannot take the event (a JetStream with no server
+	// in reach retries until its context ends) is answered 503 in time,
+	// and the publisher tries again, to this node or another.
+	cctx, cancel := context.WithTimeout(ctx, s.cfg.PublishTimeout)
+	defer cancel()
+	if err := s.commit(cctx, ev); err != nil {
 		return s.publishError(ctx, err)
 	}
 	return nil

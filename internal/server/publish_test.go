@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"bytes"
+	"context"
 	"net/http"
 	"strings"
 	"testing"
@@ -156,5 +157,27 @@ func TestPublishRetryBounds(t *testing.T) {
 				t.Errorf("got %d %q, want 400 invalid retry", status, body)
 			}
 		})
+	}
+}
+
+// stalled is a journal that cannot take an event: its Append waits for
+// its context, as a JetStream journal with no server in reach does.
+type stalled struct{ *journal.Memory }
+
+func (stalled) Append(ctx context.Context, _ *journal.Event) error {
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// TestPublishTimeout: a publish the journal cannot take is answered 503
+// with a Retry-After once PublishTimeout has passed, not left hanging.
+func TestPublishTimeout(t *testing.T) {
+	e := newEnvWithJournal(t, stalled{journal.NewMemory(journal.Retention{})}, func(c *serverConfig, _ *hubConfig) {
+		c.PublishTimeout = 100 * time.Millisecond
+	})
+	start := time.Now()
+	status, body := e.publishForm(e.publisherToken(), form("topic", "t", "data", "x"))
+	if status != http.StatusServiceUnavailable || time.Since(start) > 5*time.Second {
+		t.Fatalf("publish to a stalled journal: %d %q after %v", status, body, time.Since(start))
 	}
 }

@@ -61,6 +61,11 @@ type Config struct {
 
 	// MaxBodyBytes caps a publish request body (default 1 MiB).
 	MaxBodyBytes int64
+	// PublishTimeout bounds the wait for the journal to take a publish
+	// over HTTP or WebSocket (default 5s); past it the publisher gets 503
+	// and retries. An event the journal already queued may still be
+	// stored: a publisher that retries with its own id is not stored twice.
+	PublishTimeout time.Duration
 	// MaxSelectors caps the topic selectors of one subscription (default 64).
 	MaxSelectors int
 	// MaxSelectorLength caps one topic selector, in bytes (default 2048).
@@ -147,6 +152,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.MaxBodyBytes == 0 {
 		c.MaxBodyBytes = 1 << 20
+	}
+	if c.PublishTimeout <= 0 {
+		c.PublishTimeout = 5 * time.Second
 	}
 	if c.MaxSelectors == 0 {
 		c.MaxSelectors = 64
