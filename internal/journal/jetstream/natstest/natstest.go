@@ -13,6 +13,7 @@
 package natstest
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"net/url"
@@ -23,6 +24,7 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // startTimeout bounds the wait for a server to accept clients, and for a
@@ -159,7 +161,37 @@ func RunCluster(t testing.TB, n int) *Cluster {
 		t.Cleanup(s.Stop)
 	}
 	c.WaitLeader(t)
+	c.waitPlacement(t)
 	return c
+}
+
+// waitPlacement waits until the cluster can place a stream on every
+// server: the meta leader learns that its peers are online some time after
+// it is elected, and refuses such a stream until then.
+func (c *Cluster) waitPlacement(t testing.TB) {
+	t.Helper()
+	nc := Connect(t, c.URLs())
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatalf("natstest: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
+	defer cancel()
+	cfg := jetstream.StreamConfig{Name: "natstest_placement", Subjects: []string{"natstest.placement"}, Replicas: len(c.Servers), Storage: jetstream.MemoryStorage}
+	for {
+		_, err := js.CreateStream(ctx, cfg)
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("natstest: the cluster cannot place a stream on its %d servers: %v", len(c.Servers), err)
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	if err := js.DeleteStream(ctx, cfg.Name); err != nil {
+		t.Fatalf("natstest: %v", err)
+	}
 }
 
 // WaitLeader waits until the running servers have a JetStream meta
