@@ -3,6 +3,7 @@ package jetstream_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -30,9 +31,16 @@ func newOptions(nc *nats.Conn, replicas int) jetstream.Options {
 	}
 }
 
+// testLogger sends a journal's warnings and errors to the test's output,
+// which shows them with -v or when the test fails.
+func testLogger(t testing.TB) *slog.Logger {
+	return slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
+
 // open opens a journal with opts, closing it when the test ends.
 func open(t *testing.T, opts jetstream.Options) *jetstream.Journal {
 	t.Helper()
+	opts.Logger = testLogger(t)
 	j, err := jetstream.Open(t.Context(), opts)
 	if err != nil {
 		t.Fatalf("Open: %v", err)
@@ -48,6 +56,7 @@ func open(t *testing.T, opts jetstream.Options) *jetstream.Journal {
 // natstest.Outside).
 func openOutside(t *testing.T, out *natstest.Outside, opts jetstream.Options) *jetstream.Journal {
 	t.Helper()
+	opts.Logger = testLogger(t)
 	var j *jetstream.Journal
 	var err error
 	out.Do(func() { j, err = jetstream.Open(context.Background(), opts) })
