@@ -36,9 +36,8 @@ const (
 
 // The headers JetStream sets on what a direct get returns.
 const (
-	hdrNatsSeq     = "Nats-Sequence"
-	hdrNatsPending = "Nats-Num-Pending"
-	hdrStatus      = "Status"
+	hdrNatsSeq = "Nats-Sequence"
+	hdrStatus  = "Status"
 )
 
 // errNotEvent reports a message of the stream that is not a Herald event.

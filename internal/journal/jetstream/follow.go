@@ -165,7 +165,7 @@ func (j *Journal) runTail() {
 		case <-j.gone:
 			return
 		case <-c.gap:
-			j.log.Info("journal: the tail consumer missed messages; making it again", "stream", j.opts.Stream)
+			j.log.Info("journal: the tail consumer missed messages or is gone; making it again", "stream", j.opts.Stream)
 		case <-tick.C:
 			// After a reconnect the consumer may be gone with its server:
 			// check at once rather than wait for it to fall silent.
@@ -194,7 +194,8 @@ type tailConsumer struct {
 	delivered atomic.Uint64
 	// seen is when anything last came from the consumer (Unix ns).
 	seen atomic.Int64
-	// gap is signaled when a message went missing.
+	// gap is signaled when a message went missing, or the consumer with
+	// it.
 	gap chan struct{}
 	// reconnects is the connection's count of reconnections when the
 	// consumer was last known to be there.
@@ -249,7 +250,9 @@ func (j *Journal) startTail() (*tailConsumer, error) {
 // heartbeat or a flow control request.
 func (c *tailConsumer) handle(m *nats.Msg) {
 	c.seen.Store(time.Now().UnixNano())
-	if m.Header.Get(hdrStatus) == "100" {
+	switch m.Header.Get(hdrStatus) {
+	case "":
+	case "100":
 		if m.Reply != "" {
 			// Flow control: the server waits for this answer.
 			_ = m.Respond(nil)
@@ -259,6 +262,11 @@ func (c *tailConsumer) handle(m *nats.Msg) {
 		if last, err := strconv.ParseUint(m.Header.Get("Nats-Last-Consumer"), 10, 64); err == nil && last > c.delivered.Load() {
 			c.missed()
 		}
+		return
+	default:
+		// The consumer was deleted, or the server has something else
+		// against it: make another.
+		c.missed()
 		return
 	}
 	meta, err := m.Metadata()

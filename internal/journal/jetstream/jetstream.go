@@ -41,7 +41,8 @@ type Options struct {
 	// (nats.UserCredentials, nats.UserInfo, nats.Token, nats.Nkey), TLS
 	// (nats.Secure, nats.RootCAs, nats.ClientCert), and the rest of what
 	// nats.Connect takes. They are applied after Open's own, which name
-	// the connection "herald" and make it reconnect forever.
+	// the connection "herald", make it reconnect forever and ping the
+	// server every 10 seconds.
 	NATSOptions []nats.Option
 
 	// Stream is the name of the JetStream stream; empty means
@@ -178,7 +179,14 @@ func Open(ctx context.Context, opts Options) (*Journal, error) {
 		closing: make(chan struct{}),
 	}
 	if j.nc == nil {
-		all := append([]nats.Option{nats.Name("herald"), nats.MaxReconnects(-1)}, opts.NATSOptions...)
+		all := append([]nats.Option{
+			nats.Name("herald"),
+			nats.MaxReconnects(-1),
+			// Find out in seconds, not minutes, that a server is gone
+			// without closing the connection: appends in flight then
+			// wait for the reconnection.
+			nats.PingInterval(10 * time.Second),
+		}, opts.NATSOptions...)
 		nc, err := nats.Connect(cmp.Or(opts.URL, nats.DefaultURL), all...)
 		if err != nil {
 			return nil, fmt.Errorf("journal/jetstream: connect: %w", err)
@@ -187,7 +195,7 @@ func Open(ctx context.Context, opts Options) (*Journal, error) {
 	}
 	if err := j.open(ctx); err != nil {
 		if j.replies != nil {
-			j.replies.close()
+			j.replies.close(err)
 		}
 		if j.ownConn {
 			j.nc.Close()
@@ -365,9 +373,11 @@ func (j *Journal) Close() error {
 		j.closed.Store(true)
 		j.pub.drain(j.opts.Timeout + closeTimeout)
 		close(j.closing)
+		// The tail deletes its consumer on its way out: keep the replies
+		// until it has, then fail the followers' reads in flight.
 		j.goroutines.Wait()
+		j.replies.close(journal.ErrClosed)
 		j.followers.Wait()
-		j.replies.close()
 		if j.ownConn {
 			j.nc.Close()
 		}

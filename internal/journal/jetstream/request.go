@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -128,10 +130,18 @@ func (r *replies) handle(m *nats.Msg) {
 	}
 }
 
-// close ends the subscription.
-func (r *replies) close() {
+// close ends the subscription, and the requests still waiting with err.
+func (r *replies) close(err error) {
 	// A closed connection has dropped the subscription already.
 	_ = r.sub.Unsubscribe()
+	r.mu.Lock()
+	waiting := slices.Collect(maps.Values(r.waiting))
+	r.mu.Unlock()
+	for _, w := range waiting {
+		if q, ok := w.(*request); ok {
+			q.done.set(err)
+		}
+	}
 }
 
 // request is one request waiting for its reply, or for a batch of them
