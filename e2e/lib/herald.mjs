@@ -207,6 +207,12 @@ export class Herald {
     await child.exited;
   }
 
+  /** Sends signal (SIGHUP: reload the rules) to the running process. */
+  signal(signal) {
+    if (!this.child) throw new Error(`${this.label}: not running`);
+    this.child.kill(signal);
+  }
+
   /** Asks the server to drain (SIGTERM), then kills it if it takes too long. */
   async stop() {
     const child = this.child;

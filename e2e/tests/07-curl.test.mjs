@@ -2,9 +2,9 @@
 // sends, byte for byte as the wire format says — and resumes with a
 // Last-Event-ID header, the way a script would after a drop.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { after, before, test } from 'node:test';
 
+import { curlStream } from '../lib/curl.mjs';
 import { Herald } from '../lib/herald.mjs';
 import { waitFor } from '../lib/wait.mjs';
 
@@ -15,20 +15,6 @@ before(async () => {
 after(async () => {
   await hub?.close();
 });
-
-/** Runs curl -N on url and collects its output until stopped. */
-function curlStream(url, headers = {}) {
-  const args = ['-sS', '-N', '--max-time', '30'];
-  for (const [k, v] of Object.entries(headers)) args.push('-H', `${k}: ${v}`);
-  args.push('-D', '-', url);
-  const child = spawn('curl', args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  const out = { text: '', err: '' };
-  child.stdout.setEncoding('utf8').on('data', (d) => { out.text += d; });
-  child.stderr.setEncoding('utf8').on('data', (d) => { out.err += d; });
-  child.on('error', (err) => { out.err += String(err); });
-  out.stop = () => child.kill('SIGTERM');
-  return out;
-}
 
 test('curl -N receives published events on the wire, and resumes', async (t) => {
   const topic = 'https://example.com/e2e/curl';

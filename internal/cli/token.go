@@ -33,8 +33,8 @@ func token(env *Env, args []string) error {
 	if fs.NArg() > 0 {
 		return usageError{"token takes no arguments"}
 	}
-	if len(pub.values) == 0 && len(sub.values) == 0 && len(dbRead.values) == 0 && len(dbWrite.values) == 0 {
-		return usageError{"token needs --publish, --subscribe, --db-read or --db-write"}
+	if len(pub.values) == 0 && len(sub.values) == 0 && len(dbRead.values) == 0 && len(dbWrite.values) == 0 && *subject == "" {
+		return usageError{"token needs --publish, --subscribe, --db-read, --db-write, or --subject (for the state tree's rules)"}
 	}
 	for _, g := range [][]string{dbRead.values, dbWrite.values} {
 		if _, err := rules.ParseGrants(g); err != nil {

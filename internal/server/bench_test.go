@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -17,6 +18,8 @@ import (
 	"github.com/heraldhub/herald/internal/auth"
 	"github.com/heraldhub/herald/internal/journal"
 	"github.com/heraldhub/herald/internal/journal/bolt"
+	"github.com/heraldhub/herald/internal/state"
+	"github.com/heraldhub/herald/internal/state/boltstate"
 )
 
 // BenchmarkPublish measures the publish endpoint end to end over HTTP
@@ -124,4 +127,56 @@ func BenchmarkFanoutSSE(b *testing.B) {
 		b.Fatalf("delivered %d, want %d", got, want*subscribers)
 	}
 	b.ReportMetric(float64(delivered.Load())/elapsed.Seconds(), "deliveries/s")
+}
+
+// BenchmarkDBWrite measures PUTs of a small leaf to the state tree from 16
+// writers over HTTP, each to its own path, on the memory journal and on a
+// durable bbolt journal (with the tree kept in its file).
+func BenchmarkDBWrite(b *testing.B) {
+	b.Run("memory", func(b *testing.B) {
+		benchDBWrite(b, journal.NewMemory(journal.Retention{}), state.Loaded{})
+	})
+	b.Run("bolt-durable", func(b *testing.B) {
+		view := boltstate.View{}
+		j, err := bolt.Open(filepath.Join(b.TempDir(), "bench.db"), bolt.Options{Views: []bolt.View{view}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { j.Close() })
+		benchDBWrite(b, j, state.Loaded{})
+	})
+}
+
+func benchDBWrite(b *testing.B, j journal.Journal, loaded state.Loaded) {
+	store, err := state.Open(state.Config{Journal: j}, loaded)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { store.Close() })
+	e := newEnvWithJournal(b, j, func(c *serverConfig, _ *hubConfig) { c.State, c.DBAdminToken = store, adminToken })
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	var writer atomic.Int64
+	b.SetParallelism(8) // 16 writers on 2 cores
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := time.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		url := e.ts.URL + "/db/devices/d" + strconv.FormatInt(writer.Add(1), 10) + "/temp.json?print=silent"
+		for i := 0; pb.Next(); i++ {
+			req, _ := http.NewRequest("PUT", url, strings.NewReader(strconv.Itoa(i)))
+			req.Header.Set("Authorization", "Bearer "+adminToken)
+			resp, err := client.Do(req)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusNoContent {
+				b.Errorf("status %d", resp.StatusCode)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "writes/s")
 }

@@ -49,6 +49,10 @@ func (s *Server) handleDB() http.Handler {
 		}
 		// Firebase's answers are never cached, errors included.
 		w.Header().Set("Cache-Control", "no-cache")
+		if r.Header.Get("Origin") != "" {
+			// A browser's script reads the ETag of conditional requests.
+			w.Header().Set("Access-Control-Expose-Headers", "ETag")
+		}
 		req, herr := s.parseDB(r)
 		if herr != nil {
 			if herr.status == http.StatusNotFound && s.cfg.DBPrefix == "/" && s.cfg.Index != nil && r.Method == http.MethodGet {
@@ -180,8 +184,12 @@ func (s *Server) dbCaller(r *http.Request, query url.Values) (rules.Who, *auth.C
 		return rules.Who{Admin: true}, nil, nil
 	}
 	claims, err := s.verify(s.cfg.SubscriberKey, token)
-	if err != nil && s.cfg.PublisherKey != nil {
-		claims, err = s.verify(s.cfg.PublisherKey, token)
+	if err != nil && s.cfg.PublisherKey != nil && !errors.Is(err, auth.ErrTokenExpired) && !errors.Is(err, errTokenRevoked) {
+		// Not the subscriber key's (an expired or revoked token was: its
+		// error says why): perhaps the publisher key's.
+		if c, perr := s.verify(s.cfg.PublisherKey, token); perr == nil || errors.Is(perr, auth.ErrTokenExpired) || errors.Is(perr, errTokenRevoked) {
+			claims, err = c, perr
+		}
 	}
 	if err != nil {
 		s.metrics.authFailures.Inc()

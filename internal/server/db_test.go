@@ -494,3 +494,15 @@ func TestDBRootPrefix(t *testing.T) {
 		t.Fatal("publishing at the root prefix failed")
 	}
 }
+
+// TestDBStreamRefusesQueries: a stream is of the whole value; a query or
+// shallow on it is refused rather than silently dropped.
+func TestDBStreamRefusesQueries(t *testing.T) {
+	e := newDBEnv(t)
+	for _, q := range []string{`?orderBy="$key"&limitToFirst=1`, `?orderBy=$key`, `?shallow=true`} {
+		status, body, _ := e.do("GET", "/x.json"+q, "", "", "Accept", "text/event-stream")
+		if status != 400 || !strings.Contains(body, "not supported on streams") {
+			t.Errorf("stream with %s: %d %s", q, status, body)
+		}
+	}
+}

@@ -102,7 +102,7 @@ func (s *Server) dbWrite(w http.ResponseWriter, r *http.Request, req dbRequest) 
 	var body []byte
 	if req.method != http.MethodDelete {
 		var err error
-		body, err = io.ReadAll(http.MaxBytesReader(w, r.Body, int64(lim.MaxBytes)+1))
+		body, err = io.ReadAll(http.MaxBytesReader(w, r.Body, int64(lim.MaxBytes)))
 		var tooBig *http.MaxBytesError
 		switch {
 		case errors.As(err, &tooBig):

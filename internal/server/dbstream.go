@@ -48,6 +48,12 @@ func (s *Server) serveDBStream(w http.ResponseWriter, r *http.Request, req dbReq
 		writeDBError(w, permissionDenied)
 		return
 	}
+	if _, queried, err := tree.ParseQuery(req.query); err != nil || queried || req.query.Has("shallow") {
+		// A stream is of the whole value; a filter silently dropped
+		// would be worse than a refusal.
+		writeDBError(w, errorf(http.StatusBadRequest, "Queries and shallow are not supported on streams: stream the location and filter in the client."))
+		return
+	}
 	if r.Method == http.MethodHead {
 		sse.SetHeaders(w.Header())
 		return
@@ -60,8 +66,9 @@ func (s *Server) serveDBStream(w http.ResponseWriter, r *http.Request, req dbReq
 	}
 	var snap *state.Snapshot
 	var after uint64
-	if id := lastEventID(r, req.query); id != "" && id != earliest {
-		if seq, err := s.cfg.Journal.Lookup(r.Context(), id); err == nil {
+	resumeID := lastEventID(r, req.query)
+	if resumeID != "" && resumeID != earliest {
+		if seq, err := s.cfg.Journal.Lookup(r.Context(), resumeID); err == nil {
 			after = seq
 		}
 	}
@@ -88,6 +95,7 @@ func (s *Server) serveDBStream(w http.ResponseWriter, r *http.Request, req dbReq
 	s.runStream(w, r, streamStart{
 		sess: sess, source: stream, metrics: &s.metrics.db,
 		first: func(ctx context.Context, buf []byte, write func([]byte) error) error {
+			buf = s.dbOpening(buf, snap == nil, resumeID)
 			if snap != nil {
 				var err error
 				if buf, err = stream.writeSnapshot(buf, snap, write); err != nil {
@@ -97,6 +105,26 @@ func (s *Server) serveDBStream(w http.ResponseWriter, r *http.Request, req dbReq
 			return replay(ctx, sess.Sub, buf, stream.frame, write)
 		},
 	})
+}
+
+// dbOpening is what a state stream starts with: the retry hint, and when
+// it resumes the client's own position as its id, so that a client that
+// drops before the next event resumes from there again (a block without
+// an id would reset its last event ID). A stream that starts with a put
+// needs no id here: the put carries its own.
+func (s *Server) dbOpening(buf []byte, resumed bool, id string) []byte {
+	retry := max(s.cfg.RetryHint, 0)
+	if !resumed {
+		if retry == 0 {
+			return buf
+		}
+		return sse.AppendRetry(buf, retry)
+	}
+	out, err := sse.AppendControl(buf, id, retry)
+	if err != nil {
+		return buf // the ID was checked by the journal's Lookup
+	}
+	return out
 }
 
 // dbStream is a session as a state stream: the [push.Source] both

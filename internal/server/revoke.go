@@ -3,11 +3,12 @@ package server
 import (
 	"crypto/subtle"
 	"fmt"
-	"github.com/heraldhub/herald/internal/auth"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/heraldhub/herald/internal/auth"
 
 	"github.com/heraldhub/herald/internal/state"
 	"github.com/heraldhub/herald/internal/state/tree"

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"regexp"
 	"sync"
 	"sync/atomic"
@@ -44,15 +43,18 @@ type Loaded struct {
 // Snapshot is the tree as of one journal position: every write up to Seq
 // and none after. It is immutable.
 type Snapshot struct {
-	Seq   uint64
-	roots map[string]*tree.Node
+	Seq uint64
+	// all holds every namespace's tree as a child keyed by its name (names
+	// are valid keys), so that advancing one costs a path copy, not a copy
+	// of every namespace.
+	all *tree.Node
 }
 
 // Root is the tree of namespace ns (nil when empty).
-func (sn *Snapshot) Root(ns string) *tree.Node { return sn.roots[ns] }
+func (sn *Snapshot) Root(ns string) *tree.Node { return sn.all.Child(ns) }
 
 // Get is the value at p in namespace ns (nil when absent).
-func (sn *Snapshot) Get(ns string, p tree.Path) *tree.Node { return sn.roots[ns].Get(p) }
+func (sn *Snapshot) Get(ns string, p tree.Path) *tree.Node { return sn.all.Child(ns).Get(p) }
 
 // Kind is what a write does.
 type Kind int
@@ -129,7 +131,7 @@ type Store struct {
 	// mu serializes writers: each computes its write on pending, the tree
 	// with every write accepted so far, and queues it to the journal.
 	mu      sync.Mutex
-	pending map[string]*tree.Node
+	pending *tree.Node // namespaces as in Snapshot.all
 	pushIDs pushIDs
 	closed  bool
 	// gen is the context of queued appends; a failed append cancels it,
@@ -180,11 +182,10 @@ func Open(cfg Config, loaded Loaded) (*Store, error) {
 	}
 	s := &Store{
 		j: cfg.Journal, queue: q, lim: cfg.Limits,
-		maxNS:   cfg.MaxNamespaces,
-		now:     cfg.Now,
-		pending: maps.Clone(loaded.Roots),
-		writes:  make(chan *pendingWrite, writeQueue),
-		done:    make(chan struct{}),
+		maxNS:  cfg.MaxNamespaces,
+		now:    cfg.Now,
+		writes: make(chan *pendingWrite, writeQueue),
+		done:   make(chan struct{}),
 	}
 	if s.maxNS <= 0 {
 		s.maxNS = 1000
@@ -198,12 +199,12 @@ func Open(cfg Config, loaded Loaded) (*Store, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
-	if s.pending == nil {
-		s.pending = make(map[string]*tree.Node)
+	for ns, root := range loaded.Roots {
+		s.pending = s.pending.Set(tree.Path{ns}, root)
 	}
 	s.idle = sync.NewCond(&s.idleMu)
 	s.gen, s.cancelGen = context.WithCancel(context.Background())
-	s.committed.Store(&Snapshot{Seq: loaded.Seq, roots: maps.Clone(s.pending)})
+	s.committed.Store(&Snapshot{Seq: loaded.Seq, all: s.pending})
 	go s.complete()
 	return s, nil
 }
@@ -242,8 +243,8 @@ func (s *Store) accept(ctx context.Context, w Write) (*pendingWrite, Result, err
 	if s.broken.Load() {
 		s.resync()
 	}
-	root, known := s.pending[w.NS]
-	if !known && len(s.pending) >= s.maxNS {
+	root := s.pending.Child(w.NS)
+	if root == nil && s.pending.Len() >= s.maxNS {
 		return nil, Result{}, ErrTooManyNamespaces
 	}
 	if w.IfMatch != "" {
@@ -273,11 +274,7 @@ func (s *Store) accept(ctx context.Context, w Write) (*pendingWrite, Result, err
 		return nil, Result{}, err
 	}
 	pw.wait = wait
-	if pw.root == nil {
-		delete(s.pending, w.NS)
-	} else {
-		s.pending[w.NS] = pw.root
-	}
+	s.pending = s.pending.Set(tree.Path{w.NS}, pw.root)
 	s.inflight.Add(1)
 	s.writes <- pw
 	return pw, res, nil
@@ -328,7 +325,7 @@ func (s *Store) resync() {
 		s.idle.Wait()
 	}
 	s.idleMu.Unlock()
-	s.pending = maps.Clone(s.committed.Load().roots)
+	s.pending = s.committed.Load().all
 	s.gen, s.cancelGen = context.WithCancel(context.Background())
 	s.broken.Store(false)
 }
@@ -347,16 +344,11 @@ func (s *Store) complete() {
 		pw.err = pw.wait()
 		snap := s.committed.Load()
 		if pw.err == nil {
-			roots := maps.Clone(snap.roots)
+			root := pw.root
 			if s.broken.Load() {
-				roots[pw.ns] = roots[pw.ns].Apply(pw.op)
-			} else {
-				roots[pw.ns] = pw.root
+				root = snap.Root(pw.ns).Apply(pw.op)
 			}
-			if roots[pw.ns] == nil {
-				delete(roots, pw.ns)
-			}
-			s.committed.Store(&Snapshot{Seq: pw.ev.Seq, roots: roots})
+			s.committed.Store(&Snapshot{Seq: pw.ev.Seq, all: snap.all.Set(tree.Path{pw.ns}, root)})
 		} else if !s.broken.Swap(true) {
 			s.cancelGen()
 		}
