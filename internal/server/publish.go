@@ -80,9 +80,9 @@ func (s *Server) publish(ctx context.Context, claims *auth.Claims, ev *journal.E
 		e.challenge = auth.Challenge(auth.ErrInsufficientScope)
 		return e
 	}
-	// A journal that cannot take the event (a JetStream with no server
-	// in reach retries until its context ends) is answered 503 in time,
-	// and the publisher tries again, to this node or another.
+	// A journal that cannot take the event (one that retries until its
+	// context ends, as a clustered journal with no server in reach does)
+	// is answered 503 in time, and the publisher tries again.
 	cctx, cancel := context.WithTimeout(ctx, s.cfg.PublishTimeout)
 	defer cancel()
 	if err := s.commit(cctx, ev); err != nil {
