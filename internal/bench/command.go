@@ -212,13 +212,8 @@ func (cfg *config) check() error {
 		cfg.subscribers = cmp0(cfg.subscribers, 1000)
 		cfg.duration = cmp0(cfg.duration, 5*time.Second)
 	case "fanout":
-		cfg.subscribers = cmp0(cfg.subscribers, 100)
-		cfg.duration = cmp0(cfg.duration, 10*time.Second)
-		if len(cfg.rates) == 0 {
-			if cfg.rate <= 0 {
-				return errors.New("--rate must be positive")
-			}
-			cfg.rates = []float64{cfg.rate}
+		if err := cfg.checkFanout(); err != nil {
+			return err
 		}
 	case "soak":
 		cfg.subscribers = cmp0(cfg.subscribers, 1000)
@@ -285,13 +280,8 @@ func (cfg *config) checkDB() error {
 	case "db-write":
 		cfg.duration = cmp0(cfg.duration, 10*time.Second)
 	case "db-fanout", "db-spread":
-		cfg.subscribers = cmp0(cfg.subscribers, 100)
-		cfg.duration = cmp0(cfg.duration, 10*time.Second)
-		if len(cfg.rates) == 0 {
-			if cfg.rate <= 0 {
-				return errors.New("--rate must be positive")
-			}
-			cfg.rates = []float64{cfg.rate}
+		if err := cfg.checkFanout(); err != nil {
+			return err
 		}
 	case "db-snapshot":
 		cfg.subscribers = cmp0(cfg.subscribers, 5)
@@ -302,6 +292,20 @@ func (cfg *config) checkDB() error {
 		if cfg.events < 1 {
 			return errors.New("-k must be at least 1")
 		}
+	}
+	return nil
+}
+
+// checkFanout fills in the defaults of a paced fan-out (Mercure's or the
+// state tree's): 100 subscribers for 10 s, at --rates or --rate.
+func (cfg *config) checkFanout() error {
+	cfg.subscribers = cmp0(cfg.subscribers, 100)
+	cfg.duration = cmp0(cfg.duration, 10*time.Second)
+	if len(cfg.rates) == 0 {
+		if cfg.rate <= 0 {
+			return errors.New("--rate must be positive")
+		}
+		cfg.rates = []float64{cfg.rate}
 	}
 	return nil
 }

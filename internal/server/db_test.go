@@ -1,12 +1,13 @@
 package server_test
 
 import (
+	"cmp"
 	"encoding/json"
-	"fmt"
 	"io"
 	"iter"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -246,7 +247,7 @@ func (e *dbEnv) stream(t *testing.T, path, token string, header ...string) *stre
 	t.Helper()
 	h := http.Header{"Accept": {"text/event-stream"}}
 	if token != "-" {
-		h.Set("Authorization", "Bearer "+cmpOr(token, adminToken))
+		h.Set("Authorization", "Bearer "+cmp.Or(token, adminToken))
 	}
 	for i := 0; i+1 < len(header); i += 2 {
 		h.Set(header[i], header[i+1])
@@ -259,13 +260,6 @@ func (e *dbEnv) stream(t *testing.T, path, token string, header ...string) *stre
 		t.Fatalf("stream %s: %d %s", path, status, body)
 	}
 	return s
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // expect reads the next event and checks its type and data.
@@ -336,14 +330,13 @@ func TestDBStreamConsistent(t *testing.T) {
 	}
 	n, _ := first.Data.Int64()
 	for n < writes {
-		var ev struct{ Path, Data string }
 		raw := s.next(t).Data
 		var p struct {
 			Path string
 			Data int64
 		}
 		if err := json.Unmarshal(raw, &p); err != nil || p.Path != "/" || p.Data != n+1 {
-			t.Fatalf("after %d: got %s (%v)", n, raw, ev)
+			t.Fatalf("after %d: got %s (%v)", n, raw, err)
 		}
 		n = p.Data
 	}
@@ -421,7 +414,6 @@ func TestDBRateLimit(t *testing.T) {
 		}
 	}
 	e.must(200, "GET", "/x.json", "") // the admin is not limited
-	_ = fmt.Sprint()
 }
 
 // TestDBMercureTopic: a Mercure subscriber whose token grants a state
@@ -430,8 +422,8 @@ func TestDBRateLimit(t *testing.T) {
 func TestDBMercureTopic(t *testing.T) {
 	e := newDBEnv(t, func(c *serverConfig, _ *hubConfig) { c.Anonymous = true })
 	topic := state.SubtreeTopic(state.DefaultNamespace, []string{"devices"})
-	granted := e.subscribe("topic="+urlQuery(topic), bearer(e.token(auth.MintClaims{Subscribe: []string{topic}})))
-	anonymous := e.subscribe("topic="+urlQuery(topic)+"&topic=marker", nil)
+	granted := e.subscribe("topic="+url.QueryEscape(topic), bearer(e.token(auth.MintClaims{Subscribe: []string{topic}})))
+	anonymous := e.subscribe("topic="+url.QueryEscape(topic)+"&topic=marker", nil)
 	e.must(200, "PUT", "/devices/d1/temp.json", `21`)
 	ev := granted.next(t)
 	if ev.Type != "put" || string(ev.Data) != `{"path":"/devices/d1/temp","data":21}` {
@@ -469,8 +461,6 @@ func TestDBGoClient(t *testing.T) {
 	}
 }
 
-func urlQuery(s string) string { return url.QueryEscape(s) }
-
 // TestDBRootPrefix: at the root, the tree answers .json URLs and leaves
 // Herald's own routes, and the live page, alone.
 func TestDBRootPrefix(t *testing.T) {
@@ -503,6 +493,31 @@ func TestDBStreamRefusesQueries(t *testing.T) {
 		status, body, _ := e.do("GET", "/x.json"+q, "", "", "Accept", "text/event-stream")
 		if status != 400 || !strings.Contains(body, "not supported on streams") {
 			t.Errorf("stream with %s: %d %s", q, status, body)
+		}
+	}
+}
+
+// TestRevokeUntil: a revocation given an end lapses then; until then the
+// token is refused.
+func TestRevokeUntil(t *testing.T) {
+	e := newDBEnv(t)
+	revoke := func(jti string, until time.Time) {
+		t.Helper()
+		body := "jti=" + jti + "&until=" + strconv.FormatInt(until.Unix(), 10)
+		req, _ := http.NewRequest("POST", e.ts.URL+"/.well-known/herald/revoke", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Authorization", "Bearer "+adminToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil || resp.StatusCode != 204 {
+			t.Fatalf("revoke %s: %v %v", jti, resp.StatusCode, err)
+		}
+	}
+	revoke("lapsed", time.Now().Add(-time.Minute))
+	revoke("current", time.Now().Add(time.Hour))
+	for jti, want := range map[string]int{"lapsed": 200, "current": 401} {
+		tok := e.token(auth.MintClaims{Subject: jti, ID: jti, DBRead: []string{"/"}})
+		if status, body, _ := e.do("GET", "/x.json", "", tok); status != want {
+			t.Errorf("token %s: %d %s, want %d", jti, status, body, want)
 		}
 	}
 }

@@ -35,7 +35,7 @@ func (s *Server) isRevoked(id string) bool {
 		return false
 	}
 	// A number is the time the revocation lapses; true is for ever.
-	if ms, err := strconv.ParseFloat(string(v.AppendJSON(nil, tree.Format{})), 64); err == nil {
+	if ms, ok := v.Float(); ok {
 		return time.Now().UnixMilli() < int64(ms)
 	}
 	return true

@@ -256,25 +256,6 @@ func (c *committer) commit(batch []*request) {
 	}
 }
 
-// applyViews updates the journal's views for the event of r, stored at
-// r.seq in the transaction tx.
-func (c *committer) applyViews(tx *bbolt.Tx, r *request, now time.Time) error {
-	if r.ev == nil {
-		return nil
-	}
-	ev := *r.ev
-	ev.Seq, ev.Time = r.seq, now
-	if ev.ID == "" {
-		ev.ID = journal.FormatID(c.j.epoch, r.seq)
-	}
-	for _, v := range c.j.opts.Views {
-		if err := v.Apply(tx.Bucket(v.Name()), &ev); err != nil {
-			return fmt.Errorf("view %s: %w", v.Name(), err)
-		}
-	}
-	return nil
-}
-
 // trim removes, oldest first, the events retention no longer allows, at
 // most budget of them. It returns the new first position, the time of the
 // oldest event left (zero if none or unknown) and whether the budget ran

@@ -90,6 +90,15 @@ func Number(f float64) *Node {
 	return &Node{kind: kindNumber, num: f, count: 1}
 }
 
+// Float returns the value of a number leaf; ok is false for anything
+// else (nil included).
+func (n *Node) Float() (f float64, ok bool) {
+	if n == nil || n.kind != kindNumber {
+		return 0, false
+	}
+	return n.num, true
+}
+
 // Bool returns a boolean leaf.
 func Bool(b bool) *Node { return &Node{kind: kindBool, b: b, count: 1} }
 

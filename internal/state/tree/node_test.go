@@ -287,3 +287,15 @@ func TestNumberLeaves(t *testing.T) {
 		}()
 	}
 }
+
+// TestFloat: only a number leaf has a value as a float.
+func TestFloat(t *testing.T) {
+	if f, ok := Number(1.5).Float(); !ok || f != 1.5 {
+		t.Fatalf("Number(1.5).Float() = %v, %v", f, ok)
+	}
+	for _, n := range []*Node{nil, String("1"), Bool(true)} {
+		if _, ok := n.Float(); ok {
+			t.Fatalf("%s.Float() ok", n.AppendJSON(nil, Format{}))
+		}
+	}
+}
