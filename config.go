@@ -54,8 +54,31 @@ type Config struct {
 	// Database–compatible REST API and its streams, on by default.
 	DB DB
 
+	// NATS, when its URL is set, keeps the events in a NATS JetStream
+	// stream instead of Journal: every hub on that stream shares them, so
+	// a publish on one reaches the subscribers of all, and a subscriber
+	// resumes on any.
+	NATS NATS
+
 	// Logger receives the hub's logs (default slog.Default()).
 	Logger *slog.Logger
+}
+
+// NATS configures the JetStream journal of a hub that runs beside others.
+type NATS struct {
+	// URL lists the NATS servers, comma-separated (nats://host:4222).
+	URL string
+	// Credentials is a NATS credentials file (a user JWT and its seed).
+	Credentials string
+	// TLSCA, TLSCert and TLSKey are PEM files: the CA the servers' certificates
+	// are checked against, and this client's certificate and key.
+	TLSCA, TLSCert, TLSKey string
+	// Stream is the JetStream stream's name (default HERALD); every hub of
+	// one deployment names the same. Created if missing.
+	Stream string
+	// Replicas is how many servers store each event (default: the
+	// stream's, or 1 for a new one).
+	Replicas int
 }
 
 // DB configures the state tree. The zero value serves it at /db, where

@@ -14,11 +14,13 @@ import (
 	"github.com/heraldhub/herald/internal/hub"
 	"github.com/heraldhub/herald/internal/journal"
 	"github.com/heraldhub/herald/internal/journal/bolt"
+	"github.com/heraldhub/herald/internal/journal/jetstream"
 	"github.com/heraldhub/herald/internal/serveopt"
 	"github.com/heraldhub/herald/internal/server"
 	"github.com/heraldhub/herald/internal/state"
 	"github.com/heraldhub/herald/internal/state/boltstate"
 	"github.com/heraldhub/herald/internal/state/rules"
+	"github.com/nats-io/nats.go"
 )
 
 var (
@@ -100,6 +102,12 @@ func newHub(cfg Config, opts serveopt.Options) (*Hub, error) {
 		return nil, err
 	}
 	h := &Hub{journal: j, log: cfg.Logger, hub: hub.New(j, cfg.hubConfig()), hubDone: make(chan struct{}), rulesFile: cfg.DB.Rules}
+	if !cfg.DB.Disabled && cfg.NATS.URL != "" {
+		// Each node's tree would see only its own writes, and nothing
+		// would keep it across a restart: not yet (see docs/cluster.md).
+		cfg.Logger.Warn("the state tree is not served by hubs on NATS yet; /db is off")
+		cfg.DB.Disabled = true
+	}
 	if !cfg.DB.Disabled {
 		if err := h.openState(cfg, loaded, &sc); err != nil {
 			return nil, errors.Join(err, j.Close())
@@ -145,6 +153,10 @@ func newHub(cfg Config, opts serveopt.Options) (*Hub, error) {
 // openJournal opens the journal of cfg and the state tree it keeps.
 func openJournal(cfg Config) (journal.Journal, state.Loaded, error) {
 	ret := journal.Retention{MaxEvents: cfg.Retention.MaxEvents, MaxAge: cfg.Retention.MaxAge}
+	if cfg.NATS.URL != "" {
+		j, err := openJetStream(cfg, ret)
+		return j, state.Loaded{}, err
+	}
 	if cfg.Journal == "" {
 		j := journal.NewMemory(ret)
 		return j, state.Loaded{}, nil
@@ -160,6 +172,34 @@ func openJournal(cfg Config) (journal.Journal, state.Loaded, error) {
 	}
 	return j, loaded, nil
 }
+
+// openJetStream opens the journal on the JetStream stream of cfg.NATS.
+func openJetStream(cfg Config, ret journal.Retention) (journal.Journal, error) {
+	var opts []nats.Option
+	if c := cfg.NATS.Credentials; c != "" {
+		opts = append(opts, nats.UserCredentials(c))
+	}
+	if c := cfg.NATS.TLSCA; c != "" {
+		opts = append(opts, nats.RootCAs(c))
+	}
+	if cert, key := cfg.NATS.TLSCert, cfg.NATS.TLSKey; cert != "" || key != "" {
+		opts = append(opts, nats.ClientCert(cert, key))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), natsOpenTimeout)
+	defer cancel()
+	j, err := jetstream.Open(ctx, jetstream.Options{
+		URL: cfg.NATS.URL, NATSOptions: opts, Stream: cfg.NATS.Stream, Replicas: cfg.NATS.Replicas,
+		Retention: ret, Logger: cfg.Logger,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("opening the JetStream journal on %s: %w", cfg.NATS.URL, err)
+	}
+	return j, nil
+}
+
+// natsOpenTimeout bounds New's wait for NATS: a hub that cannot reach it
+// says so rather than hang.
+const natsOpenTimeout = 30 * time.Second
 
 // openState starts the state tree on the hub's journal and sets it, its
 // access rules and its routes in sc.

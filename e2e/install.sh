@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the end-to-end suite needs, only when it is missing:
-# Debian's chromium (and openssl, for the TLS scenario) through apt, and the
-# npm packages pinned in package-lock.json.
+# Debian's chromium (and openssl, for the TLS scenario) through apt, the
+# npm packages pinned in package-lock.json, and nats-server (for the cluster
+# scenario), built with Go from the version pinned in nats/go.mod.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -22,3 +23,9 @@ if ! command -v npm >/dev/null; then
 	exit 1
 fi
 npm ci --no-audit --no-fund
+
+if ! command -v go >/dev/null; then
+	echo "e2e/install.sh: go is missing: it builds nats-server for the cluster scenario" >&2
+	exit 1
+fi
+nats/build.sh

@@ -273,3 +273,13 @@ func holdsFor(t *testing.T, d, every time.Duration, fn func() error) {
 		time.Sleep(every)
 	}
 }
+
+// TestServeNATSNeedsSharedKey: the nodes of a cluster must verify each
+// other's tokens, so --nats without a key of the operator's is refused
+// before anything starts.
+func TestServeNATSNeedsSharedKey(t *testing.T) {
+	code, _, stderr := run(t, "", "serve", "--addr", "127.0.0.1:0", "--nats", "nats://127.0.0.1:1", "--data", filepath.Join(t.TempDir(), "h.db"))
+	if code != 2 || !strings.Contains(stderr, "--nats needs --publisher-key") {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+}

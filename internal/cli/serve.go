@@ -58,6 +58,7 @@ type serveConfig struct {
 	printConfig       bool
 	db                herald.DB
 	dbOn              bool
+	nats              herald.NATS
 }
 
 func serveFlags(env *Env) (*serveConfig, *flag.FlagSet) {
@@ -109,6 +110,13 @@ func serveFlags(env *Env) (*serveConfig, *flag.FlagSet) {
 	fs.Float64Var(&c.db.Rate, "db-rate", 0, "state tree requests per second one caller (token subject, or address) may make; more get 429 (0: no limit)")
 	fs.IntVar(&c.db.Burst, "db-burst", 0, "burst of --db-rate (0: twice the rate)")
 	fs.IntVar(&c.db.MaxWriteBytes, "db-max-write", 16<<20, "largest state tree write body, in bytes")
+	fs.StringVar(&c.nats.URL, "nats", "", "NATS servers (nats://host:4222, comma-separated): keep the events in a JetStream stream that every herald serve given the same --nats and --nats-stream shares, instead of --data")
+	fs.StringVar(&c.nats.Stream, "nats-stream", "HERALD", "JetStream stream of the events (created if missing)")
+	fs.IntVar(&c.nats.Replicas, "nats-replicas", 0, "servers that store each event (0: the stream's, or 1 for a new stream)")
+	fs.StringVar(&c.nats.Credentials, "nats-creds", "", "NATS credentials file (user JWT and seed)")
+	fs.StringVar(&c.nats.TLSCA, "nats-tls-ca", "", "PEM file of the CA that NATS servers' certificates are checked against")
+	fs.StringVar(&c.nats.TLSCert, "nats-tls-cert", "", "PEM file of this client's certificate, for NATS servers that ask for one")
+	fs.StringVar(&c.nats.TLSKey, "nats-tls-key", "", "PEM file of the key of --nats-tls-cert")
 	configFlags(fs, &c.configFile, &c.printConfig)
 	return c, fs
 }
@@ -160,6 +168,7 @@ func serve(env *Env, args []string) error {
 		},
 		SubscriptionEvents: c.subscriptions,
 		DB:                 c.dbConfig(),
+		NATS:               c.nats,
 		Logger:             log,
 	}, serveopt.Options{
 		Server: func(sc *server.Config) {
@@ -296,6 +305,15 @@ func disableIfZero(d time.Duration) time.Duration {
 // journalPath is the herald.Config.Journal of --journal and --data: the
 // bbolt file, or empty for memory.
 func journalPath(c *serveConfig) (string, error) {
+	if c.nats.URL != "" {
+		if c.publisherKey == "" {
+			// Each node would generate its own, and a token from one would
+			// not verify on the others.
+			return "", usageError{"--nats needs --publisher-key (and --subscriber-key, if used): the nodes of a cluster must share their keys"}
+		}
+		c.journal = "jetstream"
+		return "", nil
+	}
 	switch c.journal {
 	case "memory":
 		return "", nil

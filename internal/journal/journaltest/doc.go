@@ -12,6 +12,12 @@
 //		})
 //	}
 //
+// A journal that several processes share, each with its own handle on one
+// store (JetStream), also gives [Factory.OpenPeer]: the multi-node cases
+// then run, checking that what one node appends another follows, reads
+// and looks up, and that nodes appending at once make one order. The
+// others skip them.
+//
 // Time-dependent behaviour (retention by age) runs inside a
 // [testing/synctest] bubble, so Factory.Open must work there: it must start
 // whatever goroutines the journal needs, and the journal must take the time

@@ -23,6 +23,10 @@ type Factory struct {
 	// as a restart of the process would. It is nil for a journal that keeps
 	// nothing across Close, which skips the durability tests.
 	Reopen func(t *testing.T, j journal.Journal) journal.Journal
+	// OpenPeer opens a second handle on j's storage, as another node of a
+	// cluster would, closed when the test ends. It is nil for a journal
+	// that only one process can open, which skips the multi-node tests.
+	OpenPeer func(t *testing.T, j journal.Journal) journal.Journal
 }
 
 // waitLimit bounds every wait in the suite, so a journal that loses an
@@ -64,6 +68,10 @@ func Run(t *testing.T, f Factory) {
 		{"ReopenRetention", testReopenRetention},
 		{"Stats", testStats},
 		{"QueueOrder", testQueueOrder},
+		{"PeerFollowRead", testPeerFollowRead},
+		{"PeerReadAfterFollow", testPeerReadAfterFollow},
+		{"PeerConcurrentAppends", testPeerConcurrentAppends},
+		{"PeerDuplicateID", testPeerDuplicateID},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -113,13 +121,18 @@ func appendConcurrently(t *testing.T, j journal.Journal, n, workers int) []*jour
 
 // appendAll is appendConcurrently for goroutines other than the test's.
 func appendAll(j journal.Journal, n, workers int) ([]*journal.Event, error) {
+	return appendFrom(j, 0, n, workers)
+}
+
+// appendFrom is appendAll of the events numbered from first on.
+func appendFrom(j journal.Journal, first, n, workers int) ([]*journal.Event, error) {
 	evs := make([]*journal.Event, n)
 	errs := make(chan error, workers)
 	var wg sync.WaitGroup
 	for w := range workers {
 		wg.Go(func() {
 			for i := w; i < n; i += workers {
-				evs[i] = event(i)
+				evs[i] = event(first + i)
 				if err := j.Append(context.Background(), evs[i]); err != nil {
 					errs <- err
 					return
