@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/nats-io/nats.go"
 
@@ -59,7 +60,12 @@ func openOutside(t *testing.T, out *natstest.Outside, opts jetstream.Options) *j
 	opts.Logger = testLogger(t)
 	var j *jetstream.Journal
 	var err error
-	out.Do(func() { j, err = jetstream.Open(context.Background(), opts) })
+	out.Do(func() {
+		// Not the test's context: it may belong to a bubble.
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		j, err = jetstream.Open(ctx, opts)
+	})
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}

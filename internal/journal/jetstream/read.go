@@ -38,8 +38,8 @@ type directGetRequest struct {
 // A batch comes from a direct get, which any replica answers from what it
 // has applied. A replica may lag the leader, and then has nothing, or not
 // everything, up to until: when the batch is empty, fetch asks the leader
-// for the next message instead, so it always makes progress and never
-// mistakes a lagging replica for an empty range.
+// for the next message instead (see fetchLeader), so it always makes
+// progress and never mistakes a lagging replica for an empty range.
 func (j *Journal) fetch(ctx context.Context, after, until uint64, n int) ([]record, error) {
 	if after >= until {
 		return nil, nil
@@ -73,11 +73,46 @@ func (j *Journal) fetch(ctx context.Context, after, until uint64, n int) ([]reco
 		return recs, nil
 	}
 	// Nothing from a replica (or no replica answered): the leader knows.
-	rec, found, err := j.get(ctx, msgGetRequest{Seq: after + 1, NextFor: j.subj.all()})
-	if err != nil || !found || rec.seq > until {
-		return nil, err
+	return j.fetchLeader(ctx, after, until)
+}
+
+// fetchLeader asks the stream's leader for the first message with after
+// < seq <= until. None is an empty range only once the leader holds until:
+// the tail consumer may report a position that a replica applied before
+// the leader did, and a follower that took the leader's "nothing" for an
+// empty range then would skip it. So fetchLeader asks again, every
+// followPoll, until the leader holds until or Options.Timeout has passed.
+func (j *Journal) fetchLeader(ctx context.Context, after, until uint64) ([]record, error) {
+	deadline := time.Now().Add(j.opts.Timeout)
+	for {
+		rec, found, err := j.get(ctx, msgGetRequest{Seq: after + 1, NextFor: j.subj.all()})
+		switch {
+		case err != nil:
+			return nil, err
+		case found && rec.seq <= until:
+			return []record{rec}, nil
+		case found:
+			// The leader holds a later message, so every one up to until
+			// that it does not hold was removed.
+			return nil, nil
+		}
+		info, err := j.info(ctx)
+		switch {
+		case err != nil:
+			return nil, err
+		case info.State.LastSeq >= until:
+			return nil, nil
+		case time.Now().After(deadline):
+			return nil, fmt.Errorf("%w: the stream's leader holds up to %d, not yet %d", ErrUnavailable, info.State.LastSeq, until)
+		}
+		t := time.NewTimer(followPoll)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return nil, ctx.Err()
+		}
 	}
-	return []record{rec}, nil
 }
 
 // get asks the stream's leader for one message: found is false when there
