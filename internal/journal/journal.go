@@ -82,6 +82,26 @@ type Queuer interface {
 	Queue(ctx context.Context, ev *Event) (wait func() error, err error)
 }
 
+// Keyed is implemented by a journal that several nodes append to, which
+// can order the writers of one key across the nodes: an event queued with
+// a key and an expected last position is stored only if the newest
+// retained event of that key is at that position, the check and the store
+// one step in the journal. A writer that computes an event on what the
+// key's earlier events made (the state tree's conditional writes and
+// increments) reads the key's last position, catches up to it, computes,
+// and queues with it; a refusal ([ErrKeyMoved]) means another node wrote
+// the key meanwhile, and the writer computes again.
+type Keyed interface {
+	// LastOfKey returns the position of the newest retained event of
+	// key, 0 when none is.
+	LastOfKey(ctx context.Context, key string) (uint64, error)
+	// QueueKeyed is [Queuer.Queue] for an event of key. With last not
+	// nil, the event is stored only if the newest retained event of key
+	// is at *last (0: none is); otherwise wait returns ErrKeyMoved. ev
+	// must not have a publisher-chosen ID.
+	QueueKeyed(ctx context.Context, ev *Event, key string, last *uint64) (wait func() error, err error)
+}
+
 // Stats is what a journal holds now.
 type Stats struct {
 	// Events is the number of events retained.
@@ -112,6 +132,9 @@ var (
 	ErrUnknownID = errors.New("journal: unknown event ID")
 	// ErrDuplicateID reports a publisher-chosen ID that is already stored.
 	ErrDuplicateID = errors.New("journal: duplicate event ID")
+	// ErrKeyMoved refuses an event queued with an expected last position
+	// of its key that is no longer the key's last (see [Keyed]).
+	ErrKeyMoved = errors.New("journal: another event of the key was stored")
 	// ErrClosed reports use of a closed journal.
 	ErrClosed = errors.New("journal: closed")
 )

@@ -52,6 +52,7 @@ type publish struct {
 	token string
 	pub   string // the Herald-Pub header
 	hasID bool   // the publisher chose the ID
+	guard bool   // stored only if its key's last event is the one expected
 	// after is the newest position known when the event was sent: if
 	// stored, the event is after it.
 	after uint64
@@ -128,7 +129,46 @@ func (j *Journal) Queue(ctx context.Context, ev *journal.Event) (wait func() err
 	if err := j.usable(); err != nil {
 		return nil, err
 	}
-	p, err := j.pub.send(ctx, ev)
+	return j.queue(ctx, ev, nil)
+}
+
+// QueueKeyed is Queue for an event of key (see [journal.Keyed]): the
+// event is a message on a subject of the key's, and with last not nil it
+// is stored only if the stream's last message on that subject is at *last
+// (Nats-Expected-Last-Subject-Sequence), the check made by the stream's
+// leader as it stores; otherwise wait returns journal.ErrKeyMoved.
+func (j *Journal) QueueKeyed(ctx context.Context, ev *journal.Event, key string, last *uint64) (wait func() error, err error) {
+	if ev.ID != "" {
+		return nil, errors.New("journal/jetstream: an event queued with a key has no publisher-chosen ID")
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := j.usable(); err != nil {
+		return nil, err
+	}
+	return j.queue(ctx, ev, &keyed{subject: j.subj.key(key), last: last})
+}
+
+// LastOfKey returns the position of the newest retained event of key,
+// as the stream's leader tells it; 0 when none is.
+func (j *Journal) LastOfKey(ctx context.Context, key string) (uint64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	if err := j.usable(); err != nil {
+		return 0, err
+	}
+	rec, found, err := j.get(ctx, msgGetRequest{LastFor: j.subj.key(key)})
+	if err != nil || !found {
+		return 0, err
+	}
+	return rec.seq, nil
+}
+
+// queue sends ev, with its key if k is not nil, and returns its wait.
+func (j *Journal) queue(ctx context.Context, ev *journal.Event, k *keyed) (wait func() error, err error) {
+	p, err := j.pub.send(ctx, ev, k)
 	if err != nil {
 		return nil, err
 	}
@@ -145,7 +185,7 @@ func (j *Journal) Queue(ctx context.Context, ev *journal.Event) (wait func() err
 }
 
 // send publishes ev and returns its publish, in flight.
-func (p *publisher) send(ctx context.Context, ev *journal.Event) (*publish, error) {
+func (p *publisher) send(ctx context.Context, ev *journal.Event, k *keyed) (*publish, error) {
 	j := p.j
 	select {
 	case p.slots <- struct{}{}:
@@ -169,13 +209,14 @@ func (p *publisher) send(ctx context.Context, ev *journal.Event) (*publish, erro
 		p:     p,
 		pub:   p.nonce + "-" + strconv.FormatUint(p.next, 36),
 		hasID: ev.ID != "",
+		guard: k != nil && k.last != nil,
 		after: j.known.Load(),
 		// Without the monotonic reading: the time read back has none,
 		// and the two must be equal.
 		at:   time.Unix(0, time.Now().UnixNano()),
 		done: newSignal(),
 	}
-	msg := encode(j.subj, ev, j.epoch, pb.pub, pb.at)
+	msg := encode(j.subj, ev, k, j.epoch, pb.pub, pb.at)
 	pb.token, msg.Reply = j.replies.register(pb)
 	if err := j.nc.PublishMsg(msg); err != nil {
 		j.replies.forget(pb.token)
@@ -227,6 +268,8 @@ func (j *Journal) parseAck(pb *publish, m *nats.Msg) (uint64, error) {
 	switch code := apiCode(err); {
 	case pb.hasID && (code == natsjs.JSErrCodeStreamWrongLastSequence || code == jsErrCodeWrongLastSequenceConstant):
 		return 0, journal.ErrDuplicateID
+	case pb.guard && (code == natsjs.JSErrCodeStreamWrongLastSequence || code == jsErrCodeWrongLastSequenceConstant):
+		return 0, journal.ErrKeyMoved
 	case err != nil:
 		if u := unavailable(err); u != err {
 			return 0, u

@@ -65,14 +65,35 @@ func (s subjects) id(id string) string {
 	return s.prefix + ".id." + base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
+// key is the subject of the events of key (see journal.Keyed), hashed
+// for the reasons id's is. The stream's last message on it is the key's
+// last event, which Nats-Expected-Last-Subject-Sequence checks.
+func (s subjects) key(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return s.prefix + ".key." + base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+// keyed is how an event is queued with a key: its subject, and the
+// position of the key's last event it expects, if any.
+type keyed struct {
+	subject string
+	last    *uint64
+}
+
 // encode returns the message that stores ev, appended at t by a journal of
-// epoch epoch, as publish pub.
-func encode(subj subjects, ev *journal.Event, epoch, pub string, t time.Time) *nats.Msg {
+// epoch epoch, as publish pub; k, when not nil, is the event's key.
+func encode(subj subjects, ev *journal.Event, k *keyed, epoch, pub string, t time.Time) *nats.Msg {
 	h := make(nats.Header, 8)
 	h[hdrEpoch] = []string{epoch}
 	h[hdrPub] = []string{pub}
 	h[hdrTime] = []string{strconv.FormatInt(t.UnixNano(), 10)}
 	subject := subj.event()
+	if k != nil {
+		subject = k.subject
+		if k.last != nil {
+			h[nats.ExpectedLastSubjSeqHdr] = []string{strconv.FormatUint(*k.last, 10)}
+		}
+	}
 	if ev.ID != "" {
 		subject = subj.id(ev.ID)
 		h[hdrID] = []string{escape(ev.ID)}

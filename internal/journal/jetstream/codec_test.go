@@ -63,7 +63,7 @@ func TestEncodeDecode(t *testing.T) {
 		},
 		{Type: "no topic", Retry: time.Nanosecond},
 	} {
-		msg := encode(subj, ev, "epoch", "pub", at)
+		msg := encode(subj, ev, nil, "epoch", "pub", at)
 		wantSubject := subj.event()
 		if ev.ID != "" {
 			wantSubject = subj.id(ev.ID)
