@@ -9,12 +9,13 @@ import (
 	"encoding/base64"
 	"encoding/pem"
 	"fmt"
-	"github.com/heraldhub/herald/internal/testutil"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/heraldhub/herald/internal/testutil"
 
 	"github.com/heraldhub/herald/internal/auth"
 )

@@ -4,12 +4,13 @@ import (
 	"bufio"
 	"context"
 	"errors"
-	"github.com/heraldhub/herald/internal/testutil"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/heraldhub/herald/internal/testutil"
 
 	"github.com/heraldhub/herald/internal/auth"
 	"github.com/heraldhub/herald/internal/clock"
