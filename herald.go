@@ -102,11 +102,10 @@ func newHub(cfg Config, opts serveopt.Options) (*Hub, error) {
 		return nil, err
 	}
 	h := &Hub{journal: j, log: cfg.Logger, hub: hub.New(j, cfg.hubConfig()), hubDone: make(chan struct{}), rulesFile: cfg.DB.Rules}
-	if !cfg.DB.Disabled && cfg.NATS.URL != "" {
-		// Each node's tree would see only its own writes, and nothing
-		// would keep it across a restart: not yet (see docs/cluster.md).
-		cfg.Logger.Warn("the state tree is not served by hubs on NATS yet; /db is off")
-		cfg.DB.Disabled = true
+	if !cfg.DB.Disabled && cfg.NATS.URL != "" && (cfg.Retention.MaxEvents > 0 || cfg.Retention.MaxAge > 0) {
+		// A node builds its tree from the stream: what retention removed
+		// is missing from it (see docs/cluster.md).
+		cfg.Logger.Warn("the state tree on NATS is built from the retained events: with retention, a node started after writes were removed misses them")
 	}
 	if !cfg.DB.Disabled {
 		if err := h.openState(cfg, loaded, &sc); err != nil {
@@ -212,7 +211,7 @@ func (h *Hub) openState(cfg Config, loaded state.Loaded, sc *server.Config) erro
 		}
 		access.Set(rs)
 	}
-	store, err := state.Open(state.Config{Journal: h.journal, Limits: cfg.stateLimits()}, loaded)
+	store, err := state.Open(state.Config{Journal: h.journal, Limits: cfg.stateLimits(), Logger: cfg.Logger}, loaded)
 	if err != nil {
 		return err
 	}

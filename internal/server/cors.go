@@ -77,7 +77,7 @@ func (p *corsPolicy) setHeaders(h http.Header, origin string, credentials bool) 
 	} else {
 		h.Set("Access-Control-Allow-Origin", "*")
 	}
-	h.Set("Access-Control-Expose-Headers", "Last-Event-ID, WWW-Authenticate")
+	h.Set("Access-Control-Expose-Headers", "Last-Event-ID, WWW-Authenticate, ETag, Herald-Event-ID")
 }
 
 // wrap applies the policy to an endpoint.

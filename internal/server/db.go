@@ -41,7 +41,7 @@ type dbRequest struct {
 // handleDB serves the state tree: reads, writes and streams.
 func (s *Server) handleDB() http.Handler {
 	preflight := s.cors.preflightFor("GET, PUT, PATCH, POST, DELETE, OPTIONS",
-		"Authorization, Content-Type, Last-Event-ID, Cache-Control, X-Firebase-ETag, If-Match, If-None-Match, X-HTTP-Method-Override")
+		"Authorization, Content-Type, Last-Event-ID, Cache-Control, X-Firebase-ETag, If-Match, If-None-Match, X-HTTP-Method-Override, Herald-After")
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodOptions {
 			preflight.ServeHTTP(w, r)

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/heraldhub/herald/internal/journal"
 	"github.com/heraldhub/herald/internal/state"
@@ -24,6 +25,10 @@ func (s *Server) dbGet(w http.ResponseWriter, r *http.Request, req dbRequest) {
 	}
 	format, herr := dbFormat(req)
 	if herr != nil {
+		writeDBError(w, herr)
+		return
+	}
+	if herr := s.waitAfter(r); herr != nil {
 		writeDBError(w, herr)
 		return
 	}
@@ -64,6 +69,31 @@ func (s *Server) dbGet(w http.ResponseWriter, r *http.Request, req dbRequest) {
 	}
 	_ = bw.WriteByte('\n')
 	_ = bw.Flush()
+}
+
+// waitAfterTimeout bounds how long a read waits for the write that its
+// Herald-After header names.
+const waitAfterTimeout = 10 * time.Second
+
+// waitAfter waits until the tree holds the write that the request's
+// Herald-After header names (the Herald-Event-ID of a write's answer, from
+// any node), so that a read on one node sees a write made on another.
+// A node's own writes are always visible to it once answered.
+func (s *Server) waitAfter(r *http.Request) *httpError {
+	id := r.Header.Get("Herald-After")
+	if id == "" {
+		return nil
+	}
+	epoch, seq, ok := journal.ParseID(id)
+	if !ok || epoch != s.cfg.Journal.Epoch() {
+		return errorf(http.StatusBadRequest, "Herald-After names no write of this server's journal")
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), waitAfterTimeout)
+	defer cancel()
+	if err := s.cfg.State.WaitApplied(ctx, seq); err != nil {
+		return unavailable("the write named by Herald-After has not arrived yet", 1)
+	}
+	return nil
 }
 
 // dbFormat reads print= and shallow=.
@@ -148,6 +178,7 @@ func (s *Server) dbWrite(w http.ResponseWriter, r *http.Request, req dbRequest) 
 		s.dbWriteError(w, r.Context(), err)
 		return
 	}
+	w.Header().Set("Herald-Event-ID", res.ID)
 	if r.Header.Get("X-Firebase-ETag") == "true" {
 		w.Header().Set("ETag", s.cfg.State.Snapshot().Get(req.ns, res.Path).ETag())
 	}

@@ -92,16 +92,43 @@ func (s *Server) handleRevoke() http.Handler {
 			s.dbWriteError(w, r.Context(), err)
 			return
 		}
-		revoked := make(map[string]bool, len(ids))
-		for _, id := range ids {
-			revoked[id] = true
-		}
-		s.dbStreams.each(func(t *dbStream) {
-			if t.who.claims != nil && revoked[t.who.claims.ID] {
-				t.sess.End(errTokenRevoked)
-			}
-		})
+		s.endRevoked(ids)
 		s.log.Info("tokens revoked", "jti", ids)
 		w.WriteHeader(http.StatusNoContent)
 	})
+}
+
+// endRevoked ends the state streams of the tokens with the IDs given, with
+// auth_revoked.
+func (s *Server) endRevoked(ids []string) {
+	revoked := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		revoked[id] = true
+	}
+	s.dbStreams.each(func(t *dbStream) {
+		if t.who.claims != nil && revoked[t.who.claims.ID] {
+			t.sess.End(errTokenRevoked)
+		}
+	})
+}
+
+// revokedBy returns the token IDs that a write to the state tree revokes:
+// a patch of the system database's /revoked, or a put below it.
+func revokedBy(ns string, op *tree.Op) []string {
+	if ns != state.SystemNamespace || len(op.Path) == 0 || op.Path[0] != "revoked" {
+		return nil
+	}
+	switch {
+	case op.Kind == tree.KindPut && len(op.Path) == 2 && op.Value != nil:
+		return []string{op.Path[1]}
+	case op.Kind == tree.KindPatch && len(op.Path) == 1:
+		var ids []string
+		for _, c := range op.Changes {
+			if len(c.Rel) == 1 && c.Value != nil {
+				ids = append(ids, c.Rel[0])
+			}
+		}
+		return ids
+	}
+	return nil
 }

@@ -4,14 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/heraldhub/herald/internal/state"
-	"github.com/heraldhub/herald/internal/state/rules"
 	"log/slog"
 	"net/http"
 	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/heraldhub/herald/internal/state"
+	"github.com/heraldhub/herald/internal/state/rules"
+	"github.com/heraldhub/herald/internal/state/tree"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -248,6 +250,15 @@ func New(cfg Config) (*Server, error) {
 	s.metrics = newServerMetrics(cfg.Metrics, s)
 	registerBuildInfo(cfg.Metrics, cfg.Version)
 	s.mux = s.routes()
+	if cfg.State != nil {
+		// On a cluster, another node may revoke a token that a stream
+		// here holds.
+		cfg.State.OnApply(func(ns string, op *tree.Op) {
+			if ids := revokedBy(ns, op); len(ids) > 0 {
+				s.endRevoked(ids)
+			}
+		})
+	}
 	return s, nil
 }
 

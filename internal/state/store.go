@@ -1,9 +1,11 @@
 package state
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"regexp"
 	"sync"
 	"sync/atomic"
@@ -31,6 +33,9 @@ type Config struct {
 	MaxNamespaces int
 	// Now is the clock of server timestamps; nil means time.Now.
 	Now func() time.Time
+	// Logger receives what a store following a shared journal cannot
+	// apply; nil means slog.Default().
+	Logger *slog.Logger
 }
 
 // Loaded is the tree a store starts from: what a durable view kept, as
@@ -154,6 +159,17 @@ type Store struct {
 
 	committed atomic.Pointer[Snapshot]
 	done      chan struct{}
+
+	// keyed is the journal when other nodes append to it too; the store
+	// then follows it (see shared.go), and the fields below are its.
+	keyed      journal.Keyed
+	log        *slog.Logger
+	stopFollow context.CancelFunc
+	amu        sync.Mutex
+	applied    uint64        // the newest position followed
+	advanced   chan struct{} // closed when applied moves, if waited for
+	stopped    bool          // the follower ended
+	onApply    atomic.Pointer[func(ns string, op *tree.Op)]
 }
 
 // pendingWrite is a write queued to the journal.
@@ -205,6 +221,12 @@ func Open(cfg Config, loaded Loaded) (*Store, error) {
 	s.idle = sync.NewCond(&s.idleMu)
 	s.gen, s.cancelGen = context.WithCancel(context.Background())
 	s.committed.Store(&Snapshot{Seq: loaded.Seq, all: s.pending})
+	if keyed, ok := cfg.Journal.(journal.Keyed); ok {
+		if err := s.openShared(keyed, loaded.Seq, cmp.Or(cfg.Logger, slog.Default())); err != nil {
+			return nil, err
+		}
+		return s, nil
+	}
 	go s.complete()
 	return s, nil
 }
@@ -221,6 +243,9 @@ func (s *Store) Limits() tree.Limits { return s.lim }
 // made. ctx bounds only the wait for room in the journal's queue: once
 // queued, a write completes whatever ctx does.
 func (s *Store) Write(ctx context.Context, w Write) (Result, error) {
+	if s.keyed != nil {
+		return s.writeShared(ctx, w)
+	}
 	pw, res, err := s.accept(ctx, w)
 	if err != nil {
 		return Result{}, err
@@ -370,6 +395,9 @@ func (s *Store) Close() error {
 		close(s.writes)
 	}
 	s.mu.Unlock()
+	if s.stopFollow != nil {
+		s.stopFollow()
+	}
 	<-s.done
 	return nil
 }
