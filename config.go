@@ -79,6 +79,10 @@ type NATS struct {
 	// Replicas is how many servers store each event (default: the
 	// stream's, or 1 for a new one).
 	Replicas int
+	// SnapshotInterval is how often a node saves the state tree in the
+	// object store Stream + "_STATE" while the tree changes (default 30s);
+	// a node also saves it when it closes, and starts from the newest.
+	SnapshotInterval time.Duration
 }
 
 // DB configures the state tree. The zero value serves it at /db, where

@@ -19,6 +19,7 @@ import (
 	"github.com/heraldhub/herald/internal/server"
 	"github.com/heraldhub/herald/internal/state"
 	"github.com/heraldhub/herald/internal/state/boltstate"
+	"github.com/heraldhub/herald/internal/state/natsstate"
 	"github.com/heraldhub/herald/internal/state/rules"
 	"github.com/nats-io/nats.go"
 )
@@ -71,6 +72,9 @@ type Hub struct {
 	state     *state.Store
 	access    *rules.Access
 	rulesFile string
+	// stopSnapshots stops saving the tree's snapshots on NATS, saving a
+	// last one (nil when there are none).
+	stopSnapshots func()
 
 	stopHub context.CancelFunc
 	hubDone chan struct{} // closed when the hub's goroutine returns
@@ -211,19 +215,51 @@ func (h *Hub) openState(cfg Config, loaded state.Loaded, sc *server.Config) erro
 		}
 		access.Set(rs)
 	}
+	var snaps *natsstate.Snapshots
+	if js, ok := h.journal.(*jetstream.Journal); ok {
+		// On NATS, from the newest snapshot that any node saved.
+		ctx, cancel := context.WithTimeout(context.Background(), natsOpenTimeout)
+		defer cancel()
+		var err error
+		snaps, err = natsstate.Open(ctx, natsstate.Config{
+			Conn: js.Conn(), Journal: js, Bucket: js.Stream() + "_STATE", Replicas: cfg.NATS.Replicas, Logger: cfg.Logger,
+		})
+		if err == nil {
+			loaded, err = snaps.Load(ctx)
+		}
+		if err != nil {
+			return fmt.Errorf("herald: the state tree's snapshots: %w", err)
+		}
+	}
 	store, err := state.Open(state.Config{Journal: h.journal, Limits: cfg.stateLimits(), Logger: cfg.Logger}, loaded)
 	if err != nil {
 		return err
 	}
 	h.state, h.access = store, access
 	sc.State, sc.DBAccess = store, access
+	if snaps != nil {
+		ctx, stop := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		h.stopSnapshots = func() {
+			stop()
+			<-done
+		}
+		go func() {
+			defer close(done)
+			snaps.Keep(ctx, store, cmp.Or(cfg.NATS.SnapshotInterval, 30*time.Second))
+		}()
+	}
 	return nil
 }
 
-// closeState stops the state tree, if there is one.
+// closeState stops the state tree, if there is one, saving its snapshot
+// on NATS.
 func (h *Hub) closeState() error {
 	if h.state == nil {
 		return nil
+	}
+	if h.stopSnapshots != nil {
+		h.stopSnapshots()
 	}
 	return h.state.Close()
 }

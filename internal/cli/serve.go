@@ -117,6 +117,7 @@ func serveFlags(env *Env) (*serveConfig, *flag.FlagSet) {
 	fs.StringVar(&c.nats.TLSCA, "nats-tls-ca", "", "PEM file of the CA that NATS servers' certificates are checked against")
 	fs.StringVar(&c.nats.TLSCert, "nats-tls-cert", "", "PEM file of this client's certificate, for NATS servers that ask for one")
 	fs.StringVar(&c.nats.TLSKey, "nats-tls-key", "", "PEM file of the key of --nats-tls-cert")
+	fs.DurationVar(&c.nats.SnapshotInterval, "nats-snapshot-interval", 30*time.Second, "how often a node saves the state tree in the object store <stream>_STATE while it changes (and when it stops)")
 	configFlags(fs, &c.configFile, &c.printConfig)
 	return c, fs
 }

@@ -55,6 +55,9 @@ type Snapshot struct {
 	all *tree.Node
 }
 
+// Tree is every namespace's tree, each a child keyed by its name.
+func (sn *Snapshot) Tree() *tree.Node { return sn.all }
+
 // Root is the tree of namespace ns (nil when empty).
 func (sn *Snapshot) Root(ns string) *tree.Node { return sn.all.Child(ns) }
 

@@ -243,6 +243,10 @@ func (j *Journal) Epoch() string { return j.epoch }
 // its epoch began.
 func (j *Journal) Created() time.Time { return j.created }
 
+// Conn returns the journal's NATS connection, for other uses of the same
+// servers (the state tree's snapshots); closing it is the journal's.
+func (j *Journal) Conn() *nats.Conn { return j.nc }
+
 // Stream returns the name of the journal's stream.
 func (j *Journal) Stream() string { return j.opts.Stream }
 
