@@ -230,6 +230,7 @@ func (h *Hub) openState(cfg Config, loaded state.Loaded, sc *server.Config) erro
 		if err != nil {
 			return fmt.Errorf("herald: the state tree's snapshots: %w", err)
 		}
+		cfg.Logger.Info("state tree: starting from its newest snapshot", "seq", loaded.Seq, "databases", len(loaded.Roots))
 	}
 	store, err := state.Open(state.Config{Journal: h.journal, Limits: cfg.stateLimits(), Logger: cfg.Logger}, loaded)
 	if err != nil {
