@@ -215,6 +215,19 @@ func (j *Journal) open(ctx context.Context) error {
 		return err
 	}
 	info, err := j.ensureStream(ctx)
+	for errors.Is(err, ErrUnavailable) && ctx.Err() == nil {
+		// A cluster starting, or electing the stream's leader, leaves
+		// requests unanswered for a while: wait for it as long as ctx
+		// allows.
+		j.log.Warn("journal: JetStream does not answer yet; trying again", "stream", j.opts.Stream, "err", err)
+		t := time.NewTimer(placementRetry)
+		select {
+		case <-t.C:
+			info, err = j.ensureStream(ctx)
+		case <-ctx.Done():
+			t.Stop()
+		}
+	}
 	if err != nil {
 		return err
 	}

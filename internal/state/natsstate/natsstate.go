@@ -66,17 +66,41 @@ func Open(ctx context.Context, cfg Config) (*Snapshots, error) {
 	if err != nil {
 		return nil, err
 	}
-	obs, err := js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
-		Bucket:      cfg.Bucket,
-		Description: "Herald state tree snapshots",
-		Replicas:    max(cfg.Replicas, 1),
-		Storage:     jetstream.FileStorage,
-		Compression: true,
+	log := cmp.Or(cfg.Logger, slog.Default())
+	var obs jetstream.ObjectStore
+	err = retry(ctx, log, func(ctx context.Context) (err error) {
+		obs, err = js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
+			Bucket:      cfg.Bucket,
+			Description: "Herald state tree snapshots",
+			Replicas:    max(cfg.Replicas, 1),
+			Storage:     jetstream.FileStorage,
+			Compression: true,
+		})
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("natsstate: object store %s: %w", cfg.Bucket, err)
 	}
-	return &Snapshots{obs: obs, j: cfg.Journal, epoch: cfg.Journal.Epoch(), log: cmp.Or(cfg.Logger, slog.Default())}, nil
+	return &Snapshots{obs: obs, j: cfg.Journal, epoch: cfg.Journal.Epoch(), log: log}, nil
+}
+
+// attemptTimeout bounds one attempt of a request that retry makes again.
+const attemptTimeout = 2 * time.Second
+
+// retry calls fn until it succeeds, fails otherwise than by getting no
+// answer in attemptTimeout, or ctx ends: a JetStream cluster starting, or
+// electing a stream's leader, leaves requests unanswered for a while.
+func retry(ctx context.Context, log *slog.Logger, fn func(context.Context) error) error {
+	for {
+		actx, cancel := context.WithTimeout(ctx, attemptTimeout)
+		err := fn(actx)
+		unanswered := actx.Err() != nil || errors.Is(err, nats.ErrTimeout) || errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, nats.ErrNoResponders)
+		cancel()
+		if err == nil || !unanswered || ctx.Err() != nil {
+			return err
+		}
+		log.Warn("state tree snapshots: JetStream does not answer yet; trying again", "err", err)
+	}
 }
 
 // object is a snapshot's entry in the store.
@@ -119,7 +143,11 @@ func (s *Snapshots) list(ctx context.Context) (mine []object, others []string, e
 // longer holds every event after the snapshot: retention removed writes
 // that the tree then lacks.
 func (s *Snapshots) Load(ctx context.Context) (state.Loaded, error) {
-	mine, _, err := s.list(ctx)
+	var mine []object
+	err := retry(ctx, s.log, func(ctx context.Context) (err error) {
+		mine, _, err = s.list(ctx)
+		return err
+	})
 	if err != nil {
 		return state.Loaded{}, fmt.Errorf("natsstate: listing the snapshots: %w", err)
 	}
