@@ -13,9 +13,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/heraldhub/herald"
 	"github.com/heraldhub/herald/client"
 	"github.com/heraldhub/herald/internal/auth"
+	"github.com/heraldhub/herald/internal/journal"
 	"github.com/heraldhub/herald/internal/journal/jetstream/natstest"
 	"github.com/heraldhub/herald/internal/testutil"
 	"github.com/heraldhub/herald/sse"
@@ -289,22 +292,19 @@ func TestStateTreeSnapshotsOnNATS(t *testing.T) {
 	for i := range 20 {
 		a.must("PUT", fmt.Sprintf("/items/%d.json", i), strconv.Itoa(i))
 	}
-	a.must("PATCH", "/counters.json", `{"n":{".sv":{"increment":5}}}`)
-	// A node that saved while running, and another one started after it
-	// closed: both see the whole tree.
-	time.Sleep(200 * time.Millisecond)
+	_, h := a.must("PATCH", "/counters.json", `{"n":{".sv":{"increment":5}}}`)
+	// A node started once the running one has saved its tree, and another
+	// one started after it closed: both see the whole tree.
+	waitSnapshot(t, nats.URL(), "SNAP_STATE", h.Get("Herald-Event-ID"))
 	_, urlB := start(t, cfg)
 	b := dbClient{t, strings.TrimSuffix(urlB, "/.well-known/mercure")}
 	whole, _ := a.must("GET", "/.json", "")
 	if got, _ := b.must("GET", "/.json", ""); got != whole {
 		t.Fatalf("a node started after retention removed writes has %s, want %s", got, whole)
 	}
-	_, h := a.must("PUT", "/last.json", `"written before the node closed"`)
+	_, h = a.must("PUT", "/last.json", `"written before the node closed"`)
 	ts.Close()
 	if err := first.Close(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	if err := b.t.Context().Err(); err != nil {
 		t.Fatal(err)
 	}
 	b.must("GET", "/.json", "", "Herald-After", h.Get("Herald-Event-ID"))
@@ -319,4 +319,34 @@ func TestStateTreeSnapshotsOnNATS(t *testing.T) {
 	if got, _ := c.must("GET", "/counters/n.json", ""); got != "6" {
 		t.Fatalf("an increment after starting from a snapshot gave %s, want 6", got)
 	}
+}
+
+// waitSnapshot waits until the object store bucket on the NATS server at
+// url holds a snapshot of the state tree with the write of event id.
+func waitSnapshot(t *testing.T, url, bucket, id string) {
+	t.Helper()
+	_, seq, ok := journal.ParseID(id)
+	if !ok {
+		t.Fatalf("event ID %q", id)
+	}
+	js, err := jetstream.New(natstest.Connect(t, url))
+	if err != nil {
+		t.Fatal(err)
+	}
+	testutil.CheckFor(t, testutil.WaitTimeout, 10*time.Millisecond, func() error {
+		obs, err := js.ObjectStore(t.Context(), bucket)
+		if err != nil {
+			return err
+		}
+		infos, err := obs.List(t.Context())
+		if err != nil {
+			return err
+		}
+		for _, info := range infos {
+			if at, err := strconv.ParseUint(info.Metadata["seq"], 10, 64); err == nil && at >= seq {
+				return nil
+			}
+		}
+		return fmt.Errorf("no snapshot at or after %d yet", seq)
+	})
 }
