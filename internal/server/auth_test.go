@@ -9,7 +9,6 @@ import (
 	"encoding/base64"
 	"encoding/pem"
 	"fmt"
-	"github.com/heraldhub/herald/internal/testutil"
 	"io"
 	"net/http"
 	"strings"
@@ -17,6 +16,7 @@ import (
 	"time"
 
 	"github.com/heraldhub/herald/internal/auth"
+	"github.com/heraldhub/herald/internal/testutil"
 )
 
 // rawJWT builds a token by hand, for algorithms a library would refuse to

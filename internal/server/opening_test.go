@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"errors"
-	"github.com/heraldhub/herald/internal/testutil"
 	"io"
 	"net/http"
 	"strings"
@@ -14,6 +13,7 @@ import (
 	"github.com/heraldhub/herald/internal/auth"
 	"github.com/heraldhub/herald/internal/clock"
 	"github.com/heraldhub/herald/internal/journal"
+	"github.com/heraldhub/herald/internal/testutil"
 	"github.com/heraldhub/herald/sse"
 )
 
