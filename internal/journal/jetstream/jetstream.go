@@ -246,6 +246,11 @@ func (j *Journal) Created() time.Time { return j.created }
 // Stream returns the name of the journal's stream.
 func (j *Journal) Stream() string { return j.opts.Stream }
 
+// Conn returns the journal's connection to NATS, for what else a node
+// says on NATS besides its events (internal/presence). Close closes it
+// when Open made it: stop using it before.
+func (j *Journal) Conn() *nats.Conn { return j.nc }
+
 // usable returns nil if the journal may be used: not closed, its stream
 // not gone.
 func (j *Journal) usable() error {
