@@ -149,7 +149,7 @@ func newHub(cfg Config, opts serveopt.Options) (*Hub, error) {
 		if err != nil {
 			stop()
 			<-h.hubDone
-			return nil, errors.Join(err, j.Close())
+			return nil, errors.Join(err, h.closeState(), j.Close())
 		}
 		sc.Cluster = h.presence
 	}
