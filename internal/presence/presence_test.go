@@ -23,8 +23,9 @@ import (
 )
 
 // heartbeat is the members' heartbeat: short, so that a dead node is
-// found in a fraction of a second.
-const heartbeat = 50 * time.Millisecond
+// found within a second, and long enough that a node of a loaded machine
+// (the race detector, other tests) is not found dead while it lives.
+const heartbeat = 200 * time.Millisecond
 
 // member is one node of a test cluster and the server it serves: the
 // subscriptions it lists, and the other nodes' changes it was told of.
@@ -328,7 +329,9 @@ func TestListsShareRounds(t *testing.T) {
 	if n, filters := slow.listed.Load(), int64(1+7); n > 2*filters {
 		t.Errorf("%d lists of %d filters cost %d listings", 2*calls, filters, n)
 	}
-	if n := requests.Load(); n > 2 {
+	// Two requests, or three when a call was still on its way to join the
+	// second round as it started.
+	if n := requests.Load(); n > 3 {
 		t.Errorf("%d lists of one filter sent %d requests", calls, n)
 	}
 }
