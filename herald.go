@@ -15,6 +15,7 @@ import (
 	"github.com/heraldhub/herald/internal/journal"
 	"github.com/heraldhub/herald/internal/journal/bolt"
 	"github.com/heraldhub/herald/internal/journal/jetstream"
+	"github.com/heraldhub/herald/internal/presence"
 	"github.com/heraldhub/herald/internal/serveopt"
 	"github.com/heraldhub/herald/internal/server"
 	"github.com/heraldhub/herald/internal/state"
@@ -75,6 +76,10 @@ type Hub struct {
 	// stopSnapshots stops saving the tree's snapshots on NATS, saving a
 	// last one (nil when there are none).
 	stopSnapshots func()
+
+	// presence carries the subscriptions API and subscription events
+	// across the nodes on NATS; nil on a node alone.
+	presence *presence.Node
 
 	stopHub context.CancelFunc
 	hubDone chan struct{} // closed when the hub's goroutine returns
@@ -142,15 +147,37 @@ func newHub(cfg Config, opts serveopt.Options) (*Hub, error) {
 	}
 
 	sc.Hub, sc.Journal = h.hub, j
+	if js, ok := j.(*jetstream.Journal); ok && cfg.SubscriptionEvents {
+		h.presence, err = presence.New(presence.Config{Conn: js.Conn(), Subject: presenceSubject(js.Stream()), Logger: cfg.Logger})
+		if err != nil {
+			stop()
+			<-h.hubDone
+			return nil, errors.Join(err, h.closeState(), j.Close())
+		}
+		sc.Cluster = h.presence
+	}
 	if opts.Server != nil {
 		opts.Server(&sc)
 	}
 	if h.srv, err = server.New(sc); err != nil {
+		h.closePresence()
 		stop()
 		<-h.hubDone
 		return nil, errors.Join(err, h.closeState(), j.Close())
 	}
 	return h, nil
+}
+
+// presenceSubject is the prefix of the NATS subjects on which the nodes
+// of the stream named stream share their subscribers: of that stream's
+// nodes only, and outside the stream's own subjects.
+func presenceSubject(stream string) string { return presence.DefaultSubject + "." + stream }
+
+// closePresence says goodbye to the other nodes, if the hub has any.
+func (h *Hub) closePresence() {
+	if h.presence != nil {
+		_ = h.presence.Close()
+	}
 }
 
 // openJournal opens the journal of cfg and the state tree it keeps.
@@ -390,6 +417,9 @@ func (h *Hub) Close(ctx context.Context) error {
 		case <-ctx.Done():
 			waitErr = fmt.Errorf("herald: requests still running: %w", ctx.Err())
 		}
+		// The other nodes hear of the subscribers that went, then of
+		// this node's goodbye, while the connection is there.
+		h.closePresence()
 		// Nothing uses the hub any more (or time is up): stop it, then
 		// the journal it follows.
 		h.stopHub()

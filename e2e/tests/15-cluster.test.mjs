@@ -7,7 +7,8 @@
 // acknowledged again, with its own id, to the next node. Through a node
 // killed, a NATS server killed, every NATS server down and the whole
 // cluster restarted, every subscriber must end with every acknowledged
-// event exactly once, in the one order of the stream.
+// event exactly once, in the one order of the stream. The nodes run with
+// --subscriptions: a list on one shows the subscribers of another.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 
@@ -34,7 +35,7 @@ before(async () => {
   site = await pageServer();
   cluster = await NatsCluster.start({ label: 'cluster' });
   const args = ['--nats', cluster.urls, '--nats-replicas', '3', '--anonymous', '--cors-origins', site.origin,
-    '--db-admin-token', ADMIN, '--nats-snapshot-interval', '1s'];
+    '--subscriptions', '--db-admin-token', ADMIN, '--nats-snapshot-interval', '1s'];
   // The first node creates the stream; the others find it.
   nodes.push(await Herald.start({ label: 'cluster-node1', args }));
   nodes.push(...await Promise.all([2, 3].map((i) => Herald.start({ label: `cluster-node${i}`, args }))));
@@ -159,6 +160,21 @@ test('every subscriber on every node gets the same events in the same order', as
   const { order, snaps } = await finish(topic, publishers, subs);
   for (const s of snaps) assert.deepEqual(s.opens.length, 1, 'no subscriber had to reconnect');
   t.diagnostic(`${order.length} events from 3 nodes to ${subs.length} subscribers on 3 nodes in ${Date.now() - started} ms`);
+});
+
+test('the subscriptions API of any node lists the subscribers of every node', async (t) => {
+  const topic = topicOf('subscriptions');
+  const sub = failoverSubscriber([nodes[2].hubURL], topic);
+  t.after(() => sub.close());
+  await waitOpened([sub]);
+  const token = await nodes[0].subscriberToken(['/.well-known/mercure/subscriptions{/topic}{/subscriber}']);
+  const res = await fetchText(`${nodes[0].hubURL}/subscriptions/${encodeURIComponent(topic)}`, {
+    headers: { Authorization: `Bearer ${token}` },
+  });
+  assert.equal(res.status, 200, res.body);
+  const list = JSON.parse(res.body);
+  assert.deepEqual(list.subscriptions.map((s) => [s.topic, s.active]), [[topic, true]], 'node 1 lists the subscriber of node 3');
+  assert.match(list.subscriptions[0].subscriber, /^urn:uuid:/);
 });
 
 test('a node killed while publishers publish: its subscribers resume on another node with nothing lost or repeated', async (t) => {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"reflect"
 	"regexp"
 	"slices"
 	"sync"
@@ -353,6 +354,40 @@ func TestSubscriptionsSnapshot(t *testing.T) {
 	}
 	if a.ID() == b.ID() || b.ID() == c.ID() {
 		t.Error("IDs repeat")
+	}
+}
+
+func TestSubscriptionFilter(t *testing.T) {
+	subs := []hub.SubscriptionInfo{
+		{ID: "urn:a", Selectors: []string{"books", "books/{id}"}, Payload: []byte(`{"n":1}`)},
+		{ID: "urn:b", Selectors: []string{"books/{id}"}},
+		{ID: "urn:c", Selectors: []string{"news"}},
+	}
+	for _, tc := range []struct {
+		name   string
+		filter hub.SubscriptionFilter
+		want   []hub.SubscriptionInfo
+	}{
+		{"all", hub.SubscriptionFilter{}, subs},
+		{"one selector, each with that one only", hub.SubscriptionFilter{Selector: "books/{id}"}, []hub.SubscriptionInfo{
+			{ID: "urn:a", Selectors: []string{"books/{id}"}, Payload: []byte(`{"n":1}`)},
+			{ID: "urn:b", Selectors: []string{"books/{id}"}},
+		}},
+		{"a selector matched as text, not as a template", hub.SubscriptionFilter{Selector: "books/1"}, nil},
+		{"one subscriber", hub.SubscriptionFilter{Subscriber: "urn:c"}, subs[2:]},
+		{"one subscription", hub.SubscriptionFilter{Selector: "books", Subscriber: "urn:a"}, []hub.SubscriptionInfo{
+			{ID: "urn:a", Selectors: []string{"books"}, Payload: []byte(`{"n":1}`)},
+		}},
+		{"a subscriber without that selector", hub.SubscriptionFilter{Selector: "news", Subscriber: "urn:a"}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := tc.filter.Apply(subs); !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("got %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+	if !slices.Equal(subs[0].Selectors, []string{"books", "books/{id}"}) {
+		t.Errorf("Apply changed its input: %+v", subs[0])
 	}
 }
 

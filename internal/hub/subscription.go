@@ -298,6 +298,39 @@ func (h *Hub) Subscriptions() []SubscriptionInfo {
 	return out
 }
 
+// SubscriptionFilter selects subscriptions as the subscriptions API
+// lists them: those of one selector, those of one subscriber, or both;
+// the zero value selects every one.
+type SubscriptionFilter struct {
+	// Selector, when set, selects the subscriptions that asked for it,
+	// written exactly so.
+	Selector string
+	// Subscriber, when set, selects the subscription of that ID.
+	Subscriber string
+}
+
+// Apply returns the subscriptions of subs that f selects, in their order;
+// with a Selector, each keeps that one selector only.
+func (f SubscriptionFilter) Apply(subs []SubscriptionInfo) []SubscriptionInfo {
+	if f == (SubscriptionFilter{}) {
+		return subs
+	}
+	var out []SubscriptionInfo
+	for _, info := range subs {
+		if f.Subscriber != "" && info.ID != f.Subscriber {
+			continue
+		}
+		if f.Selector != "" {
+			if !slices.Contains(info.Selectors, f.Selector) {
+				continue
+			}
+			info.Selectors = []string{f.Selector}
+		}
+		out = append(out, info)
+	}
+	return out
+}
+
 // Ready is signalled when messages are waiting: after the queue went from
 // empty to non-empty, or when a replay ended with messages queued. A signal
 // may be stale (Drain then returns nothing); the end of the subscription

@@ -15,9 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/heraldhub/herald/internal/testutil"
-
 	"github.com/heraldhub/herald/internal/auth"
+	"github.com/heraldhub/herald/internal/testutil"
 )
 
 // rawJWT builds a token by hand, for algorithms a library would refuse to

@@ -10,11 +10,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/heraldhub/herald/internal/testutil"
-
 	"github.com/heraldhub/herald/internal/auth"
 	"github.com/heraldhub/herald/internal/clock"
 	"github.com/heraldhub/herald/internal/journal"
+	"github.com/heraldhub/herald/internal/testutil"
 	"github.com/heraldhub/herald/sse"
 )
 

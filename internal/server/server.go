@@ -11,10 +11,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/heraldhub/herald/internal/state"
-	"github.com/heraldhub/herald/internal/state/rules"
-	"github.com/heraldhub/herald/internal/state/tree"
-
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/heraldhub/herald/internal/auth"
@@ -23,6 +19,9 @@ import (
 	"github.com/heraldhub/herald/internal/journal"
 	"github.com/heraldhub/herald/internal/push"
 	"github.com/heraldhub/herald/internal/session"
+	"github.com/heraldhub/herald/internal/state"
+	"github.com/heraldhub/herald/internal/state/rules"
+	"github.com/heraldhub/herald/internal/state/tree"
 	"github.com/heraldhub/herald/internal/transport/longpoll"
 )
 
@@ -91,6 +90,11 @@ type Config struct {
 	// SubscriptionEvents publishes Mercure subscription events on connect and
 	// disconnect and enables the subscriptions API.
 	SubscriptionEvents bool
+	// Cluster, with SubscriptionEvents, carries the subscription events
+	// and the subscriptions API across the nodes of a cluster; nil on a
+	// node alone. New starts it (Cluster.Serve); its owner stops it once
+	// the server has drained.
+	Cluster Cluster
 
 	// Logger receives structured logs (default: slog.Default()).
 	Logger *slog.Logger
@@ -258,6 +262,16 @@ func New(cfg Config) (*Server, error) {
 				s.endRevoked(ids)
 			}
 		})
+	}
+	if cfg.Cluster != nil && cfg.SubscriptionEvents {
+		if c, ok := cfg.Cluster.(prometheus.Collector); ok {
+			cfg.Metrics.MustRegister(c)
+		}
+		// Other nodes ask for the local subscriptions from now on.
+		if err := cfg.Cluster.Serve(s.localSubscriptions, s.announceLocally); err != nil {
+			s.Drain()
+			return nil, fmt.Errorf("server: %w", err)
+		}
 	}
 	return s, nil
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"cmp"
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -37,6 +38,26 @@ func subscriptionTopic(sel, subscriber string) string {
 	return hubPath + "/subscriptions/" + url.QueryEscape(sel) + "/" + url.QueryEscape(subscriber)
 }
 
+// Cluster carries the subscriptions API and the subscription events
+// across the nodes of a cluster: internal/presence implements it over
+// NATS. A Cluster that is also a prometheus.Collector is registered with
+// the server's metrics.
+type Cluster interface {
+	// Serve starts taking part, once: local lists this node's
+	// subscriptions for the other nodes' lists; changed announces to this
+	// node's watchers subscribers of other nodes that all came (active)
+	// or all went, also when their node stopped without announcing it.
+	Serve(local func() []hub.SubscriptionInfo, changed func(subs []hub.SubscriptionInfo, active bool)) error
+	// Announce tells the other nodes that a subscriber of this node came
+	// or went. It must not block.
+	Announce(sub hub.SubscriptionInfo, active bool)
+	// Subscriptions returns the subscriptions of the other nodes that f
+	// selects, each node's as it answers a request made after the call.
+	// An error that is not ctx's comes with what was gathered: the
+	// subscriptions of a node that did not answer in time are missing.
+	Subscriptions(ctx context.Context, f hub.SubscriptionFilter) ([]hub.SubscriptionInfo, error)
+}
+
 // announce sends Mercure subscription events (private, so only
 // subscribers granted the subscriptions topics see them) when a stream
 // opens and when it closes: one per selector, as one batch. They are hub
@@ -50,27 +71,58 @@ func (s *Server) announce(sub *hub.Subscription, active bool) {
 	s.announceSubscriber(sub.ID(), sub.Selectors(), sub.Payload(), active)
 }
 
-// announceSubscriber sends the subscription events of one subscriber.
+// announceSubscriber sends the subscription events of one subscriber of
+// this node, to its watchers and to the other nodes'.
 func (s *Server) announceSubscriber(id string, sels selector.Set, payload json.RawMessage, active bool) {
 	if !s.cfg.SubscriptionEvents {
 		return
 	}
-	events := make([]*journal.Event, 0, len(sels))
-	for _, sel := range sels {
-		topic := subscriptionTopic(sel.String(), id)
-		data, err := json.Marshal(subscriptionDoc{
-			Context: mercureContext, ID: topic, Type: "Subscription",
-			Topic: sel.String(), Subscriber: id, Active: active, Payload: payload,
-		})
-		if err != nil {
-			s.log.Error("subscription event", "err", err)
-			return
+	sub := hub.SubscriptionInfo{ID: id, Selectors: sels.Strings(), Payload: payload}
+	s.announceLocally([]hub.SubscriptionInfo{sub}, active)
+	if s.cfg.Cluster != nil {
+		s.cfg.Cluster.Announce(sub, active)
+	}
+}
+
+// maxAnnounceBatch bounds the events of one batch of announcements, so
+// that the many subscribers of another node (a node that died) reach the
+// hub as many batches, between which its fan-out delivers journal events.
+const maxAnnounceBatch = 256
+
+// announceLocally sends the subscription events of subscribers, of this
+// node or another, to this node's watchers.
+func (s *Server) announceLocally(subs []hub.SubscriptionInfo, active bool) {
+	var events []*journal.Event
+	flush := func() {
+		if len(events) > 0 && !s.cfg.Hub.Announce(events...) {
+			s.refusals.Info("subscription events dropped: too many waiting", "events", len(events), "first", events[0].Topics[0])
 		}
-		events = append(events, &journal.Event{Topics: []string{topic}, Data: data, Private: true})
+		events = nil
 	}
-	if !s.cfg.Hub.Announce(events...) {
-		s.refusals.Info("subscription events dropped: too many waiting", "subscriber", id)
+	for _, sub := range subs {
+		for _, sel := range sub.Selectors {
+			topic := subscriptionTopic(sel, sub.ID)
+			data, err := json.Marshal(subscriptionDoc{
+				Context: mercureContext, ID: topic, Type: "Subscription",
+				Topic: sel, Subscriber: sub.ID, Active: active, Payload: sub.Payload,
+			})
+			if err != nil {
+				s.log.Error("subscription event", "err", err)
+				return
+			}
+			events = append(events, &journal.Event{Topics: []string{topic}, Data: data, Private: true})
+		}
+		if len(events) >= maxAnnounceBatch {
+			flush()
+		}
 	}
+	flush()
+}
+
+// localSubscriptions lists this node's subscriptions: its hub's, and one
+// per poller.
+func (s *Server) localSubscriptions() []hub.SubscriptionInfo {
+	return append(s.cfg.Hub.Subscriptions(), s.pollers.list()...)
 }
 
 // handleSubscriptions is the Mercure subscriptions API: the active
@@ -94,17 +146,22 @@ func (s *Server) handleSubscriptions() http.Handler {
 			return
 		}
 		topic, subscriber := r.PathValue("topic"), r.PathValue("subscriber")
-		var docs []subscriptionDoc
-		subs := append(s.cfg.Hub.Subscriptions(), s.pollers.list()...)
-		slices.SortFunc(subs, func(a, b hub.SubscriptionInfo) int { return strings.Compare(a.ID, b.ID) })
-		for _, info := range subs {
-			if subscriber != "" && info.ID != subscriber {
-				continue
+		filter := hub.SubscriptionFilter{Selector: topic, Subscriber: subscriber}
+		subs := filter.Apply(s.localSubscriptions())
+		if s.cfg.Cluster != nil {
+			others, err := s.cfg.Cluster.Subscriptions(r.Context(), filter)
+			if err != nil && r.Context().Err() != nil {
+				return // the client is gone
 			}
+			if err != nil {
+				s.faults.Warn("subscriptions API: a list without some nodes", "err", err)
+			}
+			subs = append(subs, others...)
+		}
+		slices.SortFunc(subs, func(a, b hub.SubscriptionInfo) int { return strings.Compare(a.ID, b.ID) })
+		var docs []subscriptionDoc
+		for _, info := range subs {
 			for _, sel := range info.Selectors {
-				if topic != "" && sel != topic {
-					continue
-				}
 				docs = append(docs, subscriptionDoc{
 					ID: subscriptionTopic(sel, info.ID), Type: "Subscription",
 					Topic: sel, Subscriber: info.ID, Active: true, Payload: info.Payload,

@@ -256,12 +256,13 @@ func (j *Journal) Epoch() string { return j.epoch }
 // its epoch began.
 func (j *Journal) Created() time.Time { return j.created }
 
-// Conn returns the journal's NATS connection, for other uses of the same
-// servers (the state tree's snapshots); closing it is the journal's.
-func (j *Journal) Conn() *nats.Conn { return j.nc }
-
 // Stream returns the name of the journal's stream.
 func (j *Journal) Stream() string { return j.opts.Stream }
+
+// Conn returns the journal's connection to NATS, for what else a node
+// says on NATS besides its events (internal/presence, the state tree's
+// snapshots). Close closes it when Open made it: stop using it before.
+func (j *Journal) Conn() *nats.Conn { return j.nc }
 
 // usable returns nil if the journal may be used: not closed, its stream
 // not gone.
