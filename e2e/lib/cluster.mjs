@@ -3,9 +3,11 @@
 // next node when its stream breaks, resuming from the last event it got,
 // and a publisher that sends each update again, to the next node, until
 // one acknowledges it.
+import readline from 'node:readline';
+
 import { EventSource } from 'eventsource';
 
-import { fetchText } from './herald.mjs';
+import { fetchText, spawnHerald } from './herald.mjs';
 import { waitFor } from './wait.mjs';
 
 // How long a client waits before it tries the next node: long enough not
@@ -69,6 +71,56 @@ export function failoverSubscriber(hubURLs, topic, { start = 0, from } = {}) {
       closed = true;
       clearTimeout(timer);
       es.close();
+    },
+  };
+}
+
+/**
+ * Subscribes with the Go client, `herald subscribe --json`, to topic on
+ * hubURLs[start], from earliest (the topic is the scenario's own, so
+ * that is every event of it, whenever the connection is made); when the
+ * command reports its stream broken, it is stopped, and once all it
+ * printed is read, started on the next node with the last event's ID.
+ * @returns {FailoverSubscriber}
+ */
+export function goFailoverSubscriber(hubURLs, topic, { start = 0 } = {}) {
+  const rec = { events: [], opens: [], moves: 0, errors: 0 };
+  let node = start;
+  let child;
+  let timer;
+  let closed = false;
+  const open = () => {
+    const lastID = rec.events.at(-1)?.id ?? 'earliest';
+    const me = spawnHerald(['subscribe', '--hub', hubURLs[node], '--topic', topic, '--json', '--last-event-id', lastID]);
+    child = me;
+    rec.opens.push(node);
+    let moving = false;
+    const out = readline.createInterface({ input: me.stdout });
+    out.on('line', (line) => {
+      const ev = JSON.parse(line);
+      rec.events.push({ id: ev.id, data: ev.data });
+    });
+    // Every event it printed is read before the next one starts from the
+    // last of them.
+    out.on('close', () => {
+      if (moving && !closed) timer = setTimeout(open, MOVE_DELAY_MS);
+    });
+    readline.createInterface({ input: me.stderr }).on('line', (line) => {
+      if (moving || !line.includes('(reconnecting)')) return;
+      moving = true;
+      rec.errors++;
+      rec.moves++;
+      node = (node + 1) % hubURLs.length;
+      me.kill('SIGKILL');
+    });
+  };
+  open();
+  return {
+    snapshot: async () => ({ events: [...rec.events], opens: [...rec.opens], moves: rec.moves, errors: rec.errors }),
+    close: async () => {
+      closed = true;
+      clearTimeout(timer);
+      child.kill('SIGKILL');
     },
   };
 }

@@ -45,6 +45,17 @@ function cleanEnv(extra = {}) {
   return { ...env, ...extra };
 }
 
+/**
+ * Starts `herald args...` with its output piped, for a client command
+ * (`herald subscribe`); it is killed when the test process exits.
+ */
+export function spawnHerald(args) {
+  const child = spawn(HERALD_BIN, args, { env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+  running.add(child);
+  child.on('exit', () => running.delete(child));
+  return child;
+}
+
 /** Returns a loopback TCP port that was free a moment ago. */
 export function freePort() {
   return new Promise((resolve, reject) => {

@@ -1,10 +1,11 @@
 // Scenario 15: a cluster. Three nats-server processes in a JetStream
 // cluster (built from the Go module: e2e/nats) and three `herald serve
 // --nats ... --nats-replicas 3` nodes on it. Subscribers (npm eventsource,
-// and Chromium's EventSource) are spread over the nodes and move to the
-// next node, resuming from the last event they got, when their stream
-// breaks; publishers publish on every node and send an update that was not
-// acknowledged again, with its own id, to the next node. Through a node
+// Chromium's EventSource and the Go client, `herald subscribe`) are spread
+// over the nodes and move to the next node, resuming from the last event
+// they got, when their stream breaks; publishers publish on every node
+// and send an update that was not acknowledged again, with its own id, to
+// the next node. Through a node
 // killed, a NATS server killed, every NATS server down and the whole
 // cluster restarted, every subscriber must end with every acknowledged
 // event exactly once, in the one order of the stream. The nodes run with
@@ -13,7 +14,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 
 import { launchBrowser, pageServer } from '../lib/clients.mjs';
-import { Publisher, failoverSubscriber, pageFailoverSubscriber, waitAcked } from '../lib/cluster.mjs';
+import { Publisher, failoverSubscriber, goFailoverSubscriber, pageFailoverSubscriber, waitAcked } from '../lib/cluster.mjs';
 import { Herald, PUBLISHER_KEY, fetchText, freePort, herald } from '../lib/herald.mjs';
 import { NatsCluster } from '../lib/nats.mjs';
 import { waitFor } from '../lib/wait.mjs';
@@ -148,6 +149,7 @@ test('every subscriber on every node gets the same events in the same order', as
     subs.push(failoverSubscriber(hubURLs(), topic, { start: i }), failoverSubscriber(hubURLs(), topic, { start: i }));
   }
   subs.push(await pageFailoverSubscriber(page, hubURLs(), topic, { start: 1 }));
+  subs.push(...nodes.map((_, i) => goFailoverSubscriber(hubURLs(), topic, { start: i })));
   t.after(() => Promise.all(subs.map((s) => s.close())));
   await waitOpened(subs);
 
@@ -185,6 +187,7 @@ test('a node killed while publishers publish: its subscribers resume on another 
     failoverSubscriber(hubURLs(), topic, { start: victim }),
     failoverSubscriber(hubURLs(), topic, { start: victim }),
     await pageFailoverSubscriber(page, hubURLs(), topic, { start: victim }),
+    goFailoverSubscriber(hubURLs(), topic, { start: victim }),
   ];
   const subs = [...others, ...moving];
   t.after(() => Promise.all(subs.map((s) => s.close())));
