@@ -61,7 +61,9 @@ type config struct {
 	scenario           string
 	transport          transport
 	window             int
-	hub                string
+	hubs               []string // --hub: one hub, or the nodes of a cluster
+	pids               []int    // --pid: one per hub, or none
+	resumeHub          string
 	token, key         string
 	subscribers        int
 	rate               float64
@@ -81,7 +83,6 @@ type config struct {
 	sources            string
 	connectConcurrency int
 	connectTimeout     time.Duration
-	pid                int
 	metrics            string
 	json               bool
 	svg                string
@@ -99,7 +100,14 @@ type config struct {
 func newFlagSet(cfg *config, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("herald bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&cfg.hub, "hub", DefaultHub, "hub URL; must be on this machine (loopback)")
+	cfg.hubs = []string{DefaultHub}
+	fs.Func("hub", "hub URL, on this machine (loopback); or the URLs of several nodes of one cluster, comma-separated, "+
+		"over which idle and fanout spread their subscribers and publish and resume their publishers (default "+DefaultHub+")", func(s string) error {
+		hubs, err := parseList(s)
+		cfg.hubs = hubs
+		return err
+	})
+	fs.StringVar(&cfg.resumeHub, "resume-hub", "", "resume: the hub the subscriber resumes on, such as another node of the cluster that --hub publishes to (default: the first --hub)")
 	cfg.transport = transportSSE
 	fs.Func("transport", `how subscribers receive events: "sse" (default), "ws" (a WebSocket each, subprotocol herald.v1) or "poll" (long polling); publish: "sse" posts over HTTP, "ws" pipelines over -c WebSockets`, func(s string) error {
 		tr, err := parseTransport(s)
@@ -131,8 +139,12 @@ func newFlagSet(cfg *config, stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&cfg.sources, "sources", "auto", `client source addresses: "auto" (127.0.0.2-9 for an IPv4 loopback hub), "none", or a comma-separated list`)
 	fs.IntVar(&cfg.connectConcurrency, "connect-concurrency", 256, "subscribers connecting at once, over all processes")
 	fs.DurationVar(&cfg.connectTimeout, "connect-timeout", 30*time.Second, "bound on one request: a subscribe up to its response headers, or a publish")
-	fs.IntVar(&cfg.pid, "pid", 0, "hub process ID, to read its memory and CPU from /proc")
-	fs.StringVar(&cfg.metrics, "metrics", "auto", `hub's Prometheus metrics URL: "auto" (the hub's origin + /metrics), "none", or a URL`)
+	fs.Func("pid", "hub process ID, to read its memory and CPU from /proc; with several --hub, one per hub, comma-separated, in the same order", func(s string) error {
+		pids, err := parsePIDs(s)
+		cfg.pids = pids
+		return err
+	})
+	fs.StringVar(&cfg.metrics, "metrics", "auto", `hub's Prometheus metrics URL: "auto" (the hub's origin + /metrics; none with several --hub), "none", or a URL`)
 	fs.BoolVar(&cfg.json, "json", false, "print the report as JSON instead of a table")
 	fs.StringVar(&cfg.svg, "svg", "", "also write an SVG chart to this file")
 	fs.BoolVar(&cfg.quiet, "quiet", false, "no progress lines on stderr")
@@ -249,8 +261,8 @@ func (cfg *config) check() error {
 		return fmt.Errorf("unknown scenario %q", cfg.scenario)
 	}
 	switch {
-	case cfg.subscribers < 0 || cfg.procs < 0 || cfg.size < 0 || cfg.pid < 0:
-		return errors.New("-n, --procs, --size and --pid cannot be negative")
+	case cfg.subscribers < 0 || cfg.procs < 0 || cfg.size < 0:
+		return errors.New("-n, --procs and --size cannot be negative")
 	case cfg.concurrency < 1 || cfg.connectConcurrency < 1 || cfg.window < 1:
 		return errors.New("-c, --connect-concurrency and --window must be at least 1")
 	case cfg.duration < 0 || cfg.timeout <= 0 || cfg.connectTimeout <= 0:
@@ -262,7 +274,7 @@ func (cfg *config) check() error {
 	case cfg.subscribers > maxSubscribers || cfg.events > maxEvents:
 		return fmt.Errorf("-n is at most %d and -k at most %d", maxSubscribers, maxEvents)
 	}
-	return nil
+	return cfg.checkNodes()
 }
 
 // checkDB validates the flags of a state tree scenario and fills in its

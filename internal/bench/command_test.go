@@ -14,7 +14,7 @@ func TestHelpListsScenariosAndFlags(t *testing.T) {
 		t.Fatalf("--help: exit %d", code)
 	}
 	for _, want := range []string{"idle", "fanout", "publish", "resume", "-rates", "-procs", "-pid", "-svg", "-transport", "-window", "herald.v1", DefaultHub,
-		"db-write", "db-fanout", "db-spread", "db-snapshot", "db-resume", "-nodes", "-path", "Last-Event-ID"} {
+		"db-write", "db-fanout", "db-spread", "db-snapshot", "db-resume", "-nodes", "-path", "Last-Event-ID", "-resume-hub", "comma-separated"} {
 		if !strings.Contains(stdout.String(), want) {
 			t.Errorf("--help does not mention %q", want)
 		}
@@ -87,7 +87,7 @@ func TestParseArgs(t *testing.T) {
 }
 
 func TestSubscribersBeyondFileLimitNeedMoreProcesses(t *testing.T) {
-	r := &runner{cfg: config{procs: 2}, fileLimit: 2000}
+	r := &runner{cfg: config{procs: 2}, fileLimit: 2000, nodes: make([]*target, 1)}
 	if _, _, err := r.startGroups(5000); err == nil || !strings.Contains(err.Error(), "--procs 5") {
 		t.Errorf("5000 subscribers over 2 processes of 1000 sockets: %v, want advice to use --procs 5", err)
 	}

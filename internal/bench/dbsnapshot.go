@@ -118,7 +118,7 @@ func (r *runner) dbSnapshot(ctx context.Context) (*dbSnapshotReport, error) {
 	if err != nil {
 		return nil, err
 	}
-	if r.cfg.pid > 0 && settled.RSSBytes != nil {
+	if r.cfg.hubPID() > 0 && settled.RSSBytes != nil {
 		rep.Memory = &dbSnapshotMemory{RSSBeforeBytes: *settled.RSSBytes}
 	}
 
@@ -132,7 +132,7 @@ func (r *runner) dbSnapshot(ctx context.Context) (*dbSnapshotReport, error) {
 	}
 	// sequential reads, then concurrent ones; a peak of each phase.
 	phase := func(concurrent bool, peak **int64) {
-		reset := rep.Memory != nil && resetProcPeak(r.cfg.pid) == nil
+		reset := rep.Memory != nil && resetProcPeak(r.cfg.hubPID()) == nil
 		if rep.Memory != nil && !reset {
 			r.notes = append(r.notes, "could not reset the hub's peak RSS (/proc/PID/clear_refs): no peak reported")
 		}
@@ -151,7 +151,7 @@ func (r *runner) dbSnapshot(ctx context.Context) (*dbSnapshotReport, error) {
 			r.timeReads(n, concurrent, reads, func() (time.Duration, time.Duration, bool, error) { return read(stream) })
 		}
 		if reset {
-			if p, err := readProcPeak(r.cfg.pid); err == nil {
+			if p, err := readProcPeak(r.cfg.hubPID()); err == nil {
 				*peak = &p
 			}
 		}

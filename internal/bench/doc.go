@@ -60,6 +60,14 @@
 // Client source addresses rotate over 127.0.0.2-127.0.0.9 so that the
 // ephemeral ports of one address do not run out.
 //
+// A cluster (Herald nodes sharing one journal) is measured through all of
+// its nodes at once: --hub takes their URLs, comma-separated; idle and
+// fanout open the i-th share of the subscribers on the i-th node (and
+// fanout publishes on the first), publish and resume spread their
+// publishers over the nodes, and resume may resume on another node
+// (--resume-hub). With a --pid for each node, the hub's memory and CPU are
+// the nodes' sums, and idle reports each node's memory per connection.
+//
 // Only hubs on this machine can be measured: a hub URL whose host does not
 // resolve to loopback is refused with [ErrNotLoopback].
 package bench

@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -74,10 +75,11 @@ const primeLimit = 30 * time.Second
 
 func (r *runner) fanout(ctx context.Context) (*fanoutReport, error) {
 	n := r.cfg.subscribers
-	groups, procs, err := r.startGroups(n)
+	byHub, procs, err := r.startGroups(n)
 	if err != nil {
 		return nil, err
 	}
+	groups := slices.Concat(byHub...)
 	defer abortAll(groups)
 	rep := &fanoutReport{Subscribers: n, Procs: procs}
 	if _, err := r.waitFor(ctx, remaining(ctx), func() bool {

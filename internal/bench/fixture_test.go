@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -45,26 +46,56 @@ const fixtureKey = "test-secret"
 // newFixture starts a fixture hub on loopback; its URL is the hub URL.
 func newFixture(t *testing.T, configure func(*fixtureHub)) (*fixtureHub, string) {
 	t.Helper()
+	h, nodes := newFixtureNodes(t, 1, configure)
+	return h, nodes[0].url
+}
+
+// fixtureNode is one of the servers of a fixture hub: the nodes of a
+// cluster, which share their events and subscribers as Herald's nodes do
+// through their journal. It counts the requests it served.
+type fixtureNode struct {
+	url                          string
+	subscribes, resumes, publish atomic.Int64
+}
+
+// newFixtureNodes starts n servers of one fixture hub on loopback.
+func newFixtureNodes(t *testing.T, n int, configure func(*fixtureHub)) (*fixtureHub, []*fixtureNode) {
+	t.Helper()
 	h := &fixtureHub{key: []byte(fixtureKey), subs: map[*fixtureSub]struct{}{}}
 	if configure != nil {
 		configure(h)
 	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /.well-known/mercure", h.subscribe)
-	mux.HandleFunc("POST /.well-known/mercure", h.publish)
-	mux.HandleFunc("GET /metrics", h.metrics)
-	srv := httptest.NewUnstartedServer(mux)
-	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // refused handshakes are expected
-	if h.tls {
-		srv.StartTLS()
-	} else {
-		srv.Start()
+	nodes := make([]*fixtureNode, n)
+	for i := range nodes {
+		nd := &fixtureNode{}
+		mux := http.NewServeMux()
+		mux.HandleFunc("GET /.well-known/mercure", func(w http.ResponseWriter, r *http.Request) {
+			nd.subscribes.Add(1)
+			if r.Header.Get("Last-Event-ID") != "" {
+				nd.resumes.Add(1)
+			}
+			h.subscribe(w, r)
+		})
+		mux.HandleFunc("POST /.well-known/mercure", func(w http.ResponseWriter, r *http.Request) {
+			nd.publish.Add(1)
+			h.publish(w, r)
+		})
+		mux.HandleFunc("GET /metrics", h.metrics)
+		srv := httptest.NewUnstartedServer(mux)
+		srv.Config.ErrorLog = log.New(io.Discard, "", 0) // refused handshakes are expected
+		if h.tls {
+			srv.StartTLS()
+		} else {
+			srv.Start()
+		}
+		t.Cleanup(func() {
+			srv.CloseClientConnections()
+			srv.Close()
+		})
+		nd.url = srv.URL + "/.well-known/mercure"
+		nodes[i] = nd
 	}
-	t.Cleanup(func() {
-		srv.CloseClientConnections()
-		srv.Close()
-	})
-	return h, srv.URL + "/.well-known/mercure"
+	return h, nodes
 }
 
 func (h *fixtureHub) authorized(r *http.Request) bool {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 )
 
@@ -31,6 +32,22 @@ type idleReport struct {
 	ServerHold      *serverUse   `json:"server_hold,omitempty"`
 	FirstError      string       `json:"first_error,omitempty"`
 	Ramp            []countPoint `json:"ramp"`
+	// Nodes are each hub's figures, when --hub names several: the memory
+	// per connection of each is its process's RSS growth over the
+	// subscribers connected to it (with a --pid for each).
+	Nodes []idleNode `json:"nodes,omitempty"`
+}
+
+// idleNode is what one of several hubs held in the idle scenario.
+type idleNode struct {
+	Hub             string   `json:"hub"`
+	PID             int      `json:"pid,omitempty"`
+	Subscribers     int      `json:"subscribers"`
+	Connected       int64    `json:"connected"`
+	OpenAtEnd       int64    `json:"open_at_end"`
+	RSSBeforeBytes  *int64   `json:"rss_before_bytes,omitempty"`
+	RSSSettledBytes *int64   `json:"rss_settled_bytes,omitempty"`
+	BytesPerConn    *float64 `json:"bytes_per_conn,omitempty"`
 }
 
 // countPoint is a count (subscribers connected, events replayed) some
@@ -43,10 +60,11 @@ type countPoint struct {
 func (r *runner) idle(ctx context.Context) (*idleReport, error) {
 	n := r.cfg.subscribers
 	before := r.probe.sample(ctx)
-	groups, procs, err := r.startGroups(n)
+	byHub, procs, err := r.startGroups(n)
 	if err != nil {
 		return nil, err
 	}
+	groups := slices.Concat(byHub...)
 	defer abortAll(groups)
 	rep := &idleReport{Subscribers: n, Procs: procs}
 
@@ -99,6 +117,9 @@ func (r *runner) idle(ctx context.Context) (*idleReport, error) {
 	rep.HoldSeconds = time.Since(holdStart).Seconds()
 	rep.Dropped, rep.OpenAtEnd = end.Drops-dropsBefore, end.Connected
 	rep.ServerHold = between(settled, r.probe.sample(ctx))
+	if len(byHub) > 1 {
+		rep.Nodes = r.idleNodes(byHub, before, settled)
+	}
 
 	res, err := finishAll(ctx, groups)
 	if err != nil {
@@ -106,6 +127,27 @@ func (r *runner) idle(ctx context.Context) (*idleReport, error) {
 	}
 	rep.ConnectLatency = res.Connect.summary()
 	return rep, nil
+}
+
+// idleNodes reports each hub's share of an idle run.
+func (r *runner) idleNodes(byHub [][]group, before, settled serverSample) []idleNode {
+	nodes := make([]idleNode, len(byHub))
+	for i, groups := range byHub {
+		st := statusOf(groups)
+		nd := idleNode{
+			Hub: r.nodes[i].spec.Hub, Subscribers: share(r.cfg.subscribers, i, len(byHub)),
+			Connected: st.EverConnected, OpenAtEnd: st.Connected,
+		}
+		if len(before.Nodes) == len(byHub) && len(settled.Nodes) == len(byHub) {
+			b, s := before.Nodes[i], settled.Nodes[i]
+			nd.PID, nd.RSSBeforeBytes, nd.RSSSettledBytes = b.PID, b.RSSBytes, s.RSSBytes
+			if b.RSSBytes != nil && s.RSSBytes != nil && nd.Connected > 0 {
+				nd.BytesPerConn = ptr(float64(*s.RSSBytes-*b.RSSBytes) / float64(nd.Connected))
+			}
+		}
+		nodes[i] = nd
+	}
+	return nodes
 }
 
 // settle samples the hub until its RSS changes by less than 1% over half a

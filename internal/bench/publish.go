@@ -100,16 +100,17 @@ func classify(err error) string {
 }
 
 // publishLoad runs the publish scenario: -c publishers, each publishing
-// one event after another, for --duration.
+// one event after another, for --duration; with several hubs, publisher w
+// to hub w mod their number.
 func (r *runner) publishLoad(ctx context.Context) (*publishReport, error) {
 	c := r.cfg.concurrency
-	pub := newPublisher(r.target, r.token, c, r.cfg.connectTimeout)
-	defer pub.close()
+	pubs := r.newPublishers(c)
+	defer closePublishers(pubs)
 	before := r.probe.sample(ctx)
 	bufs := make([][]byte, c)
 	res := r.hammer(ctx, c, "published", func(ctx context.Context, w int, pl payload) error {
 		bufs[w] = appendPayload(bufs[w][:0], pl, r.cfg.size)
-		_, err := pub.publish(ctx, r.topic, bufs[w])
+		_, err := pubs[w%len(pubs)].publish(ctx, r.topic, bufs[w])
 		return err
 	})
 	if ctx.Err() != nil {

@@ -15,6 +15,7 @@ type report struct {
 	Scenario        string         `json:"scenario"`
 	Transport       transport      `json:"transport"`
 	Hub             string         `json:"hub"`
+	Hubs            []string       `json:"hubs,omitempty"` // all of --hub, when it names several
 	Topic           string         `json:"topic,omitempty"`
 	Path            string         `json:"path,omitempty"` // db-*: the tree location the run worked under
 	Selector        string         `json:"selector,omitempty"`
@@ -102,7 +103,11 @@ func writeReport(w io.Writer, rep *report, asJSON bool) error {
 	if rep.Path != "" {
 		fmt.Fprintf(&b, "herald bench %s  %s\n\n", rep.Scenario, rep.Path)
 	} else {
-		fmt.Fprintf(&b, "herald bench %s --transport %s  %s\ntopic %s\n\n", rep.Scenario, rep.Transport, rep.Hub, rep.Topic)
+		hub := rep.Hub
+		if len(rep.Hubs) > 0 {
+			hub = strings.Join(rep.Hubs, ",")
+		}
+		fmt.Fprintf(&b, "herald bench %s --transport %s  %s\ntopic %s\n\n", rep.Scenario, rep.Transport, hub, rep.Topic)
 	}
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
 	wd := wordsOf(rep.Scenario)
@@ -152,6 +157,14 @@ func writeIdle(w io.Writer, r *idleReport) {
 	writeServer(w, "server, connecting", r.ServerConnect)
 	fmt.Fprintf(w, "held\t%.1f s: %d dropped, %d open at the end\n", r.HoldSeconds, r.Dropped, r.OpenAtEnd)
 	writeServer(w, "server, holding", r.ServerHold)
+	for i, nd := range r.Nodes {
+		mem := "memory unknown (give a --pid for each hub)"
+		if nd.BytesPerConn != nil {
+			mem = fmt.Sprintf("%s per connection (RSS %s -> %s)", bytesText(*nd.BytesPerConn),
+				bytesText(float64(*nd.RSSBeforeBytes)), bytesText(float64(*nd.RSSSettledBytes)))
+		}
+		fmt.Fprintf(w, "hub %d	%s: %d of %d connected, %d open at the end; %s\n", i+1, nd.Hub, nd.Connected, nd.Subscribers, nd.OpenAtEnd, mem)
+	}
 	if r.FirstError != "" {
 		fmt.Fprintf(w, "first error\t%s\n", r.FirstError)
 	}
@@ -243,6 +256,9 @@ func writeResume(w io.Writer, r *resumeReport, wd words) {
 	fmt.Fprintf(w, "%s\t%d of %d by %d %s in %.2f s (%.0f/s), %d errors\n",
 		wd.published, r.Published, r.Events, r.Publishers, wd.publishers, r.PublishSeconds, r.PublishRate, r.PublishErrors)
 	fmt.Fprintf(w, "resumed from\t%s", r.ResumedFrom)
+	if r.ResumedOn != "" {
+		fmt.Fprintf(w, " on %s", r.ResumedOn)
+	}
 	if r.HubLastEventID != "" {
 		fmt.Fprintf(w, " (hub answered Last-Event-ID: %s)", r.HubLastEventID)
 	}
@@ -326,6 +342,16 @@ func writeServer(w io.Writer, label string, u *serverUse) {
 	}
 	if len(parts) > 0 {
 		fmt.Fprintf(w, "%s\t%s\n", label, strings.Join(parts, ", "))
+	}
+	for i, n := range u.Nodes {
+		parts = parts[:0]
+		if n.CPUSeconds != nil {
+			parts = append(parts, fmt.Sprintf("CPU %.2f s", *n.CPUSeconds))
+		}
+		if n.RSSAfterBytes != nil {
+			parts = append(parts, "RSS "+bytesText(float64(*n.RSSAfterBytes)))
+		}
+		fmt.Fprintf(w, "  hub %d (pid %d)\t%s\n", i+1, n.PID, strings.Join(parts, ", "))
 	}
 	writeHubMetrics(w, label, u)
 }

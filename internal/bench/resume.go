@@ -19,8 +19,10 @@ type resumeReport struct {
 	PublishRate    float64 `json:"publish_rate"`
 	// ResumedFrom is the ID sent as Last-Event-ID; HubLastEventID is what
 	// the hub answered in its Last-Event-ID header ("earliest" from a
-	// Mercure hub that no longer has the ID).
+	// Mercure hub that no longer has the ID). ResumedOn is the hub
+	// resumed on, when --resume-hub named one.
 	ResumedFrom    string `json:"resumed_from"`
+	ResumedOn      string `json:"resumed_on,omitempty"`
 	HubLastEventID string `json:"hub_last_event_id,omitempty"`
 	// Times from the resuming request to its headers, to the first and to
 	// the last missed event.
@@ -55,22 +57,27 @@ type published struct {
 func (r *runner) resume(ctx context.Context) (*resumeReport, error) {
 	k, c := r.cfg.events, r.cfg.concurrency
 	rep := &resumeReport{Events: k, Publishers: c}
-	pub := newPublisher(r.target, r.token, c, r.cfg.connectTimeout)
-	defer pub.close()
+	if r.cfg.resumeHub != "" {
+		rep.ResumedOn = r.resumeAt.spec.Hub
+	}
+	pubs := r.newPublishers(c)
+	defer closePublishers(pubs)
 
-	lastID, err := r.resumePoint(ctx, pub)
+	// The subscriber leaves, and the end marker is published, on the
+	// first hub; the missed events are published on every hub.
+	lastID, err := r.resumePoint(ctx, pubs[0])
 	if err != nil {
 		return nil, err
 	}
 	rep.ResumedFrom = lastID
 	r.progressf("subscriber left at %q; publishing %d events", lastID, k)
 
-	events, err := r.publishMissed(ctx, pub, rep)
+	events, err := r.publishMissed(ctx, pubs, rep)
 	if err != nil {
 		return nil, err
 	}
-	r.progressf("published %d in %.2fs (%.0f/s); resuming", rep.Published, rep.PublishSeconds, rep.PublishRate)
-	if err := r.replay(ctx, pub, lastID, events, rep); err != nil {
+	r.progressf("published %d in %.2fs (%.0f/s); resuming on %s", rep.Published, rep.PublishSeconds, rep.PublishRate, r.resumeAt.spec.Hub)
+	if err := r.replay(ctx, pubs[0], lastID, events, rep); err != nil {
 		return nil, err
 	}
 	rep.Missing = rep.Published - rep.Received
@@ -124,10 +131,11 @@ func isTimeout(err error) bool {
 	return errors.As(err, &te) && te.Timeout()
 }
 
-// publishMissed publishes -k events with -c concurrent publishers. Each
-// publisher waits for the hub's answer before its next event, so its own
-// events have a known order in the journal.
-func (r *runner) publishMissed(ctx context.Context, pub *publisher, rep *resumeReport) ([]published, error) {
+// publishMissed publishes -k events with -c concurrent publishers,
+// publisher w on hub w mod their number. Each publisher waits for the
+// hub's answer before its next event, so its own events have a known order
+// in the journal.
+func (r *runner) publishMissed(ctx context.Context, pubs []*publisher, rep *resumeReport) ([]published, error) {
 	k := r.cfg.events
 	events := make([]published, k+1) // indexed by sequence number, from 1
 	var next, done atomic.Int64
@@ -146,7 +154,7 @@ func (r *runner) publishMissed(ctx context.Context, pub *publisher, rep *resumeR
 					return
 				}
 				buf = appendPayload(buf[:0], payload{step: 1, seq: uint64(s), sent: time.Now().UnixNano()}, r.cfg.size)
-				id, err := pub.publish(ctx, r.topic, buf)
+				id, err := pubs[w%len(pubs)].publish(ctx, r.topic, buf)
 				if err != nil {
 					events[s].worker = -1
 					if ctx.Err() == nil {
@@ -180,7 +188,7 @@ func (r *runner) publishMissed(ctx context.Context, pub *publisher, rep *resumeR
 func (r *runner) replay(ctx context.Context, pub *publisher, lastID string, events []published, rep *resumeReport) error {
 	began := time.Now()
 	sctx, cancel := context.WithTimeout(ctx, r.cfg.connectTimeout)
-	st, err := r.target.subscribe(sctx, subscribeRequest{topic: r.topic, token: r.token, lastEventID: lastID})
+	st, err := r.resumeAt.subscribe(sctx, subscribeRequest{topic: r.topic, token: r.token, lastEventID: lastID})
 	cancel()
 	if err != nil {
 		return fmt.Errorf("resuming: %w", err)

@@ -6,13 +6,18 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"slices"
 	"time"
 )
 
 // runner holds what every scenario needs.
 type runner struct {
-	cfg       config
+	cfg config
+	// nodes are the hubs of --hub, in order; target is the first, which
+	// a scenario that uses one hub loads.
+	nodes     []*target
 	target    *target
+	resumeAt  *target // resume: the hub to resume on
 	token     string
 	topic     string
 	probe     *serverProbe
@@ -37,19 +42,27 @@ func perProcessSockets(limit uint64) int {
 }
 
 func newRunner(ctx context.Context, cfg config, fileLimit uint64, stderr io.Writer) (*runner, error) {
-	hub, addr, err := resolveLoopback(ctx, systemLookup, cfg.hub)
-	if err != nil {
-		return nil, err
+	r := &runner{cfg: cfg, token: cfg.token, topic: cfg.topic, fileLimit: fileLimit, stderr: stderr}
+	for _, raw := range cfg.hubs {
+		t, err := newHubTarget(ctx, cfg, raw)
+		if err != nil {
+			return nil, err
+		}
+		r.nodes = append(r.nodes, t)
 	}
-	sources := chooseSources(cfg.sources, addr)
-	t, err := newTarget(targetSpec{Hub: hub.String(), Addr: addr.String(), Sources: sources, Insecure: cfg.insecure})
-	if err != nil {
-		return nil, err
+	r.target, r.resumeAt = r.nodes[0], r.nodes[0]
+	if cfg.resumeHub != "" {
+		t, err := newHubTarget(ctx, cfg, cfg.resumeHub)
+		if err != nil {
+			return nil, fmt.Errorf("--resume-hub: %w", err)
+		}
+		r.resumeAt = t
 	}
-	r := &runner{cfg: cfg, target: t, token: cfg.token, topic: cfg.topic, fileLimit: fileLimit, stderr: stderr}
+	hub := r.target.hub
 	if r.topic == "" {
 		r.topic = topicURL(cfg.scenario, newRunID())
 	}
+	var err error
 	if isDB(cfg.scenario) {
 		if r.db, r.dbBase, err = newDBTarget(ctx, cfg, hub, cfg.sources); err != nil {
 			return nil, err
@@ -61,7 +74,9 @@ func newRunner(ctx context.Context, cfg config, fileLimit uint64, stderr io.Writ
 		}
 	}
 	var metrics *target
-	if cfg.metrics != "none" {
+	// Several hubs' metrics do not add up to one figure; their processes'
+	// do (--pid).
+	if cfg.metrics != "none" && len(r.nodes) == 1 {
 		raw := cfg.metrics
 		if raw == "auto" {
 			raw = (&url.URL{Scheme: hub.Scheme, Host: hub.Host, Path: "/metrics"}).String()
@@ -76,9 +91,9 @@ func newRunner(ctx context.Context, cfg config, fileLimit uint64, stderr io.Writ
 	}
 	var notes []string
 	// A hub without /metrics is normal: say so only when it was asked for.
-	r.probe, notes = newServerProbe(ctx, cfg.pid, metrics, cfg.metrics != "auto")
+	r.probe, notes = newServerProbe(ctx, cfg.pids, metrics, cfg.metrics != "auto")
 	r.notes = append(r.notes, notes...)
-	if cfg.pid == 0 && !r.probe.enabled() && cfg.scenario == "idle" {
+	if !r.probe.enabled() && cfg.scenario == "idle" {
 		r.notes = append(r.notes, "no --pid and no /metrics: server memory per connection cannot be measured")
 	}
 	return r, nil
@@ -89,6 +104,11 @@ func (r *runner) run(ctx context.Context) (*report, error) {
 	rep := &report{
 		Scenario: r.cfg.scenario, Transport: r.cfg.transport, Hub: r.target.spec.Hub, Topic: r.topic, Selector: r.cfg.selector,
 		Started: time.Now(),
+	}
+	if len(r.nodes) > 1 {
+		for _, t := range r.nodes {
+			rep.Hubs = append(rep.Hubs, t.spec.Hub)
+		}
 	}
 	if r.db != nil {
 		rep.Topic, rep.Path = "", r.dbURL(r.dbBase)
@@ -177,48 +197,65 @@ func remaining(ctx context.Context) time.Duration {
 	return 24 * time.Hour
 }
 
-// startGroups spreads n subscribers of the run's topic over as many groups
-// as the open-file limit and --procs call for.
-func (r *runner) startGroups(n int) ([]group, int, error) {
+// startGroups spreads n subscribers of the run's topic over the hubs, the
+// i-th hub taking the i-th share, and each hub's share over as many groups
+// as the open-file limit and --procs call for: one in this process, or
+// child processes that each hold subscribers of one hub. It returns the
+// groups of each hub, and how many child processes hold them.
+func (r *runner) startGroups(n int) ([][]group, int, error) {
+	hubs := len(r.nodes)
 	per := perProcessSockets(r.fileLimit)
+	most := (n + hubs - 1) / hubs // the largest share of a hub
+	need := hubs * ((most + per - 1) / per)
 	procs := r.cfg.procs
 	if procs == 0 && n > per {
-		procs = (n + per - 1) / per
+		procs = need
 	}
-	if procs > 0 && (n+procs-1)/procs > per {
+	if fewest := procs / hubs; procs > 0 && (most+fewest-1)/fewest > per {
 		return nil, 0, fmt.Errorf("%d subscribers over %d processes is %d each, more than the open-file limit allows (%d): use --procs %d",
-			n, procs, (n+procs-1)/procs, per, (n+per-1)/per)
+			n, procs, (most+fewest-1)/fewest, per, need)
 	}
 	spec := groupSpec{
-		Target: r.target.spec, Token: r.token, Topic: cmp.Or(r.cfg.selector, r.topic), Transport: r.cfg.transport,
-		Concurrency: r.cfg.connectConcurrency, ConnectTimeout: r.cfg.connectTimeout,
+		Token: r.token, Topic: cmp.Or(r.cfg.selector, r.topic), Transport: r.cfg.transport,
+		Concurrency: max(r.cfg.connectConcurrency/max(procs, hubs), 1), ConnectTimeout: r.cfg.connectTimeout,
 	}
 	if r.db != nil {
-		spec.Target, spec.Topic = r.db.spec, ""
+		spec.Topic = ""
 		spec.DB, spec.Spread = r.dbRoot()+r.dbWatched(), r.cfg.scenario == "db-spread"
 	}
-	if procs == 0 {
-		spec.Count = n
-		p, err := startPool(spec)
-		if err != nil {
-			return nil, 0, err
-		}
-		return []group{localGroup{p}}, 0, nil
-	}
-	spec.Concurrency = max(r.cfg.connectConcurrency/procs, 1)
-	var groups []group
-	for i := range procs {
+	byHub := make([][]group, hubs)
+	first := 0
+	for h, t := range r.nodes {
 		s := spec
-		s.Count = n*(i+1)/procs - n*i/procs
-		s.First = n * i / procs
-		g, err := startChild(s, r.stderr)
-		if err != nil {
-			abortAll(groups)
-			return nil, 0, err
+		s.Target = t.spec
+		if r.db != nil {
+			s.Target = r.db.spec
 		}
-		groups = append(groups, g)
+		count := share(n, h, hubs)
+		if procs == 0 {
+			s.Count, s.First = count, first
+			p, err := startPool(s)
+			if err != nil {
+				abortAll(slices.Concat(byHub...))
+				return nil, 0, err
+			}
+			byHub[h] = []group{localGroup{p}}
+			first += count
+			continue
+		}
+		mine := share(procs, h, hubs)
+		for i := range mine {
+			s.Count, s.First = share(count, i, mine), first
+			g, err := startChild(s, r.stderr)
+			if err != nil {
+				abortAll(slices.Concat(byHub...))
+				return nil, 0, err
+			}
+			byHub[h] = append(byHub[h], g)
+			first += s.Count
+		}
 	}
-	return groups, procs, nil
+	return byHub, procs, nil
 }
 
 func abortAll(groups []group) {

@@ -20,11 +20,13 @@ const clockTicks = 100
 
 // serverSample is the hub's resource use at one moment, from /proc when
 // --pid is given, else from its Prometheus /metrics when it has one. A field
-// is nil when no source had it.
+// is nil when no source had it. For several hubs (nodes of a cluster), RSS
+// and CPU are their processes' sums, and Nodes has each process's figures.
 type serverSample struct {
 	At         time.Time
 	RSSBytes   *int64
 	CPUSeconds *float64
+	Nodes      []nodeSample
 	Goroutines *int64
 	// Hub holds the hub's own metrics (herald_*, mercure_*), by series,
 	// histogram buckets aside: everything but the Go runtime's and the
@@ -32,9 +34,16 @@ type serverSample struct {
 	Hub map[string]float64
 }
 
+// nodeSample is one hub process's figures in a serverSample.
+type nodeSample struct {
+	PID        int
+	RSSBytes   *int64
+	CPUSeconds *float64
+}
+
 // serverProbe samples the hub's resource use.
 type serverProbe struct {
-	pid        int
+	pids       []int  // the hubs' processes, in the order of --hub
 	metricsURL string // "" when the hub has no usable /metrics
 	client     *http.Client
 }
@@ -43,13 +52,15 @@ type serverProbe struct {
 // which figures it will have. metrics, when not nil, dials the metrics URL;
 // one that does not answer 200 with Prometheus text is dropped (Mercure
 // serves it on another port, if at all), with a note if noteMetrics.
-func newServerProbe(ctx context.Context, pid int, metrics *target, noteMetrics bool) (*serverProbe, []string) {
-	p := &serverProbe{pid: pid}
+func newServerProbe(ctx context.Context, pids []int, metrics *target, noteMetrics bool) (*serverProbe, []string) {
+	p := &serverProbe{pids: pids}
 	var notes []string
-	if pid > 0 {
+	for _, pid := range pids {
+		// A sum that misses a hub would be wrong: one bad PID drops them all.
 		if _, err := readProcStatus(pid); err != nil {
 			notes = append(notes, fmt.Sprintf("--pid %d: %v; no server memory or CPU from /proc", pid, err))
-			p.pid = 0
+			p.pids = nil
+			break
 		}
 	}
 	if metrics != nil {
@@ -65,7 +76,7 @@ func newServerProbe(ctx context.Context, pid int, metrics *target, noteMetrics b
 	return p, notes
 }
 
-func (p *serverProbe) enabled() bool { return p.pid > 0 || p.metricsURL != "" }
+func (p *serverProbe) enabled() bool { return len(p.pids) > 0 || p.metricsURL != "" }
 
 // close releases the metrics client's connections.
 func (p *serverProbe) close() {
@@ -92,13 +103,36 @@ func (p *serverProbe) sample(ctx context.Context) serverSample {
 		}
 	}
 	// /proc is exact and read last, so it wins over the metrics' figures.
-	if p.pid > 0 {
-		if st, err := readProcStatus(p.pid); err == nil {
-			s.RSSBytes = ptr(st.rssBytes)
+	if len(p.pids) == 0 {
+		return s
+	}
+	var rss int64
+	var cpu float64
+	rssOK, cpuOK := true, true
+	for _, pid := range p.pids {
+		n := nodeSample{PID: pid}
+		if st, err := readProcStatus(pid); err == nil {
+			n.RSSBytes = ptr(st.rssBytes)
+			rss += st.rssBytes
+		} else {
+			rssOK = false
 		}
-		if cpu, err := readProcCPU(p.pid); err == nil {
-			s.CPUSeconds = ptr(cpu)
+		if c, err := readProcCPU(pid); err == nil {
+			n.CPUSeconds = ptr(c)
+			cpu += c
+		} else {
+			cpuOK = false
 		}
+		s.Nodes = append(s.Nodes, n)
+	}
+	if rssOK {
+		s.RSSBytes = ptr(rss)
+	}
+	if cpuOK {
+		s.CPUSeconds = ptr(cpu)
+	}
+	if len(s.Nodes) == 1 {
+		s.Nodes = nil // the sum is the one hub's figure
 	}
 	return s
 }
@@ -261,6 +295,17 @@ type serverUse struct {
 	Goroutines *int64   `json:"goroutines,omitempty"`
 	// HubMetrics are the hub's own metrics that changed over the phase.
 	HubMetrics []metricChange `json:"hub_metrics,omitempty"`
+	// Nodes are each hub process's figures, when there are several: the
+	// ones above are their sums.
+	Nodes []nodeUse `json:"nodes,omitempty"`
+}
+
+// nodeUse is one hub process's resource use over a phase.
+type nodeUse struct {
+	PID            int      `json:"pid"`
+	RSSBeforeBytes *int64   `json:"rss_before_bytes,omitempty"`
+	RSSAfterBytes  *int64   `json:"rss_after_bytes,omitempty"`
+	CPUSeconds     *float64 `json:"cpu_seconds,omitempty"`
 }
 
 // metricChange is one hub metric at the start and the end of a phase.
@@ -285,6 +330,16 @@ func between(a, b serverSample) *serverUse {
 		}
 	}
 	slices.SortFunc(u.HubMetrics, func(x, y metricChange) int { return strings.Compare(x.Name, y.Name) })
+	if len(a.Nodes) == len(b.Nodes) {
+		for i, nb := range b.Nodes {
+			na := a.Nodes[i]
+			n := nodeUse{PID: nb.PID, RSSBeforeBytes: na.RSSBytes, RSSAfterBytes: nb.RSSBytes}
+			if na.CPUSeconds != nil && nb.CPUSeconds != nil {
+				n.CPUSeconds = ptr(*nb.CPUSeconds - *na.CPUSeconds)
+			}
+			u.Nodes = append(u.Nodes, n)
+		}
+	}
 	if u.RSSBeforeBytes == nil && u.RSSAfterBytes == nil && u.CPUSeconds == nil && u.Goroutines == nil && u.HubMetrics == nil {
 		return nil
 	}

@@ -92,8 +92,8 @@ func (r *runner) soak(ctx context.Context) (*fanoutReport, *soakReport, error) {
 func (r *runner) soakSample(ctx context.Context, start time.Time) soakSample {
 	s := r.probe.sample(ctx)
 	out := soakSample{Seconds: time.Since(start).Seconds(), RSSBytes: s.RSSBytes, Goroutines: s.Goroutines}
-	if r.cfg.pid > 0 {
-		if n, err := openFiles(r.cfg.pid); err == nil {
+	if r.cfg.hubPID() > 0 {
+		if n, err := openFiles(r.cfg.hubPID()); err == nil {
 			out.OpenFiles = &n
 		}
 	}

@@ -175,6 +175,7 @@ func (t *target) dialTCP(ctx context.Context) (net.Conn, error) {
 	if len(t.sources) > 0 {
 		i := t.next.Add(1) % uint64(len(t.sources))
 		d.LocalAddr = &net.TCPAddr{IP: t.sources[i]}
+		d.Control = bindNoPort
 	}
 	return d.DialContext(ctx, "tcp", t.addr.String())
 }

@@ -29,8 +29,9 @@ func (e *wsPublishError) Error() string {
 var errAckOrder = errors.New("publish: ack out of order")
 
 // publishWS runs the publish scenario over WebSockets: -c sockets, each
-// pipelining publishes with at most --window of them awaiting their ack.
-// Latency runs from the write of a publish to the read of its ack.
+// pipelining publishes with at most --window of them awaiting their ack;
+// with several hubs, socket w to hub w mod their number. Latency runs from
+// the write of a publish to the read of its ack.
 func (r *runner) publishWS(ctx context.Context) (*publishReport, error) {
 	c := r.cfg.concurrency
 	pubs := make([]*wsPublisher, 0, c)
@@ -39,9 +40,9 @@ func (r *runner) publishWS(ctx context.Context) (*publishReport, error) {
 			p.c.close()
 		}
 	}()
-	for range c {
+	for w := range c {
 		dctx, cancel := context.WithTimeout(ctx, r.cfg.connectTimeout)
-		conn, err := r.target.dialWS(dctx, r.token)
+		conn, err := r.nodes[w%len(r.nodes)].dialWS(dctx, r.token)
 		cancel()
 		if err != nil {
 			return nil, err
