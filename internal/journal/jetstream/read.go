@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -178,19 +179,91 @@ func (j *Journal) events(ctx context.Context, after, until uint64, buf []*journa
 	return buf, nil
 }
 
+// readAhead is how many batches a Read fetches at once, ahead of fn.
+const readAhead = 4
+
 // Read calls fn, in order, for every retained event with Seq > after that
 // was stored, by any node, before Read began: it reads up to the stream's
 // last position as its leader tells it, so it returns every event that any
-// follower has delivered. It reads in batches, and calls fn with none
-// held, so fn may call the journal.
+// follower has delivered. It calls fn with nothing of the journal's held,
+// so fn may call the journal.
+//
+// The range is read in batches of readBatch positions, readAhead of them
+// fetched at once: a direct get is a round trip, answered by whichever
+// replica takes it, so batches fetched side by side (from several
+// replicas) and while fn runs make a long read, such as a resume after
+// many missed events, take a fraction of the round trips one after the
+// other would.
 func (j *Journal) Read(ctx context.Context, after uint64, fn func(*journal.Event) error) error {
 	until, err := j.Last(ctx)
 	if err != nil {
 		return err
 	}
-	return journal.ReadBatches(ctx, after, until, readBatch, func(after, until uint64, buf []*journal.Event) ([]*journal.Event, error) {
-		return j.events(ctx, after, until, buf)
-	}, fn)
+	type batch struct {
+		evs []*journal.Event
+		err error
+	}
+	var fetches sync.WaitGroup
+	defer fetches.Wait()
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	// In order of position, the batches being fetched: at most readAhead
+	// wait here, and one is with fn.
+	pending := make(chan chan batch, readAhead-1)
+	fetches.Go(func() {
+		defer close(pending)
+		for lo := after; lo < until; lo += readBatch {
+			hi := min(lo+readBatch, until)
+			done := make(chan batch, 1)
+			select {
+			case pending <- done:
+			case <-rctx.Done():
+				return
+			}
+			fetches.Go(func() {
+				evs, err := j.rangeEvents(rctx, lo, hi)
+				done <- batch{evs, err}
+			})
+		}
+	})
+	for done := range pending {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		b := <-done
+		if b.err != nil {
+			return b.err
+		}
+		for _, ev := range b.evs {
+			if err := fn(ev); err != nil {
+				return err
+			}
+		}
+	}
+	return ctx.Err()
+}
+
+// rangeEvents returns, in order, the events with lo < Seq <= hi that
+// retention allows.
+func (j *Journal) rangeEvents(ctx context.Context, lo, hi uint64) ([]*journal.Event, error) {
+	var evs []*journal.Event
+	for lo < hi {
+		recs, err := j.fetch(ctx, lo, hi, readBatch)
+		if err != nil {
+			return nil, err
+		}
+		if len(recs) == 0 {
+			break
+		}
+		now := time.Now()
+		for _, rec := range recs {
+			lo = rec.seq
+			if ev := j.event(rec); ev != nil && !j.expired(ev, now) {
+				evs = append(evs, ev)
+			}
+		}
+	}
+	return evs, nil
 }
 
 // Lookup maps the ID of a retained event to its position. It asks the
