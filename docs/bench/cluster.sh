@@ -8,6 +8,7 @@
 #   OUT=/tmp/cluster RUNS=2 docs/bench/cluster.sh publish   # run 2 of a series again
 #   OUT=/tmp/cluster docs/bench/cluster.sh profile publish-r1   # one run with CPU profiles of a node and of NATS
 #                                               # (publish-r1, publish-r3, fanout or resume)
+#   OUT=/tmp/cluster NODE_ARGS=--db=false docs/bench/cluster.sh publish   # more flags for every Herald node
 #
 # Series: idle (5 nodes, 90,000 subscribers), fanout (3 nodes x 5,000, and a
 # single bolt node at 15,000 and 5,000), publish-r1 and publish-r3 (3 nodes,
@@ -76,7 +77,7 @@ start_nodes() {
 		mkdir -p "$work/run/node$i"
 		"$herald" serve --addr 127.0.0.1:$((node_port + i)) --nats "${urls%,}" --nats-replicas "$replicas" \
 			--publisher-key "$key" --anonymous --connect-rate 0 --publish-rate 0 --log-level warn \
-			--data "$work/run/node$i/h.db" ${PROFILE:+--debug-addr 127.0.0.1:$((debug_port + i))} \
+			--data "$work/run/node$i/h.db" ${PROFILE:+--debug-addr 127.0.0.1:$((debug_port + i))} ${NODE_ARGS:-} \
 			> "$work/run/node$i.log" 2>&1 &
 		node_pids+=($!)
 		if [ "$i" = 0 ]; then wait_http "http://127.0.0.1:$node_port/readyz" 1200 "$work/run/node0.log" || return 1; fi

@@ -100,6 +100,11 @@ type Keyed interface {
 	// is at *last (0: none is); otherwise wait returns ErrKeyMoved. ev
 	// must not have a publisher-chosen ID.
 	QueueKeyed(ctx context.Context, ev *Event, key string, last *uint64) (wait func() error, err error)
+	// FollowKeyed is [Journal.Follow] for the events queued with a key,
+	// of any key, without reading the others. When it has read up to a
+	// position with none after the last it delivered, it delivers an
+	// Event with only Seq set: every keyed event up to Seq is delivered.
+	FollowKeyed(ctx context.Context, after uint64) (<-chan *Event, error)
 }
 
 // Stats is what a journal holds now.

@@ -54,7 +54,9 @@ func (s *Store) openShared(keyed journal.Keyed, after uint64, log *slog.Logger) 
 	ctx, cancel := context.WithCancel(context.Background())
 	s.stopFollow = cancel
 	s.applied = after
-	events, err := s.j.Follow(ctx, after)
+	// Only the state events (the keyed ones), and markers of the
+	// positions read.
+	events, err := keyed.FollowKeyed(ctx, after)
 	if err != nil {
 		cancel()
 		return fmt.Errorf("state: following the journal: %w", err)

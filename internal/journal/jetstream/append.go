@@ -52,6 +52,7 @@ type publish struct {
 	token string
 	pub   string // the Herald-Pub header
 	hasID bool   // the publisher chose the ID
+	keyed bool   // queued with a key
 	guard bool   // stored only if its key's last event is the one expected
 	// after is the newest position known when the event was sent: if
 	// stored, the event is after it.
@@ -209,6 +210,7 @@ func (p *publisher) send(ctx context.Context, ev *journal.Event, k *keyed) (*pub
 		p:     p,
 		pub:   p.nonce + "-" + strconv.FormatUint(p.next, 36),
 		hasID: ev.ID != "",
+		keyed: k != nil,
 		guard: k != nil && k.last != nil,
 		after: j.known.Load(),
 		// Without the monotonic reading: the time read back has none,
@@ -294,6 +296,11 @@ func (pb *publish) complete(seq uint64, err error) {
 		pb.done.set(err)
 		p.j.replies.forget(pb.token)
 		if err == nil {
+			if pb.keyed {
+				// Before known: a keyed follower reads it at once,
+				// rather than once the tail consumer reports it.
+				raise(&p.j.mayKeyed, seq)
+			}
 			p.j.advance(seq)
 		}
 		<-p.slots
@@ -442,7 +449,7 @@ func (p *publisher) tryResolve(batch []*publish) error {
 		}
 	}
 	for after := from; after < until && len(want) > 0; {
-		recs, err := j.fetch(ctx, after, until, readBatch)
+		recs, err := j.fetch(ctx, after, until, readBatch, "")
 		if err != nil {
 			return err
 		}

@@ -73,6 +73,14 @@ func (s subjects) key(key string) string {
 	return s.prefix + ".key." + base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
+// keyed is the filter of every keyed event's subject.
+func (s subjects) keyed() string { return s.prefix + ".key.*" }
+
+// isKeyed reports whether subject is a keyed event's.
+func (s subjects) isKeyed(subject string) bool {
+	return strings.HasPrefix(subject, s.prefix+".key.")
+}
+
 // keyed is how an event is queued with a key: its subject, and the
 // position of the key's last event it expects, if any.
 type keyed struct {

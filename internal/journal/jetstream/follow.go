@@ -56,11 +56,33 @@ func (j *Journal) Follow(ctx context.Context, after uint64) (<-chan *journal.Eve
 	}
 	out := make(chan *journal.Event, followBuffer)
 	j.followers.Add(1)
-	go j.follow(ctx, after, out)
+	go j.follow(ctx, after, out, "")
 	return out, nil
 }
 
-func (j *Journal) follow(ctx context.Context, after uint64, out chan<- *journal.Event) {
+// FollowKeyed is Follow for the events queued with a key (see
+// [journal.Keyed]) and no others, which it does not read: a follower
+// that needs only those costs the stream's servers only them. When it
+// has read up to a position with none after the last it delivered, it
+// delivers an Event with only Seq set, a marker that every keyed event
+// up to Seq has been delivered.
+func (j *Journal) FollowKeyed(ctx context.Context, after uint64) (<-chan *journal.Event, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := j.usable(); err != nil {
+		return nil, err
+	}
+	out := make(chan *journal.Event, followBuffer)
+	j.followers.Add(1)
+	go j.follow(ctx, after, out, j.subj.keyed())
+	return out, nil
+}
+
+// follow delivers the events with Seq > after on subjects that filter
+// matches ("": all of them) to out, and, with a filter, a marker (an
+// Event with only Seq) for each range read with none.
+func (j *Journal) follow(ctx context.Context, after uint64, out chan<- *journal.Event, filter string) {
 	defer j.followers.Done()
 	defer close(out)
 	poll := time.NewTimer(followPoll)
@@ -79,6 +101,25 @@ func (j *Journal) follow(ctx context.Context, after uint64, out chan<- *journal.
 	var delay time.Duration
 	for j.usable() == nil && ctx.Err() == nil {
 		until := j.known.Load()
+		if filter != "" {
+			// tailSeen before mayKeyed: the tail consumer raises them the
+			// other way round.
+			seen := j.tailSeen.Load()
+			if j.mayKeyed.Load() <= after {
+				// No keyed event after the last delivered, up to seen:
+				// nothing to read there, only a marker to give.
+				if seen = min(seen, until); seen > after {
+					after = seen
+					if !j.send(ctx, out, &journal.Event{Seq: seen}, poll) {
+						return
+					}
+				}
+				if !sleep(followPoll) {
+					return
+				}
+				continue
+			}
+		}
 		if after >= until {
 			if !sleep(followPoll) {
 				return
@@ -86,7 +127,7 @@ func (j *Journal) follow(ctx context.Context, after uint64, out chan<- *journal.
 			continue
 		}
 		var err error
-		batch, err = j.events(ctx, after, until, batch[:0])
+		batch, err = j.events(ctx, after, until, batch[:0], filter)
 		if err != nil {
 			delay = min(max(2*delay, 20*time.Millisecond), 2*time.Second)
 			if ctx.Err() == nil && j.usable() == nil {
@@ -98,33 +139,51 @@ func (j *Journal) follow(ctx context.Context, after uint64, out chan<- *journal.
 			continue
 		}
 		delay = 0
+		rest := false
 		if len(batch) == 0 {
 			after = until
-			continue
+			if filter == "" {
+				continue
+			}
+			// None matched: say how far the follower has read, and look
+			// again after followPoll rather than chase every position
+			// that other events take, at a few requests each.
+			batch, rest = append(batch, &journal.Event{Seq: until}), true
 		}
 		for _, ev := range batch {
-			select {
-			case out <- ev:
-			default:
-				// The consumer is behind: wait for it, looking now and
-				// then whether the journal has closed.
-				for sent := false; !sent; {
-					poll.Reset(followPoll)
-					select {
-					case out <- ev:
-						sent = true
-					case <-poll.C:
-						if j.usable() != nil {
-							return
-						}
-					case <-ctx.Done():
-						return
-					}
-				}
+			if !j.send(ctx, out, ev, poll) {
+				return
 			}
 			after = ev.Seq
 		}
 		clear(batch)
+		if rest && !sleep(followPoll) {
+			return
+		}
+	}
+}
+
+// send gives ev to a follower's consumer, waiting for it when it is
+// behind, and looking now and then, with poll, whether the journal has
+// closed. It reports whether the follower is to go on.
+func (j *Journal) send(ctx context.Context, out chan<- *journal.Event, ev *journal.Event, poll *time.Timer) bool {
+	select {
+	case out <- ev:
+		return true
+	default:
+	}
+	for {
+		poll.Reset(followPoll)
+		select {
+		case out <- ev:
+			return true
+		case <-poll.C:
+			if j.usable() != nil {
+				return false
+			}
+		case <-ctx.Done():
+			return false
+		}
 	}
 }
 
@@ -212,6 +271,11 @@ func (j *Journal) startTail() (*tailConsumer, error) {
 		return nil, err
 	}
 	j.advance(info.State.LastSeq)
+	// The consumer starts after known: the positions before it that no
+	// tail consumer reported may hold keyed events.
+	start := j.known.Load()
+	raise(&j.mayKeyed, start)
+	raise(&j.tailSeen, start)
 	c := &tailConsumer{j: j, gap: make(chan struct{}, 1), reconnects: j.nc.Stats().Reconnects}
 	c.seen.Store(time.Now().UnixNano())
 	deliver := j.nc.NewInbox()
@@ -226,7 +290,7 @@ func (j *Journal) startTail() (*tailConsumer, error) {
 		Config: natsjs.ConsumerConfig{
 			Description:       "Herald journal tail",
 			DeliverPolicy:     natsjs.DeliverByStartSequencePolicy,
-			OptStartSeq:       j.known.Load() + 1,
+			OptStartSeq:       start + 1,
 			AckPolicy:         natsjs.AckNonePolicy,
 			DeliverSubject:    deliver,
 			FlowControl:       true,
@@ -278,7 +342,12 @@ func (c *tailConsumer) handle(m *nats.Msg) {
 		return
 	}
 	c.delivered.Store(meta.Sequence.Consumer)
-	c.j.advance(meta.Sequence.Stream)
+	seq := meta.Sequence.Stream
+	c.j.advance(seq)
+	if c.j.subj.isKeyed(m.Subject) {
+		raise(&c.j.mayKeyed, seq)
+	}
+	raise(&c.j.tailSeen, seq)
 }
 
 func (c *tailConsumer) missed() {

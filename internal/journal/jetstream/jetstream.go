@@ -113,6 +113,13 @@ type Journal struct {
 	// with this journal's acknowledgements, with what the tail consumer
 	// reports of the others', and with Last.
 	known atomic.Uint64
+	// mayKeyed and tailSeen spare keyed followers (FollowKeyed) reading
+	// ranges that hold no keyed event: every keyed event at a position up
+	// to tailSeen is at one up to mayKeyed. The tail consumer raises
+	// mayKeyed for each keyed message it reports, then tailSeen; a tail
+	// consumer that starts after positions it did not see raises both to
+	// the last of those (there may be keyed events up to it).
+	mayKeyed, tailSeen atomic.Uint64
 
 	// pub is the publishing side; see append.go.
 	pub publisher
@@ -234,6 +241,8 @@ func (j *Journal) open(ctx context.Context) error {
 	j.created = info.Created
 	j.epoch = epochOf(info.Created)
 	j.known.Store(info.State.LastSeq)
+	j.mayKeyed.Store(info.State.LastSeq)
+	j.tailSeen.Store(info.State.LastSeq)
 	j.pub.init(j)
 	j.goroutines.Add(2)
 	go j.runTail()
@@ -287,10 +296,13 @@ func (j *Journal) fail(err error) {
 }
 
 // advance records that every position up to seq is stored.
-func (j *Journal) advance(seq uint64) {
+func (j *Journal) advance(seq uint64) { raise(&j.known, seq) }
+
+// raise sets v to seq if seq is greater.
+func raise(v *atomic.Uint64, seq uint64) {
 	for {
-		known := j.known.Load()
-		if seq <= known || j.known.CompareAndSwap(known, seq) {
+		cur := v.Load()
+		if seq <= cur || v.CompareAndSwap(cur, seq) {
 			return
 		}
 	}

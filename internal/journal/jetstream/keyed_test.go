@@ -2,13 +2,16 @@ package jetstream_test
 
 import (
 	"errors"
+	"fmt"
 	"strconv"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/heraldhub/herald/internal/journal"
 	"github.com/heraldhub/herald/internal/journal/jetstream"
 	"github.com/heraldhub/herald/internal/journal/jetstream/natstest"
+	"github.com/heraldhub/herald/internal/testutil"
 )
 
 // queueKeyed queues ev with key on j and waits for it.
@@ -138,5 +141,57 @@ func TestKeyedRace(t *testing.T) {
 	}
 	if n != writers*each {
 		t.Fatalf("%d events stored, want %d", n, writers*each)
+	}
+}
+
+// TestFollowKeyed: a keyed follower delivers the keyed events of any
+// key, appended by its node or another, in order, none of the others,
+// and markers of how far it read, up to the newest position.
+func TestFollowKeyed(t *testing.T) {
+	srv := natstest.Run(t)
+	opts := newOptions(natstest.Connect(t, srv.URL()), 0)
+	j := open(t, opts)
+	opts.Conn = natstest.Connect(t, srv.URL())
+	other := open(t, opts)
+	evs, err := j.FollowKeyed(t.Context(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keyed []uint64
+	for i := range 30 {
+		ev := &journal.Event{Topics: []string{"t"}, Data: []byte(strconv.Itoa(i))}
+		if i%3 == 0 {
+			if err := queueKeyed(t, []*jetstream.Journal{j, other}[i%2], ev, []string{"a", "b"}[i%2], nil); err != nil {
+				t.Fatal(err)
+			}
+			keyed = append(keyed, ev.Seq)
+		} else if err := j.Append(t.Context(), ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	last, err := j.Last(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []uint64
+	var at uint64
+	for at < last {
+		select {
+		case ev := <-evs:
+			if ev.Seq <= at {
+				t.Fatalf("position %d after %d", ev.Seq, at)
+			}
+			at = ev.Seq
+			if len(ev.Topics) > 0 {
+				got = append(got, ev.Seq)
+			} else if ev.ID != "" || ev.Data != nil {
+				t.Fatalf("a marker with more than its position: %+v", ev)
+			}
+		case <-time.After(testutil.WaitTimeout):
+			t.Fatalf("the keyed follower is at %d, not %d", at, last)
+		}
+	}
+	if fmt.Sprint(got) != fmt.Sprint(keyed) {
+		t.Fatalf("keyed events delivered at %v, want %v", got, keyed)
 	}
 }

@@ -1,6 +1,7 @@
 package jetstream
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -27,26 +28,28 @@ type record struct {
 
 // directGetRequest asks any replica of the stream for a batch of messages.
 type directGetRequest struct {
-	Seq   uint64 `json:"seq"`
-	Batch int    `json:"batch"`
+	Seq     uint64 `json:"seq"`
+	Batch   int    `json:"batch"`
+	NextFor string `json:"next_by_subj,omitempty"`
 }
 
 // fetch returns, in order, up to n of the stream's messages with after <
-// seq <= until. It returns none only when there are none: every message
-// up to until is known to be stored (see Journal.known), so an empty range
-// means retention removed them.
+// seq <= until, those on subjects that filter matches if it is not empty.
+// It returns none only when there are none: every message up to until is
+// known to be stored (see Journal.known), so an empty range means
+// retention removed them, or none matched.
 //
 // A batch comes from a direct get, which any replica answers from what it
 // has applied. A replica may lag the leader, and then has nothing, or not
 // everything, up to until: when the batch is empty, fetch asks the leader
 // for the next message instead (see fetchLeader), so it always makes
 // progress and never mistakes a lagging replica for an empty range.
-func (j *Journal) fetch(ctx context.Context, after, until uint64, n int) ([]record, error) {
+func (j *Journal) fetch(ctx context.Context, after, until uint64, n int, filter string) ([]record, error) {
 	if after >= until {
 		return nil, nil
 	}
 	n = int(min(uint64(n), until-after))
-	req, err := json.Marshal(directGetRequest{Seq: after + 1, Batch: n})
+	req, err := json.Marshal(directGetRequest{Seq: after + 1, Batch: n, NextFor: filter})
 	if err != nil {
 		return nil, err
 	}
@@ -74,7 +77,7 @@ func (j *Journal) fetch(ctx context.Context, after, until uint64, n int) ([]reco
 		return recs, nil
 	}
 	// Nothing from a replica (or no replica answered): the leader knows.
-	return j.fetchLeader(ctx, after, until)
+	return j.fetchLeader(ctx, after, until, filter)
 }
 
 // fetchLeader asks the stream's leader for the first message with after
@@ -83,10 +86,10 @@ func (j *Journal) fetch(ctx context.Context, after, until uint64, n int) ([]reco
 // the leader did, and a follower that took the leader's "nothing" for an
 // empty range then would skip it. So fetchLeader asks again, every
 // followPoll, until the leader holds until or Options.Timeout has passed.
-func (j *Journal) fetchLeader(ctx context.Context, after, until uint64) ([]record, error) {
+func (j *Journal) fetchLeader(ctx context.Context, after, until uint64, filter string) ([]record, error) {
 	deadline := time.Now().Add(j.opts.Timeout)
 	for {
-		rec, found, err := j.get(ctx, msgGetRequest{Seq: after + 1, NextFor: j.subj.all()})
+		rec, found, err := j.get(ctx, msgGetRequest{Seq: after + 1, NextFor: cmp.Or(filter, j.subj.all())})
 		switch {
 		case err != nil:
 			return nil, err
@@ -162,9 +165,9 @@ func (j *Journal) expired(ev *journal.Event, now time.Time) bool {
 // events appends to buf the events of the stream with after < Seq <= until
 // that retention allows, reading batches until it has one or the range is
 // exhausted; buf is empty only then.
-func (j *Journal) events(ctx context.Context, after, until uint64, buf []*journal.Event) ([]*journal.Event, error) {
+func (j *Journal) events(ctx context.Context, after, until uint64, buf []*journal.Event, filter string) ([]*journal.Event, error) {
 	for len(buf) == 0 && after < until {
-		recs, err := j.fetch(ctx, after, until, cap(buf))
+		recs, err := j.fetch(ctx, after, until, cap(buf), filter)
 		if err != nil || len(recs) == 0 {
 			return buf, err
 		}
@@ -248,7 +251,7 @@ func (j *Journal) Read(ctx context.Context, after uint64, fn func(*journal.Event
 func (j *Journal) rangeEvents(ctx context.Context, lo, hi uint64) ([]*journal.Event, error) {
 	var evs []*journal.Event
 	for lo < hi {
-		recs, err := j.fetch(ctx, lo, hi, readBatch)
+		recs, err := j.fetch(ctx, lo, hi, readBatch, "")
 		if err != nil {
 			return nil, err
 		}
