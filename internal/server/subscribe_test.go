@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -331,6 +332,19 @@ func TestSubscriptionsAPI(t *testing.T) {
 		status, body = get("/.well-known/mercure/subscriptions/books", admin)
 		if status != 200 || !strings.Contains(body, `"topic":"books"`) || strings.Contains(body, `"topic":"/.well-known`) {
 			t.Errorf("GET subscriptions/books: %d %s", status, body)
+		}
+		// One subscription, at its own URL: with the hub's lastEventID, as
+		// the list has.
+		var list struct {
+			LastEventID   string `json:"lastEventID"`
+			Subscriptions []struct{ ID string }
+		}
+		if err := json.Unmarshal([]byte(body), &list); err != nil || len(list.Subscriptions) != 1 {
+			t.Fatalf("GET subscriptions/books: %s (%v)", body, err)
+		}
+		status, body = get(list.Subscriptions[0].ID, admin)
+		if status != 200 || !strings.Contains(body, `"type":"Subscription"`) || !strings.Contains(body, `"lastEventID":"`+list.LastEventID+`"`) {
+			t.Errorf("GET %s: %d %s, want the subscription with lastEventID %s", list.Subscriptions[0].ID, status, body, list.LastEventID)
 		}
 		if status, _ := get("/.well-known/mercure/subscriptions", e.token(auth.MintClaims{Subscribe: []string{"books"}})); status != 403 {
 			t.Errorf("subscriptions API without grant: %d, want 403", status)

@@ -28,6 +28,9 @@ type subscriptionDoc struct {
 	Subscriber string          `json:"subscriber"`
 	Active     bool            `json:"active"`
 	Payload    json.RawMessage `json:"payload,omitempty"`
+	// LastEventID is the hub's newest event, on a single subscription
+	// as the API answers it (not in a list's entries, nor in events).
+	LastEventID string `json:"lastEventID,omitempty"`
 }
 
 // subscriptionTopic is the topic of the subscription events of one
@@ -174,17 +177,14 @@ func (s *Server) handleSubscriptions() http.Handler {
 				return
 			}
 			doc := docs[0]
-			doc.Context = mercureContext
+			doc.Context, doc.LastEventID = mercureContext, s.headID()
 			writeJSON(w, "application/ld+json", doc)
 			return
 		}
 		if docs == nil {
 			docs = []subscriptionDoc{}
 		}
-		last := s.cfg.Hub.HeadID()
-		if last == "" {
-			last = earliest
-		}
+		last := s.headID()
 		writeJSON(w, "application/ld+json", map[string]any{
 			"@context":      mercureContext,
 			"id":            self,
@@ -193,4 +193,13 @@ func (s *Server) handleSubscriptions() http.Handler {
 			"subscriptions": docs,
 		})
 	})
+}
+
+// headID is the ID of the hub's newest event, or earliest when it has
+// none: what the subscriptions API gives as lastEventID.
+func (s *Server) headID() string {
+	if last := s.cfg.Hub.HeadID(); last != "" {
+		return last
+	}
+	return earliest
 }
