@@ -2,6 +2,7 @@ package jetstream
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -262,11 +263,18 @@ func (j *Journal) parseAck(pb *publish, m *nats.Msg) (uint64, error) {
 	if len(m.Data) == 0 && m.Header.Get(hdrStatus) == "503" {
 		return 0, fmt.Errorf("%w: no stream leader took the event", ErrUnavailable)
 	}
+	// Decoded once, error and all: this is every append's path.
 	var ack struct {
-		Stream string `json:"stream"`
-		Seq    uint64 `json:"seq"`
+		Error  *natsjs.APIError `json:"error"`
+		Stream string           `json:"stream"`
+		Seq    uint64           `json:"seq"`
 	}
-	err := decodeAPI(m.Data, &ack)
+	var err error
+	if jerr := json.Unmarshal(m.Data, &ack); jerr != nil {
+		err = fmt.Errorf("journal/jetstream: bad JetStream response: %w", jerr)
+	} else if ack.Error != nil {
+		err = ack.Error
+	}
 	switch code := apiCode(err); {
 	case pb.hasID && (code == natsjs.JSErrCodeStreamWrongLastSequence || code == jsErrCodeWrongLastSequenceConstant):
 		return 0, journal.ErrDuplicateID
