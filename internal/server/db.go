@@ -77,7 +77,10 @@ func (s *Server) handleDB() http.Handler {
 			}
 			s.dbGet(w, r, req)
 		case http.MethodPut, http.MethodPatch, http.MethodPost, http.MethodDelete:
-			s.dbWrite(w, r, req)
+			start := time.Now()
+			aw := &accessWriter{ResponseWriter: w}
+			s.dbWrite(aw, r, req)
+			s.metrics.dbWritten(aw.finalStatus(), time.Since(start))
 		default:
 			w.Header().Set("Allow", "GET, PUT, PATCH, POST, DELETE")
 			writeDBError(w, errorf(http.StatusMethodNotAllowed, "Method not allowed."))

@@ -521,3 +521,23 @@ func TestRevokeUntil(t *testing.T) {
 		}
 	}
 }
+
+// TestDBWriteMetrics: the state tree's writes are counted, stored or not,
+// and a stored one's time to its answer observed.
+func TestDBWriteMetrics(t *testing.T) {
+	e := newDBEnv(t)
+	e.must(http.StatusOK, "PUT", "/a.json", `1`)
+	e.must(http.StatusOK, "PATCH", "/b.json", `{"c":{".sv":{"increment":1}}}`)
+	e.must(http.StatusBadRequest, "PUT", "/a.json", `{"unclosed"`)
+	e.must(http.StatusPreconditionFailed, "PUT", "/a.json", `2`, "If-Match", "not-the-etag")
+	e.must(http.StatusOK, "GET", "/a.json", "")
+	fams := e.scrape(t)
+	for name, want := range map[string]float64{"herald_db_writes_total": 2, "herald_db_write_errors_total": 2} {
+		if m := sample(fams, name); m == nil || m.GetCounter().GetValue() != want {
+			t.Errorf("%s = %v, want %v", name, m, want)
+		}
+	}
+	if m := sample(fams, "herald_db_write_seconds"); m == nil || m.GetHistogram().GetSampleCount() != 2 {
+		t.Errorf("herald_db_write_seconds = %v, want 2 observations", m)
+	}
+}

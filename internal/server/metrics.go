@@ -93,6 +93,10 @@ type serverMetrics struct {
 	rejectedStreams prometheus.Counter
 	appendLatency   prometheus.Histogram
 	refused         *prometheus.CounterVec
+	// The state tree's writes: stored, refused or failed, and the time
+	// to a stored one's answer (durable, and visible to reads here).
+	dbWrites, dbWriteErrors prometheus.Counter
+	dbWriteLatency          prometheus.Histogram
 	// Publish latency, by what carried the update.
 	publishHTTP, publishWebSocket prometheus.Observer
 	// responses counts HTTP answers by status class, 1xx to 5xx
@@ -126,6 +130,12 @@ func newServerMetrics(reg prometheus.Registerer, s *Server) *serverMetrics {
 		refused: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "herald_refused_total", Help: "Requests refused with 429 by a per-client limit, by limit.",
 		}, []string{"reason"}),
+		dbWrites:      f.NewCounter(prometheus.CounterOpts{Name: "herald_db_writes_total", Help: "State tree writes stored."}),
+		dbWriteErrors: f.NewCounter(prometheus.CounterOpts{Name: "herald_db_write_errors_total", Help: "State tree writes refused (bad input, access, a failed condition) or failed."}),
+		dbWriteLatency: f.NewHistogram(prometheus.HistogramOpts{
+			Name: "herald_db_write_seconds", Help: "From a state tree write's arrival to its answer, for writes stored: computed, durable in the journal, and visible to reads on this node.",
+			Buckets: latencyBuckets,
+		}),
 	}
 	for _, r := range refusalReasons {
 		m.refused.WithLabelValues(r)
@@ -281,6 +291,16 @@ func registerBuildInfo(reg prometheus.Registerer, version string) {
 // internal listener).
 func (s *Server) MetricsHandler() http.Handler {
 	return promhttp.HandlerFor(s.cfg.Metrics, promhttp.HandlerOpts{})
+}
+
+// dbWritten counts a state tree write answered with status after d.
+func (m *serverMetrics) dbWritten(status int, d time.Duration) {
+	if status >= 300 {
+		m.dbWriteErrors.Inc()
+		return
+	}
+	m.dbWrites.Inc()
+	m.dbWriteLatency.Observe(d.Seconds())
 }
 
 // answered counts a response of status.
