@@ -43,8 +43,8 @@ var ErrContended = errors.New("state: too many concurrent writes to the database
 var followLimits = tree.Limits{MaxBytes: 1 << 30, MaxDepth: 1 << 10}
 
 // catchUpTimeout bounds Open's wait for a shared store to apply what the
-// journal held when it opened: every retained event is read (a node keeps
-// no tree of its own yet), at some 100,000 events a second.
+// journal held when it opened: the state events after the snapshot it
+// starts from (all those retained, without one).
 const catchUpTimeout = 10 * time.Minute
 
 // openShared starts following the journal from loaded's position, and
@@ -67,7 +67,7 @@ func (s *Store) openShared(keyed journal.Keyed, after uint64, log *slog.Logger) 
 	last, err := s.j.Last(wctx)
 	if err == nil {
 		if last > after {
-			log.Info("state: building the tree from the journal", "events", last-after)
+			log.Info("state: catching up with the journal", "from", after, "to", last)
 		}
 		err = s.waitApplied(wctx, last)
 	}
