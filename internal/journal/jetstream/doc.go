@@ -107,5 +107,6 @@
 // subscriptions wake their goroutines in ways that a bubble forbids), and
 // may be used from inside one: its waits for the network block on mutexes
 // and its followers look for news on timers, which a bubble allows. The
-// package natstest runs nats-server in a test's process.
+// package natstest runs nats-server processes for tests (a single server,
+// or a cluster), built from the module the project requires.
 package jetstream

@@ -1,9 +1,14 @@
-// Package natstest runs NATS servers with JetStream inside a test's
-// process: a single server, or a cluster of them routed to each other.
-// They are real nats-server instances (module
-// github.com/nats-io/nats-server/v2), listening on loopback ports the
-// system picks, keeping their JetStream files in the test's temporary
-// directory; the test's cleanup shuts them down.
+// Package natstest runs NATS servers with JetStream for tests: a single
+// server, or a cluster of them routed to each other. They are real
+// nats-server processes, built once from the module the project requires
+// (github.com/nats-io/nats-server/v2) with the go command, listening on
+// loopback ports the system picks, keeping their JetStream files in the
+// test's temporary directory; the test's cleanup stops them.
+//
+// Processes rather than servers in the test's own process: a test binary
+// built with -race instruments the server's code too, and the detector
+// then reports nats-server's own data races (v2.15.3 has one in its
+// clustered message path) as the test's failures.
 //
 // A [Server] can be stopped and started again on the same port and
 // files, as a restart of the process would: clients configured to
@@ -14,15 +19,20 @@ package natstest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
-	"net/url"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -31,38 +41,82 @@ import (
 // cluster to elect its JetStream meta leader.
 const startTimeout = 20 * time.Second
 
-// Server is one nats-server with JetStream.
-type Server struct {
-	t    testing.TB
-	opts server.Options
+// serverModule is the module the servers are built from.
+const serverModule = "github.com/nats-io/nats-server/v2"
 
-	mu  sync.Mutex
-	srv *server.Server
+var (
+	buildOnce sync.Once
+	binary    string
+	buildErr  error
+)
+
+// serverBinary returns the path of a nats-server built from the version
+// of serverModule that the project requires, building it the first time (in the system's temporary directory, shared by the test binaries
+// of a run; go build's cache makes a rebuild cheap).
+func serverBinary(t testing.TB) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		out, err := exec.Command("go", "list", "-m", "-f", "{{.Version}}", serverModule).Output()
+		if err != nil {
+			buildErr = fmt.Errorf("go list -m %s: %v", serverModule, err)
+			return
+		}
+		version := strings.TrimSpace(string(out))
+		dir := filepath.Join(os.TempDir(), "herald-natstest")
+		binary = filepath.Join(dir, "nats-server-"+version)
+		if _, err := os.Stat(binary); err == nil {
+			return
+		}
+		if buildErr = os.MkdirAll(dir, 0o755); buildErr != nil {
+			return
+		}
+		tmp := fmt.Sprintf("%s.%d.tmp", binary, os.Getpid())
+		if out, err := exec.Command("go", "build", "-o", tmp, serverModule).CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build %s: %v\n%s", serverModule, err, out)
+			return
+		}
+		buildErr = os.Rename(tmp, binary)
+	})
+	if buildErr != nil {
+		t.Fatalf("natstest: %v", buildErr)
+	}
+	return binary
 }
 
-// Run starts a single server with JetStream, its files in a temporary
-// directory of t, and shuts it down when the test ends.
-func Run(t testing.TB) *Server {
-	t.Helper()
-	s := &Server{t: t, opts: baseOptions(t, "solo")}
-	s.opts.Port = freePort(t)
-	s.Start()
-	t.Cleanup(s.Stop)
+// Server is one nats-server process with JetStream.
+type Server struct {
+	t       testing.TB
+	name    string
+	port    int // clients'
+	monitor int // HTTP monitoring (/healthz)
+	args    []string
+	log     string
+
+	mu   sync.Mutex
+	cmd  *exec.Cmd
+	done chan struct{} // closed when cmd has exited
+}
+
+// newServer describes a server named name with its files in a temporary
+// directory of t; extra are more nats-server flags.
+func newServer(t testing.TB, name string, extra ...string) *Server {
+	dir := t.TempDir()
+	s := &Server{t: t, name: name, port: freePort(t), monitor: freePort(t), log: filepath.Join(dir, "nats-server.log")}
+	s.args = append([]string{
+		"-n", name, "-a", "127.0.0.1", "-p", strconv.Itoa(s.port), "-m", strconv.Itoa(s.monitor),
+		"-js", "-sd", filepath.Join(dir, "store"),
+	}, extra...)
 	return s
 }
 
-// baseOptions are the options every test server shares.
-func baseOptions(t testing.TB, name string) server.Options {
-	return server.Options{
-		ServerName: name,
-		Host:       "127.0.0.1",
-		JetStream:  true,
-		StoreDir:   t.TempDir(),
-		NoLog:      true,
-		NoSigs:     true,
-		// A restarted server takes back its port at once.
-		LameDuckDuration: 0,
-	}
+// Run starts a single server with JetStream, its files in a temporary
+// directory of t, and stops it when the test ends.
+func Run(t testing.TB) *Server {
+	t.Helper()
+	s := newServer(t, "solo")
+	s.Start()
+	t.Cleanup(s.Stop)
+	return s
 }
 
 // Start starts the server, or starts it again after [Server.Stop], on the
@@ -71,32 +125,62 @@ func (s *Server) Start() {
 	s.t.Helper()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.srv != nil {
+	if s.cmd != nil {
 		return
 	}
-	opts := s.opts
-	srv, err := server.NewServer(&opts)
+	logFile, err := os.OpenFile(s.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
-		s.t.Fatalf("natstest: new server %s: %v", s.opts.ServerName, err)
+		s.t.Fatalf("natstest: %v", err)
 	}
-	srv.Start()
-	if !srv.ReadyForConnections(startTimeout) {
-		srv.Shutdown()
-		s.t.Fatalf("natstest: server %s not ready within %v", s.opts.ServerName, startTimeout)
+	defer logFile.Close()
+	cmd := exec.Command(serverBinary(s.t), s.args...)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Start(); err != nil {
+		s.t.Fatalf("natstest: starting server %s: %v", s.name, err)
 	}
-	s.srv = srv
+	done := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		close(done)
+	}()
+	deadline := time.Now().Add(startTimeout)
+	for {
+		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", s.port), time.Second)
+		if err == nil {
+			c.Close()
+			break
+		}
+		select {
+		case <-done:
+			s.t.Fatalf("natstest: server %s exited at start: %s", s.name, tail(s.log))
+		default:
+		}
+		if time.Now().After(deadline) {
+			_ = cmd.Process.Kill()
+			<-done
+			s.t.Fatalf("natstest: server %s not ready within %v: %s", s.name, startTimeout, tail(s.log))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	s.cmd, s.done = cmd, done
 }
 
-// Stop shuts the server down and waits until it has. Its clients see
-// the connection drop. Stop is idempotent.
+// Stop shuts the server down, as SIGTERM does, and waits until it has.
+// Its clients see the connection drop. Stop is idempotent.
 func (s *Server) Stop() {
 	s.mu.Lock()
-	srv := s.srv
-	s.srv = nil
+	cmd, done := s.cmd, s.done
+	s.cmd, s.done = nil, nil
 	s.mu.Unlock()
-	if srv != nil {
-		srv.Shutdown()
-		srv.WaitForShutdown()
+	if cmd == nil {
+		return
+	}
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		_ = cmd.Process.Kill()
+		<-done
 	}
 }
 
@@ -109,23 +193,41 @@ func (s *Server) Restart() {
 
 // Name is the server's name, as JetStream reports it (a stream's
 // leader, for instance).
-func (s *Server) Name() string { return s.opts.ServerName }
+func (s *Server) Name() string { return s.name }
 
 // URL is the address clients connect to.
-func (s *Server) URL() string { return fmt.Sprintf("nats://127.0.0.1:%d", s.opts.Port) }
+func (s *Server) URL() string { return fmt.Sprintf("nats://127.0.0.1:%d", s.port) }
 
 // Running reports whether the server is started.
 func (s *Server) Running() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.srv != nil
+	return s.cmd != nil
 }
 
-// Server returns the running nats-server, nil when stopped.
-func (s *Server) Server() *server.Server {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.srv
+// healthy reports whether the server answers /healthz with 200: it runs
+// JetStream and, in a cluster, knows the meta leader and is current with
+// it.
+func (s *Server) healthy() bool {
+	c := http.Client{Timeout: time.Second}
+	resp, err := c.Get(fmt.Sprintf("http://127.0.0.1:%d/healthz", s.monitor))
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
+}
+
+// tail is the end of the log file at path, for a failure's message.
+func tail(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err.Error()
+	}
+	if len(b) > 2000 {
+		b = b[len(b)-2000:]
+	}
+	return string(b)
 }
 
 // Cluster is a JetStream cluster of servers routed to each other.
@@ -134,21 +236,20 @@ type Cluster struct {
 }
 
 // RunCluster starts a JetStream cluster of n servers, waits until it has
-// elected its meta leader, and shuts it down when the test ends.
+// elected its meta leader, and stops it when the test ends.
 func RunCluster(t testing.TB, n int) *Cluster {
 	t.Helper()
 	name := "herald-" + fmt.Sprint(time.Now().UnixNano())
-	c := &Cluster{}
-	routes := make([]*url.URL, n)
+	clusterPorts := make([]int, n)
+	routes := make([]string, n)
 	for i := range n {
-		s := &Server{t: t, opts: baseOptions(t, fmt.Sprintf("n%d", i+1))}
-		s.opts.Port = freePort(t)
-		s.opts.Cluster = server.ClusterOpts{Name: name, Host: "127.0.0.1", Port: freePort(t)}
-		routes[i] = &url.URL{Scheme: "nats", Host: fmt.Sprintf("127.0.0.1:%d", s.opts.Cluster.Port)}
-		c.Servers = append(c.Servers, s)
+		clusterPorts[i] = freePort(t)
+		routes[i] = fmt.Sprintf("nats://127.0.0.1:%d", clusterPorts[i])
 	}
-	for _, s := range c.Servers {
-		s.opts.Routes = routes
+	c := &Cluster{}
+	for i := range n {
+		c.Servers = append(c.Servers, newServer(t, fmt.Sprintf("n%d", i+1),
+			"--cluster_name", name, "--cluster", routes[i], "--routes", strings.Join(routes, ",")))
 	}
 	// Every server must be up for the others to route to it, so start
 	// them all before waiting for any.
@@ -189,27 +290,24 @@ func (c *Cluster) waitPlacement(t testing.TB) {
 		}
 		time.Sleep(25 * time.Millisecond)
 	}
-	if err := js.DeleteStream(ctx, cfg.Name); err != nil {
+	if err := js.DeleteStream(ctx, cfg.Name); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
 		t.Fatalf("natstest: %v", err)
 	}
 }
 
 // WaitLeader waits until the running servers have a JetStream meta
-// leader and each of them is current with it.
+// leader and each of them is current with it (their /healthz).
 func (c *Cluster) WaitLeader(t testing.TB) {
 	t.Helper()
 	deadline := time.Now().Add(startTimeout)
 	for time.Now().Before(deadline) {
-		leader, current := false, true
+		healthy := true
 		for _, s := range c.Servers {
-			srv := s.Server()
-			if srv == nil {
-				continue
+			if s.Running() && !s.healthy() {
+				healthy = false
 			}
-			leader = leader || srv.JetStreamIsLeader()
-			current = current && srv.JetStreamIsCurrent()
 		}
-		if leader && current {
+		if healthy {
 			return
 		}
 		time.Sleep(25 * time.Millisecond)
