@@ -165,6 +165,10 @@ func (j *Journal) LastOfKey(ctx context.Context, key string) (uint64, error) {
 	if err != nil || !found {
 		return 0, err
 	}
+	// The leader stores it: a keyed follower may read up to it at once,
+	// without waiting for the tail consumer's news.
+	raise(&j.mayKeyed, rec.seq)
+	j.advance(rec.seq)
 	return rec.seq, nil
 }
 

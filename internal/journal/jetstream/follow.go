@@ -322,6 +322,12 @@ func (c *tailConsumer) handle(m *nats.Msg) {
 			_ = m.Respond(nil)
 			return
 		}
+		// A heartbeat of a consumer whose flow control request went
+		// unanswered (lost with a connection) names where the answer
+		// is awaited: without it the consumer sends nothing more.
+		if stalled := m.Header.Get("Nats-Consumer-Stalled"); stalled != "" {
+			_ = c.j.nc.Publish(stalled, nil)
+		}
 		// A heartbeat tells the last consumer sequence sent.
 		if last, err := strconv.ParseUint(m.Header.Get("Nats-Last-Consumer"), 10, 64); err == nil && last > c.delivered.Load() {
 			c.missed()

@@ -81,32 +81,24 @@ func (j *Journal) fetch(ctx context.Context, after, until uint64, n int, filter 
 }
 
 // fetchLeader asks the stream's leader for the first message with after
-// < seq <= until. None is an empty range only once the leader holds until:
-// the tail consumer may report a position that a replica applied before
-// the leader did, and a follower that took the leader's "nothing" for an
-// empty range then would skip it. So fetchLeader asks again, every
-// followPoll, until the leader holds until or Options.Timeout has passed.
+// < seq <= until (on a subject filter matches, if not empty). The tail
+// consumer may report a position that a replica applied before the
+// leader did, so fetchLeader first waits, asking every followPoll, until
+// the leader holds until (or Options.Timeout has passed); only then is
+// the leader's "nothing there" an empty range. Asked the other way round,
+// the leader could store the range between the two answers, and a
+// follower would skip it.
 func (j *Journal) fetchLeader(ctx context.Context, after, until uint64, filter string) ([]record, error) {
 	deadline := time.Now().Add(j.opts.Timeout)
 	for {
-		rec, found, err := j.get(ctx, msgGetRequest{Seq: after + 1, NextFor: cmp.Or(filter, j.subj.all())})
-		switch {
-		case err != nil:
-			return nil, err
-		case found && rec.seq <= until:
-			return []record{rec}, nil
-		case found:
-			// The leader holds a later message, so every one up to until
-			// that it does not hold was removed.
-			return nil, nil
-		}
 		info, err := j.info(ctx)
-		switch {
-		case err != nil:
+		if err != nil {
 			return nil, err
-		case info.State.LastSeq >= until:
-			return nil, nil
-		case time.Now().After(deadline):
+		}
+		if info.State.LastSeq >= until {
+			break
+		}
+		if time.Now().After(deadline) {
 			return nil, fmt.Errorf("%w: the stream's leader holds up to %d, not yet %d", ErrUnavailable, info.State.LastSeq, until)
 		}
 		t := time.NewTimer(followPoll)
@@ -117,6 +109,12 @@ func (j *Journal) fetchLeader(ctx context.Context, after, until uint64, filter s
 			return nil, ctx.Err()
 		}
 	}
+	rec, found, err := j.get(ctx, msgGetRequest{Seq: after + 1, NextFor: cmp.Or(filter, j.subj.all())})
+	if err != nil || !found || rec.seq > until {
+		// None up to until: retention removed them, or none matched.
+		return nil, err
+	}
+	return []record{rec}, nil
 }
 
 // get asks the stream's leader for one message: found is false when there
