@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"time"
 
 	"github.com/heraldhub/herald/internal/journal"
@@ -166,8 +167,16 @@ func (s *Store) waitApplied(ctx context.Context, seq uint64) error {
 
 // writeShared is Write on a shared journal.
 func (s *Store) writeShared(ctx context.Context, w Write) (Result, error) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return Result{}, ErrClosed
+	}
+	s.sharedWrites.Add(1)
+	s.mu.Unlock()
+	defer s.sharedWrites.Done()
 	key := "db/" + w.NS
-	for range maxConflicts {
+	for attempt := range maxConflicts {
 		var last *uint64
 		if dependsOnTree(w) {
 			seq, err := s.keyed.LastOfKey(ctx, key)
@@ -190,12 +199,8 @@ func (s *Store) writeShared(ctx context.Context, w Write) (Result, error) {
 			}
 		}
 		s.mu.Lock() // for pushIDs
-		closed := s.closed
 		op, res, err := s.resolve(w, root)
 		s.mu.Unlock()
-		if closed {
-			return Result{}, ErrClosed
-		}
 		if err != nil {
 			return Result{}, err
 		}
@@ -205,6 +210,18 @@ func (s *Store) writeShared(ctx context.Context, w Write) (Result, error) {
 			err = wait()
 		}
 		if errors.Is(err, journal.ErrKeyMoved) {
+			// Another write to the database came first, or is still in
+			// flight (a clustered stream refuses a guarded write while
+			// the subject has one): wait a little, longer each time,
+			// and by a random part, so that writers racing on one
+			// database take turns.
+			t := time.NewTimer(rand.N(time.Duration(1+min(attempt, 5)) * time.Millisecond))
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+				return Result{}, ctx.Err()
+			}
 			continue
 		}
 		if err != nil {
@@ -233,4 +250,26 @@ func dependsOnTree(w Write) bool {
 		}
 	}
 	return false
+}
+
+// closeWait bounds how long Close waits for the writes in progress on a
+// shared journal: one whose append JetStream has not answered yet waits
+// as long as JetStream is out of reach.
+const closeWait = 10 * time.Second
+
+// waitWrites waits, up to closeWait, for the writes in progress on a
+// shared journal to be answered.
+func (s *Store) waitWrites() {
+	done := make(chan struct{})
+	go func() {
+		s.sharedWrites.Wait()
+		close(done)
+	}()
+	t := time.NewTimer(closeWait)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		s.log.Warn("state: closing with writes still waiting for the journal")
+	}
 }

@@ -168,11 +168,13 @@ type Store struct {
 	keyed      journal.Keyed
 	log        *slog.Logger
 	stopFollow context.CancelFunc
-	amu        sync.Mutex
-	applied    uint64        // the newest position followed
-	advanced   chan struct{} // closed when applied moves, if waited for
-	stopped    bool          // the follower ended
-	onApply    atomic.Pointer[func(ns string, op *tree.Op)]
+	// sharedWrites counts the writes in progress, which Close waits for.
+	sharedWrites sync.WaitGroup
+	amu          sync.Mutex
+	applied      uint64        // the newest position followed
+	advanced     chan struct{} // closed when applied moves, if waited for
+	stopped      bool          // the follower ended
+	onApply      atomic.Pointer[func(ns string, op *tree.Op)]
 }
 
 // pendingWrite is a write queued to the journal.
@@ -399,6 +401,8 @@ func (s *Store) Close() error {
 	}
 	s.mu.Unlock()
 	if s.stopFollow != nil {
+		// The writes stored are answered before the follower stops.
+		s.waitWrites()
 		s.stopFollow()
 	}
 	<-s.done

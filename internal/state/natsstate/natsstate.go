@@ -152,9 +152,15 @@ func (s *Snapshots) Load(ctx context.Context) (state.Loaded, error) {
 		return state.Loaded{}, fmt.Errorf("natsstate: listing the snapshots: %w", err)
 	}
 	loaded := state.Loaded{}
-	if len(mine) > 0 {
+	for len(mine) > 0 {
 		newest := mine[0]
 		data, err := s.obs.GetBytes(ctx, newest.name)
+		if errors.Is(err, jetstream.ErrObjectNotFound) {
+			// Removed by a node that saved a newer one since the list:
+			// the next is older, and the journal has what follows it.
+			mine = mine[1:]
+			continue
+		}
 		if err != nil {
 			return state.Loaded{}, fmt.Errorf("natsstate: reading snapshot %s: %w", newest.name, err)
 		}
@@ -168,6 +174,7 @@ func (s *Snapshots) Load(ctx context.Context) (state.Loaded, error) {
 			return true
 		})
 		s.saved = newest.seq
+		break
 	}
 	if err := s.checkRetained(ctx, loaded.Seq); err != nil {
 		return state.Loaded{}, err
@@ -235,18 +242,22 @@ func (s *Snapshots) Save(ctx context.Context, snap *state.Snapshot) error {
 	return nil
 }
 
-// saveTimeout bounds one save.
-const saveTimeout = time.Minute
+// saveTimeout bounds one save; finalSaveTimeout the one when the node
+// stops, which holds up its shutdown.
+const (
+	saveTimeout      = time.Minute
+	finalSaveTimeout = 5 * time.Second
+)
 
 // Keep saves the store's tree every interval while it has moved past the
 // newest snapshot, until ctx ends; then once more, and returns.
 func (s *Snapshots) Keep(ctx context.Context, store *state.Store, interval time.Duration) {
-	save := func() {
+	save := func(timeout time.Duration) {
 		snap := store.Snapshot()
 		if snap.Seq <= s.saved {
 			return
 		}
-		sctx, cancel := context.WithTimeout(context.Background(), saveTimeout)
+		sctx, cancel := context.WithTimeout(context.Background(), timeout)
 		defer cancel()
 		if err := s.Save(sctx, snap); err != nil {
 			s.log.Warn("state tree snapshot not saved", "seq", snap.Seq, "err", err)
@@ -257,9 +268,9 @@ func (s *Snapshots) Keep(ctx context.Context, store *state.Store, interval time.
 	for {
 		select {
 		case <-t.C:
-			save()
+			save(saveTimeout)
 		case <-ctx.Done():
-			save()
+			save(finalSaveTimeout)
 			return
 		}
 	}
