@@ -49,10 +49,6 @@ func (s *Server) handleDB() http.Handler {
 		}
 		// Firebase's answers are never cached, errors included.
 		w.Header().Set("Cache-Control", "no-cache")
-		if r.Header.Get("Origin") != "" {
-			// A browser's script reads the ETag of conditional requests.
-			w.Header().Set("Access-Control-Expose-Headers", "ETag")
-		}
 		req, herr := s.parseDB(r)
 		if herr != nil {
 			if herr.status == http.StatusNotFound && s.cfg.DBPrefix == "/" && s.cfg.Index != nil && r.Method == http.MethodGet {

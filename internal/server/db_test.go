@@ -541,3 +541,22 @@ func TestDBWriteMetrics(t *testing.T) {
 		t.Errorf("herald_db_write_seconds = %v, want 2 observations", m)
 	}
 }
+
+// TestDBCORSExposesHeaders: a page of an allowed origin reads a write's
+// Herald-Event-ID (for Herald-After) and a value's ETag.
+func TestDBCORSExposesHeaders(t *testing.T) {
+	e := newDBEnv(t, func(c *serverConfig, _ *hubConfig) { c.CORSOrigins = []string{"https://app.example.com"} })
+	status, _, h := e.do("PUT", "/a.json", "1", "", "Origin", "https://app.example.com", "X-Firebase-ETag", "true")
+	if status != http.StatusOK {
+		t.Fatalf("PUT: %d", status)
+	}
+	exposed := h.Get("Access-Control-Expose-Headers")
+	for _, name := range []string{"ETag", "Herald-Event-ID"} {
+		if !strings.Contains(exposed, name) {
+			t.Errorf("Access-Control-Expose-Headers %q lacks %s", exposed, name)
+		}
+	}
+	if h.Get("Herald-Event-ID") == "" || h.Get("ETag") == "" {
+		t.Errorf("the write's answer: Herald-Event-ID %q, ETag %q", h.Get("Herald-Event-ID"), h.Get("ETag"))
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"crypto/subtle"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -113,22 +114,40 @@ func (s *Server) endRevoked(ids []string) {
 }
 
 // revokedBy returns the token IDs that a write to the state tree revokes:
-// a patch of the system database's /revoked, or a put below it.
+// every write that leaves something at /revoked/{jti} of the system
+// database, whatever its shape (a put at the token's entry or below it, a
+// put of /revoked or of the root, a patch of any of them with paths as
+// keys, as a Firebase client's update sends).
 func revokedBy(ns string, op *tree.Op) []string {
-	if ns != state.SystemNamespace || len(op.Path) == 0 || op.Path[0] != "revoked" {
+	if ns != state.SystemNamespace {
 		return nil
 	}
-	switch {
-	case op.Kind == tree.KindPut && len(op.Path) == 2 && op.Value != nil:
-		return []string{op.Path[1]}
-	case op.Kind == tree.KindPatch && len(op.Path) == 1:
-		var ids []string
-		for _, c := range op.Changes {
-			if len(c.Rel) == 1 && c.Value != nil {
-				ids = append(ids, c.Rel[0])
-			}
+	var ids []string
+	written := func(p tree.Path, v *tree.Node) {
+		if v == nil {
+			return
 		}
-		return ids
+		switch {
+		case len(p) == 0:
+			v = v.Child("revoked")
+		case p[0] != "revoked":
+			return
+		case len(p) >= 2:
+			ids = append(ids, p[1])
+			return
+		}
+		v.Range(func(id string, entry *tree.Node) bool {
+			ids = append(ids, id)
+			return true
+		})
 	}
-	return nil
+	switch op.Kind {
+	case tree.KindPut:
+		written(op.Path, op.Value)
+	case tree.KindPatch:
+		for _, c := range op.Changes {
+			written(append(slices.Clip(op.Path), c.Rel...), c.Value)
+		}
+	}
+	return ids
 }
