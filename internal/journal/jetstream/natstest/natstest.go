@@ -41,7 +41,8 @@ import (
 // cluster to elect its JetStream meta leader.
 const startTimeout = 20 * time.Second
 
-// serverModule is the module the servers are built from.
+// serverModule is the module the servers are built from: a tool of the
+// project's go.mod, which pins its version.
 const serverModule = "github.com/nats-io/nats-server/v2"
 
 var (
@@ -53,8 +54,7 @@ var (
 // serverBinary returns the path of a nats-server built from the version
 // of serverModule that the project requires, building it the first time (in the system's temporary directory, shared by the test binaries
 // of a run; go build's cache makes a rebuild cheap).
-func serverBinary(t testing.TB) string {
-	t.Helper()
+func serverBinary() (string, error) {
 	buildOnce.Do(func() {
 		out, err := exec.Command("go", "list", "-m", "-f", "{{.Version}}", serverModule).Output()
 		if err != nil {
@@ -77,10 +77,7 @@ func serverBinary(t testing.TB) string {
 		}
 		buildErr = os.Rename(tmp, binary)
 	})
-	if buildErr != nil {
-		t.Fatalf("natstest: %v", buildErr)
-	}
-	return binary
+	return binary, buildErr
 }
 
 // Server is one nats-server process with JetStream.
@@ -123,20 +120,31 @@ func Run(t testing.TB) *Server {
 // same port and with the same files, and waits until it accepts clients.
 func (s *Server) Start() {
 	s.t.Helper()
+	if err := s.start(); err != nil {
+		s.t.Fatalf("natstest: %v", err)
+	}
+}
+
+// start is Start, which may run on a goroutine other than the test's.
+func (s *Server) start() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.cmd != nil {
-		return
+		return nil
+	}
+	bin, err := serverBinary()
+	if err != nil {
+		return err
 	}
 	logFile, err := os.OpenFile(s.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
-		s.t.Fatalf("natstest: %v", err)
+		return err
 	}
 	defer logFile.Close()
-	cmd := exec.Command(serverBinary(s.t), s.args...)
+	cmd := exec.Command(bin, s.args...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {
-		s.t.Fatalf("natstest: starting server %s: %v", s.name, err)
+		return fmt.Errorf("starting server %s: %w", s.name, err)
 	}
 	done := make(chan struct{})
 	go func() {
@@ -152,17 +160,18 @@ func (s *Server) Start() {
 		}
 		select {
 		case <-done:
-			s.t.Fatalf("natstest: server %s exited at start: %s", s.name, tail(s.log))
+			return fmt.Errorf("server %s exited at start: %s", s.name, tail(s.log))
 		default:
 		}
 		if time.Now().After(deadline) {
 			_ = cmd.Process.Kill()
 			<-done
-			s.t.Fatalf("natstest: server %s not ready within %v: %s", s.name, startTimeout, tail(s.log))
+			return fmt.Errorf("server %s not ready within %v: %s", s.name, startTimeout, tail(s.log))
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
 	s.cmd, s.done = cmd, done
+	return nil
 }
 
 // Stop shuts the server down, as SIGTERM does, and waits until it has.
@@ -254,12 +263,16 @@ func RunCluster(t testing.TB, n int) *Cluster {
 	// Every server must be up for the others to route to it, so start
 	// them all before waiting for any.
 	var wg sync.WaitGroup
-	for _, s := range c.Servers {
-		wg.Go(s.Start)
+	errs := make([]error, n)
+	for i, s := range c.Servers {
+		wg.Go(func() { errs[i] = s.start() })
 	}
 	wg.Wait()
 	for _, s := range c.Servers {
 		t.Cleanup(s.Stop)
+	}
+	if err := errors.Join(errs...); err != nil {
+		t.Fatalf("natstest: %v", err)
 	}
 	c.WaitLeader(t)
 	c.waitPlacement(t)
