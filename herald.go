@@ -111,11 +111,6 @@ func newHub(cfg Config, opts serveopt.Options) (*Hub, error) {
 		return nil, err
 	}
 	h := &Hub{journal: j, log: cfg.Logger, hub: hub.New(j, cfg.hubConfig()), hubDone: make(chan struct{}), rulesFile: cfg.DB.Rules}
-	if !cfg.DB.Disabled && cfg.NATS.URL != "" && (cfg.Retention.MaxEvents > 0 || cfg.Retention.MaxAge > 0) {
-		// A node builds its tree from the stream: what retention removed
-		// is missing from it (see docs/cluster.md).
-		cfg.Logger.Warn("the state tree on NATS is built from the retained events: with retention, a node started after writes were removed misses them")
-	}
 	if !cfg.DB.Disabled {
 		if err := h.openState(cfg, loaded, &sc); err != nil {
 			return nil, errors.Join(err, j.Close())

@@ -493,35 +493,21 @@ func TestStateTreeOutlivesTheHub(t *testing.T) {
 		Journal: file, Retention: herald.Retention{MaxEvents: 1},
 		DB: herald.DB{AdminToken: "admin"}, Logger: slog.New(slog.DiscardHandler),
 	}
-	do := func(hubURL, method, path, body string) string {
-		t.Helper()
-		req, _ := http.NewRequest(method, hubURL+"/db"+path, strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer admin")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode != 200 {
-			t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, b)
-		}
-		return strings.TrimSpace(string(b))
-	}
 	first, err := herald.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ts := httptest.NewServer(first)
-	do(ts.URL, "PUT", "/a.json", `{"x":1,"y":2}`)
-	do(ts.URL, "PATCH", "/a.json", `{"y":3}`)
-	do(ts.URL, "PUT", "/b.json", `true`)
+	a := dbClient{t, ts.URL}
+	a.must("PUT", "/a.json", `{"x":1,"y":2}`)
+	a.must("PATCH", "/a.json", `{"y":3}`)
+	a.must("PUT", "/b.json", `true`)
 	ts.Close()
 	if err := first.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	_, hubURL := start(t, cfg)
-	if got := do(strings.TrimSuffix(hubURL, "/.well-known/mercure"), "GET", "/.json", ""); got != `{"a":{"x":1,"y":3},"b":true}` {
+	if got, _ := (dbClient{t, strings.TrimSuffix(hubURL, "/.well-known/mercure")}).must("GET", "/.json", ""); got != `{"a":{"x":1,"y":3},"b":true}` {
 		t.Fatalf("after reopening: %s", got)
 	}
 }

@@ -188,23 +188,12 @@ func (s *Store) writeShared(ctx context.Context, w Write) (Result, error) {
 			}
 			last = &seq
 		}
-		snap := s.committed.Load()
-		root := snap.Root(w.NS)
-		if root == nil && snap.all.Len() >= s.maxNS {
-			return Result{}, ErrTooManyNamespaces
-		}
-		if w.IfMatch != "" {
-			if cur := root.Get(w.Path); cur.ETag() != w.IfMatch {
-				return Result{}, &ConditionError{Value: cur, ETag: cur.ETag()}
-			}
-		}
-		s.mu.Lock() // for pushIDs
-		op, res, err := s.resolve(w, root)
+		s.mu.Lock()
+		_, res, ev, err := s.prepare(w, s.committed.Load().all)
 		s.mu.Unlock()
 		if err != nil {
 			return Result{}, err
 		}
-		ev := &journal.Event{Topics: eventTopics(w.NS, op.Path), Type: op.Kind, Data: op.AppendData(nil), Private: true}
 		wait, err := s.keyed.QueueKeyed(ctx, ev, key, last)
 		if err == nil {
 			err = wait()

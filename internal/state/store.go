@@ -273,27 +273,12 @@ func (s *Store) accept(ctx context.Context, w Write) (*pendingWrite, Result, err
 	if s.broken.Load() {
 		s.resync()
 	}
-	root := s.pending.Child(w.NS)
-	if root == nil && s.pending.Len() >= s.maxNS {
-		return nil, Result{}, ErrTooManyNamespaces
-	}
-	if w.IfMatch != "" {
-		if cur := root.Get(w.Path); cur.ETag() != w.IfMatch {
-			return nil, Result{}, &ConditionError{Value: cur, ETag: cur.ETag()}
-		}
-	}
-	op, res, err := s.resolve(w, root)
+	op, res, ev, err := s.prepare(w, s.pending)
 	if err != nil {
 		return nil, Result{}, err
 	}
 	pw := &pendingWrite{
-		ns: w.NS, op: op, root: root.Apply(op),
-		ev: &journal.Event{
-			Topics:  eventTopics(w.NS, op.Path),
-			Type:    op.Kind,
-			Data:    op.AppendData(nil),
-			Private: true,
-		},
+		ns: w.NS, op: op, root: s.pending.Child(w.NS).Apply(op), ev: ev,
 		applied: make(chan struct{}),
 	}
 	if err := ctx.Err(); err != nil {
@@ -308,6 +293,27 @@ func (s *Store) accept(ctx context.Context, w Write) (*pendingWrite, Result, err
 	s.inflight.Add(1)
 	s.writes <- pw
 	return pw, res, nil
+}
+
+// prepare computes w on all, every namespace's tree (as in
+// Snapshot.all): the operation, the answer and the event that record it.
+// s.mu must be held (for the push IDs).
+func (s *Store) prepare(w Write, all *tree.Node) (*tree.Op, Result, *journal.Event, error) {
+	root := all.Child(w.NS)
+	if root == nil && all.Len() >= s.maxNS {
+		return nil, Result{}, nil, ErrTooManyNamespaces
+	}
+	if w.IfMatch != "" {
+		if cur := root.Get(w.Path); cur.ETag() != w.IfMatch {
+			return nil, Result{}, nil, &ConditionError{Value: cur, ETag: cur.ETag()}
+		}
+	}
+	op, res, err := s.resolve(w, root)
+	if err != nil {
+		return nil, Result{}, nil, err
+	}
+	ev := &journal.Event{Topics: eventTopics(w.NS, op.Path), Type: op.Kind, Data: op.AppendData(nil), Private: true}
+	return op, res, ev, nil
 }
 
 // resolve turns w into the operation the journal records: a push gets

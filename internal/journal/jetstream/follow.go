@@ -48,16 +48,7 @@ const (
 // such a wake-up is a fatal error and a wait for one keeps the bubble's
 // clock from moving.
 func (j *Journal) Follow(ctx context.Context, after uint64) (<-chan *journal.Event, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	if err := j.usable(); err != nil {
-		return nil, err
-	}
-	out := make(chan *journal.Event, followBuffer)
-	j.followers.Add(1)
-	go j.follow(ctx, after, out, "")
-	return out, nil
+	return j.startFollow(ctx, after, "")
 }
 
 // FollowKeyed is Follow for the events queued with a key (see
@@ -67,6 +58,12 @@ func (j *Journal) Follow(ctx context.Context, after uint64) (<-chan *journal.Eve
 // delivers an Event with only Seq set, a marker that every keyed event
 // up to Seq has been delivered.
 func (j *Journal) FollowKeyed(ctx context.Context, after uint64) (<-chan *journal.Event, error) {
+	return j.startFollow(ctx, after, j.subj.keyed())
+}
+
+// startFollow starts a follower of the events on subjects that filter
+// matches ("": all of them).
+func (j *Journal) startFollow(ctx context.Context, after uint64, filter string) (<-chan *journal.Event, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -75,7 +72,7 @@ func (j *Journal) FollowKeyed(ctx context.Context, after uint64) (<-chan *journa
 	}
 	out := make(chan *journal.Event, followBuffer)
 	j.followers.Add(1)
-	go j.follow(ctx, after, out, j.subj.keyed())
+	go j.follow(ctx, after, out, filter)
 	return out, nil
 }
 

@@ -222,12 +222,9 @@ func (j *Journal) open(ctx context.Context) error {
 		return err
 	}
 	info, err := j.ensureStream(ctx)
-	for errors.Is(err, ErrUnavailable) && ctx.Err() == nil {
-		// A cluster starting, or electing the stream's leader, leaves
-		// requests unanswered for a while: wait for it as long as ctx
-		// allows.
-		j.log.Warn("journal: JetStream does not answer yet; trying again", "stream", j.opts.Stream, "err", err)
-		t := time.NewTimer(placementRetry)
+	for notYet(err) && ctx.Err() == nil {
+		j.log.Warn("journal: JetStream cannot take the stream yet; trying again", "stream", j.opts.Stream, "err", err)
+		t := time.NewTimer(openRetry)
 		select {
 		case <-t.C:
 			info, err = j.ensureStream(ctx)
@@ -248,6 +245,19 @@ func (j *Journal) open(ctx context.Context) error {
 	go j.runTail()
 	go j.pub.run()
 	return nil
+}
+
+// openRetry is how often Open asks again while JetStream cannot take the
+// stream yet (see notYet).
+const openRetry = 250 * time.Millisecond
+
+// notYet reports whether err is one that a JetStream cluster starting
+// gives for a while: requests left unanswered while it elects the
+// stream's leader, or "no suitable peers" while the meta leader counts
+// too few servers online for the replicas. Open waits them out, as long
+// as its context allows.
+func notYet(err error) bool {
+	return errors.Is(err, ErrUnavailable) || apiCode(err) == errCodeNoPeers
 }
 
 // epochOf is the epoch of a stream created at t: its creation time in

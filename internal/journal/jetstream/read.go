@@ -169,15 +169,21 @@ func (j *Journal) events(ctx context.Context, after, until uint64, buf []*journa
 		if err != nil || len(recs) == 0 {
 			return buf, err
 		}
-		now := time.Now()
-		for _, rec := range recs {
-			after = rec.seq
-			if ev := j.event(rec); ev != nil && !j.expired(ev, now) {
-				buf = append(buf, ev)
-			}
-		}
+		after = recs[len(recs)-1].seq
+		buf = j.retained(recs, buf)
 	}
 	return buf, nil
+}
+
+// retained appends to buf the events of recs that retention allows.
+func (j *Journal) retained(recs []record, buf []*journal.Event) []*journal.Event {
+	now := time.Now()
+	for _, rec := range recs {
+		if ev := j.event(rec); ev != nil && !j.expired(ev, now) {
+			buf = append(buf, ev)
+		}
+	}
+	return buf
 }
 
 // readAhead is how many batches a Read fetches at once, ahead of fn.
@@ -256,13 +262,8 @@ func (j *Journal) rangeEvents(ctx context.Context, lo, hi uint64) ([]*journal.Ev
 		if len(recs) == 0 {
 			break
 		}
-		now := time.Now()
-		for _, rec := range recs {
-			lo = rec.seq
-			if ev := j.event(rec); ev != nil && !j.expired(ev, now) {
-				evs = append(evs, ev)
-			}
-		}
+		lo = recs[len(recs)-1].seq
+		evs = j.retained(recs, evs)
 	}
 	return evs, nil
 }

@@ -103,12 +103,7 @@ func (j *Journal) maxMsgs() int64 {
 // errCodeNoPeers is JetStream's "no suitable peers for placement".
 const errCodeNoPeers natsjs.ErrorCode = 10005
 
-// placementRetry is how often createStream asks again for a stream that
-// JetStream cannot place for want of servers online.
-const placementRetry = 250 * time.Millisecond
-
-// createStream creates the journal's stream. When JetStream cannot place
-// it for want of servers online, it asks again until ctx ends.
+// createStream creates the journal's stream.
 func (j *Journal) createStream(ctx context.Context) error {
 	cfg := natsjs.StreamConfig{
 		Name:              j.opts.Stream,
@@ -125,25 +120,8 @@ func (j *Journal) createStream(ctx context.Context) error {
 		Replicas:          max(j.opts.Replicas, 1),
 		AllowDirect:       true,
 	}
-	for {
-		err := j.replies.api(ctx, j.api+"STREAM.CREATE."+j.opts.Stream, cfg, nil, j.opts.Timeout)
-		if err == nil {
-			break
-		}
-		if apiCode(err) != errCodeNoPeers || ctx.Err() != nil {
-			return fmt.Errorf("journal/jetstream: create stream %s: %w", j.opts.Stream, unavailable(err))
-		}
-		// The meta leader counts too few servers online for the
-		// replicas: one is starting, restarting or late with its news.
-		// Wait for it as long as ctx allows.
-		j.log.Warn("journal: JetStream cannot place the stream yet; trying again", "stream", j.opts.Stream, "replicas", cfg.Replicas, "err", err)
-		t := time.NewTimer(placementRetry)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			return fmt.Errorf("journal/jetstream: create stream %s: %w", j.opts.Stream, unavailable(err))
-		}
+	if err := j.replies.api(ctx, j.api+"STREAM.CREATE."+j.opts.Stream, cfg, nil, j.opts.Timeout); err != nil {
+		return fmt.Errorf("journal/jetstream: create stream %s: %w", j.opts.Stream, unavailable(err))
 	}
 	j.log.Info("journal: created the JetStream stream", "stream", j.opts.Stream, "subjects", cfg.Subjects, "replicas", cfg.Replicas)
 	return nil
