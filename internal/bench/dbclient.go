@@ -42,13 +42,17 @@ func (e *dbError) Error() string {
 // the whole tree.
 const dbRightsHint = "give --token with the hub's --db-admin-token, or --key with its JWT secret"
 
-// dbClient sends state tree requests over one keep-alive HTTP/1.1
-// connection of its own, dialled on first use and again after an error.
-// It is not safe for concurrent use.
+// dbClient sends requests over one keep-alive HTTP/1.1 connection of its
+// own, dialled on first use and again after an error: state tree requests
+// (newDBClient), or publishes (newFormClient). It is not safe for
+// concurrent use.
 type dbClient struct {
-	t       *target
-	token   string
-	timeout time.Duration
+	t           *target
+	token       string
+	timeout     time.Duration
+	contentType string
+	// refused is the error of an answer other than 200.
+	refused func(status int, body string) error
 	conn    net.Conn
 	br      *bufio.Reader
 	req     []byte
@@ -56,12 +60,21 @@ type dbClient struct {
 }
 
 func newDBClient(t *target, token string, timeout time.Duration) *dbClient {
-	return &dbClient{t: t, token: token, timeout: timeout}
+	return &dbClient{t: t, token: token, timeout: timeout, contentType: "application/json",
+		refused: func(status int, body string) error { return &dbError{status: status, body: body} }}
 }
 
-// do sends one request (path is escaped and ends in .json) and returns
-// the answer's body, which aliases a buffer of c that the next call
-// overwrites. An answer other than 200 is a *dbError.
+// newFormClient returns a client that publishes forms to the hub, one
+// after another (see (*dbClient).publish): the publish scenario's client,
+// so that the generator's CPU per publish stays well under the hub's.
+func newFormClient(t *target, token string, timeout time.Duration) *dbClient {
+	return &dbClient{t: t, token: token, timeout: timeout, contentType: "application/x-www-form-urlencoded",
+		refused: func(status int, body string) error { return &publishError{status: status, body: body} }}
+}
+
+// do sends one request (path is escaped; a state tree's ends in .json)
+// and returns the answer's body, which aliases a buffer of c that the next
+// call overwrites. An answer other than 200 is c.refused's error.
 func (c *dbClient) do(ctx context.Context, method, path string, body []byte) ([]byte, error) {
 	if c.conn == nil {
 		conn, err := c.t.dial(ctx)
@@ -75,22 +88,22 @@ func (c *dbClient) do(ctx context.Context, method, path string, body []byte) ([]
 	c.conn.SetDeadline(time.Now().Add(c.timeout))
 	conn := c.conn
 	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
-	out, err := c.roundTrip(method, path, body)
+	out, status, err := c.roundTrip(method, path, body)
 	stop()
-	if err != nil {
-		var de *dbError
-		if !errors.As(err, &de) {
-			c.close()
-		}
+	switch {
+	case err != nil:
+		c.close()
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
 		return nil, err
+	case status != http.StatusOK:
+		return nil, c.refused(status, strings.TrimSpace(string(out)))
 	}
 	return out, nil
 }
 
-func (c *dbClient) roundTrip(method, path string, body []byte) ([]byte, error) {
+func (c *dbClient) roundTrip(method, path string, body []byte) ([]byte, int, error) {
 	b := c.req[:0]
 	b = append(b, method...)
 	b = append(b, ' ')
@@ -104,7 +117,9 @@ func (c *dbClient) roundTrip(method, path string, body []byte) ([]byte, error) {
 		b = append(b, "\r\n"...)
 	}
 	if method != http.MethodGet {
-		b = append(b, "Content-Type: application/json\r\nContent-Length: "...)
+		b = append(b, "Content-Type: "...)
+		b = append(b, c.contentType...)
+		b = append(b, "\r\nContent-Length: "...)
 		b = strconv.AppendInt(b, int64(len(body)), 10)
 		b = append(b, "\r\n"...)
 	}
@@ -112,24 +127,49 @@ func (c *dbClient) roundTrip(method, path string, body []byte) ([]byte, error) {
 	b = append(b, body...)
 	c.req = b
 	if _, err := c.conn.Write(b); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	resp, err := http.ReadResponse(c.br, nil)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	c.body, err = readAllInto(c.body[:0], resp.Body, 1<<20)
 	resp.Body.Close()
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	if resp.Close {
 		c.close()
 	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, &dbError{status: resp.StatusCode, body: strings.TrimSpace(string(c.body))}
+	return c.body, resp.StatusCode, nil
+}
+
+// publish posts one event of data on topic as a Mercure publish form to
+// the hub's URL; form is a buffer for the form, returned grown.
+func (c *dbClient) publish(ctx context.Context, topic string, data, form []byte) ([]byte, error) {
+	form = append(form[:0], "topic="...)
+	form = appendQueryEscaped(form, topic)
+	form = append(form, "&data="...)
+	form = appendQueryEscaped(form, string(data))
+	_, err := c.do(ctx, http.MethodPost, c.t.hub.RequestURI(), form)
+	return form, err
+}
+
+// appendQueryEscaped appends s escaped as url.QueryEscape does.
+func appendQueryEscaped(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		ch := s[i]
+		switch {
+		case 'a' <= ch && ch <= 'z', 'A' <= ch && ch <= 'Z', '0' <= ch && ch <= '9',
+			ch == '-', ch == '_', ch == '.', ch == '~':
+			b = append(b, ch)
+		case ch == ' ':
+			b = append(b, '+')
+		default:
+			b = append(b, '%', "0123456789ABCDEF"[ch>>4], "0123456789ABCDEF"[ch&15])
+		}
 	}
-	return c.body, nil
+	return b
 }
 
 // readAllInto appends what r holds to dst, up to limit bytes.

@@ -104,13 +104,19 @@ func classify(err error) string {
 // to hub w mod their number.
 func (r *runner) publishLoad(ctx context.Context) (*publishReport, error) {
 	c := r.cfg.concurrency
-	pubs := r.newPublishers(c)
-	defer closePublishers(pubs)
+	// Publisher w publishes to node w mod the nodes, over a connection of
+	// its own, written and read by its goroutine (see dbClient).
+	clients := make([]*dbClient, c)
+	for w := range clients {
+		clients[w] = newFormClient(r.nodes[w%len(r.nodes)], r.token, r.cfg.connectTimeout)
+		defer clients[w].close()
+	}
 	before := r.probe.sample(ctx)
-	bufs := make([][]byte, c)
+	bufs, forms := make([][]byte, c), make([][]byte, c)
 	res := r.hammer(ctx, c, "published", func(ctx context.Context, w int, pl payload) error {
 		bufs[w] = appendPayload(bufs[w][:0], pl, r.cfg.size)
-		_, err := pubs[w%len(pubs)].publish(ctx, r.topic, bufs[w])
+		var err error
+		forms[w], err = clients[w].publish(ctx, r.topic, bufs[w], forms[w])
 		return err
 	})
 	if ctx.Err() != nil {
