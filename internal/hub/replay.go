@@ -44,13 +44,14 @@ func (s *Subscription) Replay(ctx context.Context, fn func(*Message) error) erro
 
 	h := s.hub
 	after := s.resumeAfter
+	done := s.Done()
 	for {
 		s.mu.Lock()
 		s.lagged = false
 		s.mu.Unlock()
 		err := h.journal.Read(ctx, after, func(ev *journal.Event) error {
 			select {
-			case <-s.done:
+			case <-done:
 				return errEnded
 			default:
 			}
@@ -88,10 +89,7 @@ func (s *Subscription) Replay(ctx context.Context, fn func(*Message) error) erro
 			s.dropUpToFloor()
 			pending := len(s.queue) > 0
 			if pending {
-				select {
-				case s.ready <- struct{}{}:
-				default:
-				}
+				s.signalReady()
 			}
 			s.mu.Unlock()
 			if pending {

@@ -78,6 +78,9 @@ type Subscription struct {
 	resumeAfter uint64
 	resumed     bool
 
+	// done and ready are made by the first Done and Ready: a subscription
+	// whose owner is woken through its Waker needs neither, and an idle
+	// one should hold no more than it uses. s.mu guards them.
 	done  chan struct{}
 	ready chan struct{}
 
@@ -118,8 +121,6 @@ func (h *Hub) Subscribe(ctx context.Context, req SubscribeRequest) (*Subscriptio
 		unlisted:  req.Unlisted,
 		selectors: req.Selectors,
 		grants:    req.Grants,
-		done:      make(chan struct{}),
-		ready:     make(chan struct{}, 1),
 	}
 	for _, sel := range req.Selectors {
 		topic, ok := sel.Exact()
@@ -335,11 +336,53 @@ func (f SubscriptionFilter) Apply(subs []SubscriptionInfo) []SubscriptionInfo {
 // empty to non-empty, or when a replay ended with messages queued. A signal
 // may be stale (Drain then returns nothing); the end of the subscription
 // is signalled by Done, not Ready.
-func (s *Subscription) Ready() <-chan struct{} { return s.ready }
+func (s *Subscription) Ready() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ready == nil {
+		s.ready = make(chan struct{}, 1)
+		if len(s.queue) > 0 && !s.replaying {
+			s.ready <- struct{}{}
+		}
+	}
+	return s.ready
+}
+
+// signalReady signals Ready, if anyone asked for it. s.mu is held.
+func (s *Subscription) signalReady() {
+	select {
+	case s.ready <- struct{}{}: // a nil channel is never ready
+	default:
+	}
+}
 
 // Done is closed when the subscription ends: cut as a slow consumer, hub
 // shut down, failed replay or Close. Err says which.
-func (s *Subscription) Done() <-chan struct{} { return s.done }
+func (s *Subscription) Done() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.done == nil {
+		s.done = make(chan struct{})
+		if s.ended {
+			close(s.done)
+		}
+	}
+	return s.done
+}
+
+// Ended reports whether the subscription ended: whether Done is closed.
+func (s *Subscription) Ended() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.ended
+}
+
+// closeDone closes Done, if anyone asked for it. s.mu is held.
+func (s *Subscription) closeDone() {
+	if s.done != nil {
+		close(s.done)
+	}
+}
 
 // Err reports why the subscription ended: [ErrSlowConsumer],
 // [ErrHubClosed], the error that stopped [Subscription.Replay], or nil
@@ -403,9 +446,11 @@ func (s *Subscription) DrainEach(fn func(*Message)) {
 // s.mu is held.
 func (s *Subscription) takeQueue() {
 	s.resetQueue()
-	select {
-	case <-s.ready:
-	default:
+	if s.ready != nil {
+		select {
+		case <-s.ready:
+		default:
+		}
 	}
 }
 
@@ -426,7 +471,7 @@ func (s *Subscription) Close() {
 	first := !s.ended
 	if first {
 		s.ended = true
-		close(s.done)
+		s.closeDone()
 	}
 	s.queue, s.queued = nil, 0
 	s.mu.Unlock()
@@ -455,7 +500,7 @@ func (s *Subscription) endLocked(err error) {
 		// Nothing queued during a replay can be drained any more.
 		s.queue, s.queued = nil, 0
 	}
-	close(s.done)
+	s.closeDone()
 }
 
 // Waker is told that a subscription has messages waiting or has ended:
@@ -519,9 +564,6 @@ func (s *Subscription) enqueue(m *Message, limit int) enqueueResult {
 		// its end.
 		return queued
 	}
-	select {
-	case s.ready <- struct{}{}:
-	default:
-	}
+	s.signalReady()
 	return queuedFirst
 }

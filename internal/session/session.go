@@ -123,12 +123,11 @@ func (s *Session) deadlineOf(now time.Time, lifetime time.Duration) (time.Time, 
 // Wake is the hub subscription's waker (a [hub.Waker]): frames are due,
 // or the subscription ended (the session then ends with it).
 func (s *Session) Wake() {
-	select {
-	case <-s.Sub.Done():
+	if s.Sub.Ended() {
 		s.End(subscriptionErr(s.Sub))
-	default:
-		s.wakeWriter()
+		return
 	}
+	s.wakeWriter()
 }
 
 func subscriptionErr(sub *hub.Subscription) error {
