@@ -2,6 +2,7 @@ package push
 
 import (
 	"net"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -50,6 +51,10 @@ type shard struct {
 }
 
 const shardCount = 64
+
+// yieldEvery is how many connections a worker writes before it lets the
+// other goroutines waiting for its CPU run.
+const yieldEvery = 32
 
 // NewPool starts a pool's workers, heartbeat timer and hang-up watcher.
 // It fails where pools are not [Supported].
@@ -209,6 +214,12 @@ func (p *Pool) worker() {
 		for i, c := range batch {
 			w.run(c, false)
 			batch[i] = nil
+			if i%yieldEvery == yieldEvery-1 {
+				// A worker can write for tens of milliseconds on end; the
+				// publishes and the fan-out that feed it should not wait
+				// for the scheduler to preempt it.
+				runtime.Gosched()
+			}
 		}
 	}
 }
