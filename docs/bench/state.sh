@@ -25,29 +25,8 @@ declare -A args=(
 )
 order=(write fanout spread snapshot resume)
 
-# busy lists the processes that would disturb a measurement.
-busy() {
-  ps -eo pid=,args= | awk '{ cmd = $2; sub(/.*\//, "", cmd) }
-    cmd ~ /^(node|chromium|chrome|headless_shell)$/ || cmd ~ /\.test$/ || (cmd == "go" && $3 == "test") { print $1, cmd, $3 }'
-}
-
-# quiet waits until the box is quiet, or 10 minutes, and logs what it saw.
-quiet() {
-  local name=$1 start=$SECONDS load procs
-  while :; do
-    load=$(cut -d' ' -f1 /proc/loadavg)
-    procs=$(busy | tr '\n' ';')
-    if [ -z "$procs" ] && awk -v l="$load" 'BEGIN { exit !(l < 1.5) }'; then
-      echo "$(date -u +%H:%M:%S) $name: quiet after $((SECONDS - start)) s, load $load" >> "$OUT/quiet.log"
-      return
-    fi
-    if [ $((SECONDS - start)) -ge 600 ]; then
-      echo "$(date -u +%H:%M:%S) $name: NOT quiet after 600 s, load $load, busy: $procs" >> "$OUT/quiet.log"
-      return
-    fi
-    sleep 5
-  done
-}
+# shellcheck source=quiet.sh
+. "$here/quiet.sh"
 
 # profiled NAME SCENARIO: one run with --debug-addr, and a 5 s CPU profile of the
 # hub taken 3 s after the scenario's load starts (for db-fanout and db-spread,
