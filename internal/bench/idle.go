@@ -21,17 +21,20 @@ type idleReport struct {
 	ConnectLatency latencySummary `json:"connect_latency"`
 	// Memory per connection: the hub's RSS once all are connected and it
 	// has settled, less its RSS before the first, over Connected.
-	RSSBeforeBytes  *int64       `json:"rss_before_bytes,omitempty"`
-	RSSSettledBytes *int64       `json:"rss_settled_bytes,omitempty"`
-	BytesPerConn    *float64     `json:"bytes_per_conn,omitempty"`
-	SettleSeconds   float64      `json:"settle_seconds"`
-	HoldSeconds     float64      `json:"hold_seconds"`
-	Dropped         int64        `json:"dropped"`     // streams the hub ended while held
-	OpenAtEnd       int64        `json:"open_at_end"` // streams open when the hold ended
-	ServerConnect   *serverUse   `json:"server_connect,omitempty"`
-	ServerHold      *serverUse   `json:"server_hold,omitempty"`
-	FirstError      string       `json:"first_error,omitempty"`
-	Ramp            []countPoint `json:"ramp"`
+	RSSBeforeBytes  *int64     `json:"rss_before_bytes,omitempty"`
+	RSSSettledBytes *int64     `json:"rss_settled_bytes,omitempty"`
+	BytesPerConn    *float64   `json:"bytes_per_conn,omitempty"`
+	SettleSeconds   float64    `json:"settle_seconds"`
+	HoldSeconds     float64    `json:"hold_seconds"`
+	Dropped         int64      `json:"dropped"`     // streams the hub ended while held
+	OpenAtEnd       int64      `json:"open_at_end"` // streams open when the hold ended
+	ServerConnect   *serverUse `json:"server_connect,omitempty"`
+	// HubCPUPerConnect is the hub's CPU while connecting over Connected,
+	// in microseconds.
+	HubCPUPerConnect *float64     `json:"hub_cpu_us_per_connect,omitempty"`
+	ServerHold       *serverUse   `json:"server_hold,omitempty"`
+	FirstError       string       `json:"first_error,omitempty"`
+	Ramp             []countPoint `json:"ramp"`
 	// Nodes are each hub's figures, when --hub names several: the memory
 	// per connection of each is its process's RSS growth over the
 	// subscribers connected to it (with a --pid for each).
@@ -100,6 +103,7 @@ func (r *runner) idle(ctx context.Context) (*idleReport, error) {
 	}
 	rep.SettleSeconds = time.Since(settleStart).Seconds()
 	rep.ServerConnect = between(before, settled)
+	rep.HubCPUPerConnect = cpuPer(rep.ServerConnect, rep.Connected)
 	rep.RSSBeforeBytes, rep.RSSSettledBytes = before.RSSBytes, settled.RSSBytes
 	if before.RSSBytes != nil && settled.RSSBytes != nil {
 		rep.BytesPerConn = ptr(float64(*settled.RSSBytes-*before.RSSBytes) / float64(rep.Connected))

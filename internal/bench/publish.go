@@ -24,6 +24,9 @@ type publishReport struct {
 	Errors          int64          `json:"errors"`
 	ErrorKinds      []errorKind    `json:"error_kinds,omitempty"`
 	Server          *serverUse     `json:"server,omitempty"`
+	// HubCPUPerPublish is the hub's CPU over Published, in microseconds
+	// (with --pid, or a hub whose metrics say).
+	HubCPUPerPublish *float64 `json:"hub_cpu_us_per_publish,omitempty"`
 }
 
 // errorKind counts the failures of one kind, with one example message.
@@ -128,6 +131,7 @@ func (r *runner) publishLoad(ctx context.Context) (*publishReport, error) {
 		Latency: res.latency.summary(), Errors: res.tally.total.Load(), ErrorKinds: res.tally.list(),
 		Server: between(before, r.probe.sample(ctx)),
 	}
+	rep.HubCPUPerPublish = cpuPer(rep.Server, rep.Published)
 	if rep.Published == 0 && rep.Errors > 0 {
 		return nil, fmt.Errorf("every publish failed: %s", rep.ErrorKinds[0].Example)
 	}

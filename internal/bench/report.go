@@ -148,6 +148,9 @@ func writeIdle(w io.Writer, r *idleReport) {
 	fmt.Fprintf(w, "subscribers\t%d requested, %d connected, %d failed (%s)\n", r.Subscribers, r.Connected, r.Failed, procsText(r.Procs))
 	fmt.Fprintf(w, "connect rate\t%.0f connections/s (%.2f s)\n", r.ConnectRate, r.ConnectSeconds)
 	fmt.Fprintf(w, "connect latency\t%s\n", latencyText(r.ConnectLatency))
+	if r.HubCPUPerConnect != nil {
+		fmt.Fprintf(w, "server CPU\t%.1f µs per connect\n", *r.HubCPUPerConnect)
+	}
 	if r.BytesPerConn != nil {
 		fmt.Fprintf(w, "server memory\t%s per connection (RSS %s -> %s, settled in %.1f s)\n",
 			bytesText(*r.BytesPerConn), bytesText(float64(*r.RSSBeforeBytes)), bytesText(float64(*r.RSSSettledBytes)), r.SettleSeconds)
@@ -245,6 +248,9 @@ func writePublish(w io.Writer, r *publishReport) {
 		fmt.Fprintf(w, "published\t%d (%.0f publishes/s)\n", r.Published, r.PublishesPerSec)
 	}
 	fmt.Fprintf(w, "latency\t%s\n", latencyText(r.Latency))
+	if r.HubCPUPerPublish != nil {
+		fmt.Fprintf(w, "server CPU\t%.1f µs per publish\n", *r.HubCPUPerPublish)
+	}
 	fmt.Fprintf(w, "errors\t%d\n", r.Errors)
 	for _, k := range r.ErrorKinds {
 		fmt.Fprintf(w, "  %s\t%d, e.g. %s\n", k.Kind, k.Count, k.Example)

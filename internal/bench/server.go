@@ -315,6 +315,15 @@ type metricChange struct {
 	After  float64 `json:"after"`
 }
 
+// cpuPer is the hub's CPU in u over n operations, in microseconds; nil
+// when the CPU is unknown or nothing was done.
+func cpuPer(u *serverUse, n int64) *float64 {
+	if u == nil || u.CPUSeconds == nil || n <= 0 {
+		return nil
+	}
+	return ptr(*u.CPUSeconds / float64(n) * 1e6)
+}
+
 func between(a, b serverSample) *serverUse {
 	u := &serverUse{RSSBeforeBytes: a.RSSBytes, RSSAfterBytes: b.RSSBytes, Goroutines: b.Goroutines}
 	if a.CPUSeconds != nil && b.CPUSeconds != nil {

@@ -82,6 +82,7 @@ func (r *runner) publishWS(ctx context.Context) (*publishReport, error) {
 		Latency: hist.summary(), Errors: tally.total.Load(), ErrorKinds: tally.list(),
 		Server: between(before, r.probe.sample(ctx)),
 	}
+	rep.HubCPUPerPublish = cpuPer(rep.Server, rep.Published)
 	for _, k := range rep.ErrorKinds {
 		if k.Kind == fmt.Sprintf("error %d", http.StatusTooManyRequests) {
 			r.notes = append(r.notes, "the hub refused publishes for a rate limit (Herald's per-token --publish-rate): run it with --publish-rate 0 to measure its throughput")
