@@ -173,6 +173,13 @@ func (s *Server) parseUpdate(w http.ResponseWriter, r *http.Request) (*journal.E
 	if !isForm(r.Header.Get("Content-Type")) {
 		return nil, errorf(http.StatusUnsupportedMediaType, "publish body must be application/x-www-form-urlencoded")
 	}
+	if r.URL.RawQuery != "" {
+		// The query is a form too (a token may travel in it), refused
+		// when malformed as r.ParseForm refuses it.
+		if _, err := url.ParseQuery(r.URL.RawQuery); err != nil {
+			return nil, errorf(http.StatusBadRequest, "malformed form body")
+		}
+	}
 	body, err := readBody(w, r, s.cfg.MaxBodyBytes)
 	if err != nil {
 		if _, over := errors.AsType[*http.MaxBytesError](err); over {
@@ -216,11 +223,14 @@ func isForm(contentType string) bool {
 	return err == nil && mt == form
 }
 
-// readBody reads a request body of at most max bytes (a larger one gives
-// an *http.MaxBytesError), in one allocation when its length is declared.
-func readBody(w http.ResponseWriter, r *http.Request, max int64) ([]byte, error) {
-	body := http.MaxBytesReader(w, r.Body, max)
-	if r.ContentLength < 0 || r.ContentLength > max {
+// readBody reads a request body of at most limit bytes (a larger one
+// gives an *http.MaxBytesError), in one allocation when its declared
+// length is small; a larger body's buffer grows as it arrives, so that a
+// declared length alone reserves nothing.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	const preallocate = 64 << 10
+	body := http.MaxBytesReader(w, r.Body, limit)
+	if r.ContentLength < 0 || r.ContentLength > min(limit, preallocate) {
 		return io.ReadAll(body)
 	}
 	b := make([]byte, r.ContentLength)
@@ -239,6 +249,10 @@ type publishForm struct {
 	twice                   string
 }
 
+// maxFormFields bounds the fields of a form, as url.ParseQuery bounds
+// them by default.
+const maxFormFields = 10000
+
 // formField is a field of a publish form given at most once; dst is
 // where its value goes (nil: the data, kept as bytes).
 type formField struct {
@@ -247,13 +261,16 @@ type formField struct {
 }
 
 // parseForm reads a URL-encoded publish form the way url.ParseQuery does
-// (a ";" in a field is refused, a malformed escape is an error, fields other
-// than the publish ones are ignored) without building a map of every
-// field: parsing the form was a tenth of a publish's CPU, and its map and
+// (at most maxFormFields fields, a ";" in a field is refused, a malformed
+// escape is an error, fields other than the publish ones are ignored)
+// without building a map of every field: parsing the form was a tenth of a publish's CPU, and its map and
 // slices a quarter of the allocations (docs/benchmarks.md, issue 14).
 func parseForm(body []byte) (publishForm, error) {
 	var f publishForm
 	rest := string(body)
+	if strings.Count(rest, "&")+1 > maxFormFields {
+		return f, errors.New("too many fields in form")
+	}
 	fields := [...]formField{{"data", nil}, {"id", &f.id}, {"type", &f.typ}, {"retry", &f.retry}, {"private", &f.private}}
 	var given [len(fields)]bool
 	for rest != "" {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net/url"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -17,6 +18,7 @@ func TestParseFormAsParseQuery(t *testing.T) {
 		"data", "data=", "=x", "other=%zz", "data=%zz", "data=%4", "data=%", "topic=%G1",
 		"topic=a;data=b", "a;b", "data=1&data=2", "id=1&id=1", "private=on&retry=10&type=t",
 		"d%61ta=x", "data=%00%ff", "topic=a&topic=&topic",
+		"topic=a" + strings.Repeat("&", 9999), "topic=a" + strings.Repeat("&", 10000),
 	} {
 		f, err := parseForm([]byte(body))
 		want, wantErr := url.ParseQuery(body)

@@ -1,9 +1,15 @@
 package server_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"fmt"
+	"io"
+	"math"
+	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -180,4 +186,59 @@ func TestPublishTimeout(t *testing.T) {
 	if status != http.StatusServiceUnavailable || time.Since(start) > 5*time.Second {
 		t.Fatalf("publish to a stalled journal: %d %q after %v", status, body, time.Since(start))
 	}
+}
+
+// TestPublishRefusesMalformedForms sends bodies and queries that are not
+// well-formed forms; each is refused whole, as r.ParseForm refused them.
+func TestPublishRefusesMalformedForms(t *testing.T) {
+	e := newEnv(t)
+	tok := e.publisherToken()
+	for _, c := range []struct{ query, body string }{
+		{"", "topic=a&data=%zz"},
+		{"", "topic=a;data=b"},
+		{"", "topic=a" + strings.Repeat("&", 10000)},
+		{"x=%zz", "topic=a"},
+		{"a;b", "topic=a"},
+	} {
+		req, _ := http.NewRequest("POST", e.url+"?"+c.query, strings.NewReader(c.body))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), "malformed form body") {
+			t.Errorf("query %q, body %.40q: %d %q, want 400 malformed form body", c.query, c.body, resp.StatusCode, body)
+		}
+	}
+}
+
+// TestPublishDeclaredLengthReservesNothing: a publish that declares a huge
+// body and sends a few bytes costs the hub what it sent, not what it
+// declared (with no body limit at all, the hub once allocated the
+// declared length up front).
+func TestPublishDeclaredLengthReservesNothing(t *testing.T) {
+	e := newEnv(t, func(c *serverConfig, _ *hubConfig) { c.MaxBodyBytes = math.MaxInt64 })
+	u, _ := url.Parse(e.url)
+	conn, err := net.Dial("tcp", u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\n"+
+		"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 100000000000000\r\n\r\ntopic=a",
+		u.Path, u.Host, e.publisherToken())
+	conn.(*net.TCPConn).CloseWrite()
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("a body cut short of its declared length: %d, want 400", resp.StatusCode)
+	}
+	e.mustPublish(form("topic", "t"))
 }
