@@ -205,6 +205,7 @@ func (p *Pool) worker() {
 	defer p.wg.Done()
 	var batch []*Conn
 	var w writer
+	written := 0
 	for {
 		var ok bool
 		batch, ok = p.runq.take(batch[:0])
@@ -214,7 +215,7 @@ func (p *Pool) worker() {
 		for i, c := range batch {
 			w.run(c, false)
 			batch[i] = nil
-			if i%yieldEvery == yieldEvery-1 {
+			if written++; written%yieldEvery == 0 {
 				// A worker can write for tens of milliseconds on end; the
 				// publishes and the fan-out that feed it should not wait
 				// for the scheduler to preempt it.
