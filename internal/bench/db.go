@@ -95,7 +95,7 @@ type dbWriteReport struct {
 // (with bolt, once it is on disk) and reads see it.
 func (r *runner) dbWrite(ctx context.Context) (*dbWriteReport, error) {
 	c := r.cfg.concurrency
-	clients := make([]*dbClient, c)
+	clients := make([]*rawClient, c)
 	paths := make([]string, c)
 	bufs := make([][]byte, c)
 	for w := range c {

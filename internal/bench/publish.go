@@ -108,8 +108,8 @@ func classify(err error) string {
 func (r *runner) publishLoad(ctx context.Context) (*publishReport, error) {
 	c := r.cfg.concurrency
 	// Publisher w publishes to node w mod the nodes, over a connection of
-	// its own, written and read by its goroutine (see dbClient).
-	clients := make([]*dbClient, c)
+	// its own, written and read by its goroutine (see rawClient).
+	clients := make([]*rawClient, c)
 	for w := range clients {
 		clients[w] = newFormClient(r.nodes[w%len(r.nodes)], r.token, r.cfg.connectTimeout)
 		defer clients[w].close()

@@ -17,7 +17,7 @@ import (
 // The state tree scenarios (db-*) speak the Firebase Realtime Database's
 // REST API to Herald's tree: PUT and PATCH of /db/{path}.json to write,
 // GET to read, and GET with Accept: text/event-stream to stream a path.
-// Writers use a dbClient each: one keep-alive connection, one request at
+// Writers use a rawClient each: one keep-alive connection, one request at
 // a time, written and read by the calling goroutine, without net/http's
 // two goroutines per connection and the hand-offs between them: at
 // 20,000 writes a second on the hub's two cores the generator's share
@@ -42,11 +42,11 @@ func (e *dbError) Error() string {
 // the whole tree.
 const dbRightsHint = "give --token with the hub's --db-admin-token, or --key with its JWT secret"
 
-// dbClient sends requests over one keep-alive HTTP/1.1 connection of its
+// rawClient sends requests over one keep-alive HTTP/1.1 connection of its
 // own, dialled on first use and again after an error: state tree requests
 // (newDBClient), or publishes (newFormClient). It is not safe for
 // concurrent use.
-type dbClient struct {
+type rawClient struct {
 	t           *target
 	token       string
 	timeout     time.Duration
@@ -59,23 +59,23 @@ type dbClient struct {
 	body    []byte
 }
 
-func newDBClient(t *target, token string, timeout time.Duration) *dbClient {
-	return &dbClient{t: t, token: token, timeout: timeout, contentType: "application/json",
+func newDBClient(t *target, token string, timeout time.Duration) *rawClient {
+	return &rawClient{t: t, token: token, timeout: timeout, contentType: "application/json",
 		refused: func(status int, body string) error { return &dbError{status: status, body: body} }}
 }
 
 // newFormClient returns a client that publishes forms to the hub, one
-// after another (see (*dbClient).publish): the publish scenario's client,
+// after another (see (*rawClient).publish): the publish scenario's client,
 // so that the generator's CPU per publish stays well under the hub's.
-func newFormClient(t *target, token string, timeout time.Duration) *dbClient {
-	return &dbClient{t: t, token: token, timeout: timeout, contentType: "application/x-www-form-urlencoded",
+func newFormClient(t *target, token string, timeout time.Duration) *rawClient {
+	return &rawClient{t: t, token: token, timeout: timeout, contentType: "application/x-www-form-urlencoded",
 		refused: func(status int, body string) error { return &publishError{status: status, body: body} }}
 }
 
 // do sends one request (path is escaped; a state tree's ends in .json)
 // and returns the answer's body, which aliases a buffer of c that the next
 // call overwrites. An answer other than 200 is c.refused's error.
-func (c *dbClient) do(ctx context.Context, method, path string, body []byte) ([]byte, error) {
+func (c *rawClient) do(ctx context.Context, method, path string, body []byte) ([]byte, error) {
 	if c.conn == nil {
 		conn, err := c.t.dial(ctx)
 		if err != nil {
@@ -103,7 +103,7 @@ func (c *dbClient) do(ctx context.Context, method, path string, body []byte) ([]
 	return out, nil
 }
 
-func (c *dbClient) roundTrip(method, path string, body []byte) ([]byte, int, error) {
+func (c *rawClient) roundTrip(method, path string, body []byte) ([]byte, int, error) {
 	b := c.req[:0]
 	b = append(b, method...)
 	b = append(b, ' ')
@@ -146,7 +146,7 @@ func (c *dbClient) roundTrip(method, path string, body []byte) ([]byte, int, err
 
 // publish posts one event of data on topic as a Mercure publish form to
 // the hub's URL; form is a buffer for the form, returned grown.
-func (c *dbClient) publish(ctx context.Context, topic string, data, form []byte) ([]byte, error) {
+func (c *rawClient) publish(ctx context.Context, topic string, data, form []byte) ([]byte, error) {
 	form = append(form[:0], "topic="...)
 	form = appendQueryEscaped(form, topic)
 	form = append(form, "&data="...)
@@ -193,7 +193,7 @@ func readAllInto(dst []byte, r io.Reader, limit int) ([]byte, error) {
 }
 
 // close drops the connection; the next request dials again.
-func (c *dbClient) close() {
+func (c *rawClient) close() {
 	if c.conn != nil {
 		c.conn.Close()
 		c.conn, c.br = nil, nil
@@ -201,7 +201,7 @@ func (c *dbClient) close() {
 }
 
 // put writes value at the location whose URL path is path.
-func (c *dbClient) put(ctx context.Context, path string, value []byte) error {
+func (c *rawClient) put(ctx context.Context, path string, value []byte) error {
 	_, err := c.do(ctx, http.MethodPut, path, value)
 	return err
 }

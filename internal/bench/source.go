@@ -63,7 +63,7 @@ func (s *publishSource) close() { s.pub.close() }
 // that each location's changes come from one writer, in order.
 type dbSource struct {
 	r       *runner
-	clients []*dbClient
+	clients []*rawClient
 	bufs    [][]byte
 	visits  []int // writes made by each writer, to pick its next location
 	spread  int   // locations, for db-spread; 0 for db-fanout
