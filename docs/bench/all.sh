@@ -8,8 +8,8 @@
 #
 # Each run is run.py against a fresh hub (serve.sh), once the box is quiet
 # (quiet.sh); the rounds go through every scenario in turn, so that a slow
-# spell of the box spreads over all of them rather than spoiling one. The
-# hub keeps its default bolt journal unless a scenario names --journal memory.
+# spell of the box spreads over all of them rather than spoiling one. Every
+# scenario names its journal (serve.sh alone would start a memory journal).
 set -e
 here=$(dirname "$0")
 export OUT=${OUT:-/tmp/herald-all} PORT=${PORT:-18090}
