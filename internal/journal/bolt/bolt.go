@@ -135,6 +135,8 @@ type Journal struct {
 	first  atomic.Uint64
 	oldest atomic.Int64
 	log    *slog.Logger
+	// recent holds the newest committed events for fetch.
+	recent recentEvents
 
 	closeOnce sync.Once
 	closeErr  error
@@ -198,6 +200,7 @@ func Open(path string, opts Options) (*Journal, error) {
 		return nil, err
 	}
 	j.written.Store(&writeOutcome{at: time.Now()})
+	j.recent.epoch = j.epoch
 	go c.run()
 	return j, nil
 }
@@ -404,6 +407,9 @@ func (j *Journal) isClosed() bool {
 // fetch appends to buf the stored events with after < Seq <= until, in
 // order, stopping when buf is full. It reads them in one transaction.
 func (j *Journal) fetch(after, until uint64, buf []*journal.Event) ([]*journal.Event, error) {
+	if evs, ok := j.recent.fetch(after, until, j.first.Load(), buf); ok {
+		return evs, nil
+	}
 	err := j.db.View(func(tx *bbolt.Tx) error {
 		cur := tx.Bucket(bucketEvents).Cursor()
 		for k, v := cur.Seek(seqKey(after + 1)); k != nil && len(buf) < cap(buf); k, v = cur.Next() {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -393,5 +394,58 @@ func TestUndecodableRecordSkipped(t *testing.T) {
 	}
 	if !strings.Contains(logged.String(), "seq=2") {
 		t.Fatalf("skipping the damaged record logged %q, want a line naming seq=2", logged.String())
+	}
+}
+
+// TestRecentEventsAsTheFile checks the cache of recent events against the
+// file: what Read returns while the events are cached (the newest 4,096)
+// equals what a reopened journal, which reads them from the file, returns,
+// field by field, with retention dropping the oldest meanwhile.
+func TestRecentEventsAsTheFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "journal.db")
+	opts := bolt.Options{Retention: journal.Retention{MaxEvents: 6000}}
+	j := open(t, path, opts)
+	for i := range 7000 {
+		ev := &journal.Event{Topics: []string{"https://example.com/" + strconv.Itoa(i%7)}, Data: []byte(strings.Repeat("d", i%300)), Type: "t" + strconv.Itoa(i%3), Private: i%5 == 0}
+		if i%4 == 0 {
+			ev.ID = "id-" + strconv.Itoa(i)
+		}
+		if i%9 == 0 {
+			ev.Retry = time.Duration(i) * time.Millisecond
+		}
+		if err := j.Append(t.Context(), ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	readAll := func(j *bolt.Journal, after uint64) []*journal.Event {
+		var evs []*journal.Event
+		if err := j.Read(t.Context(), after, func(ev *journal.Event) error {
+			evs = append(evs, ev)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return evs
+	}
+	cached := map[uint64][]*journal.Event{}
+	for _, after := range []uint64{0, 999, 2904, 2905, 5000, 6999, 7000} {
+		cached[after] = readAll(j, after)
+	}
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	j = open(t, path, opts)
+	for after, got := range cached {
+		want := readAll(j, after)
+		if len(got) != len(want) {
+			t.Fatalf("Read after %d: %d events, from the file %d", after, len(got), len(want))
+		}
+		for i := range got {
+			g, w := *got[i], *want[i]
+			if g.Seq != w.Seq || g.ID != w.ID || g.Type != w.Type || !slices.Equal(g.Topics, w.Topics) ||
+				!bytes.Equal(g.Data, w.Data) || g.Retry != w.Retry || g.Private != w.Private || !g.Time.Equal(w.Time) {
+				t.Fatalf("Read after %d, event %d: %+v, from the file %+v", after, i, g, w)
+			}
+		}
 	}
 }

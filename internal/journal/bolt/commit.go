@@ -236,6 +236,9 @@ func (c *committer) commit(batch []*request) {
 	}
 
 	c.first = first
+	// Before last is published: a reader bounded by it finds the new
+	// events in the cache or in the file.
+	c.remember(batch)
 	if last > j.last.Load() {
 		// Only a commit that stored events shows that events can be
 		// stored: one that just trimmed needed no room.
@@ -253,6 +256,16 @@ func (c *committer) commit(batch []*request) {
 	}
 	if age := j.opts.Retention.MaxAge; age > 0 && !c.oldest.IsZero() && !c.trimPending {
 		c.expiry.Reset(c.oldest.Add(age).Sub(now))
+	}
+}
+
+// remember adds the records a commit stored to the journal's cache of
+// recent events.
+func (c *committer) remember(batch []*request) {
+	for _, r := range batch {
+		if r.err == nil {
+			c.j.recent.add(r.seq, r.record())
+		}
 	}
 }
 
