@@ -478,6 +478,9 @@ func (j *Journal) Lookup(ctx context.Context, id string) (uint64, error) {
 	if generated && epoch != j.epoch {
 		return 0, journal.ErrUnknownID
 	}
+	if generated && seq <= j.last.Load() && seq >= j.first.Load() && j.recent.has(seq) {
+		return seq, nil // a recent cursor: a long poll's, a fresh resume's
+	}
 	found := false
 	err := j.db.View(func(tx *bbolt.Tx) error {
 		if generated {

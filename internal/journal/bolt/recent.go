@@ -86,6 +86,13 @@ func (r *recentEvents) resetLocked() {
 	r.start, r.n, r.bytes = 0, 0, 0
 }
 
+// has reports whether the event at seq is in the cache.
+func (r *recentEvents) has(seq uint64) bool {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.n > 0 && seq >= r.ring[r.start].seq && seq < r.ring[r.start].seq+uint64(r.n)
+}
+
 // fetch appends to buf the events with max(after, first-1) < Seq <= until,
 // up to buf's capacity, when it holds all of them; ok is false when it
 // does not, or when one does not decode (the caller reads the file, which

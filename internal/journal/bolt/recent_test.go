@@ -40,6 +40,9 @@ func TestRecentEvents(t *testing.T) {
 	if len(again) != 1 || again[0] != got[0] || again[0].ID != journal.FormatID("e", 11) {
 		t.Errorf("a second fetch decoded again, or wrongly: %+v", again)
 	}
+	if r.has(10) || !r.has(11) || !r.has(recentMax+10) || r.has(recentMax+11) {
+		t.Error("has disagrees with what the cache holds (11 to recentMax+10)")
+	}
 	// Retention: events before first are not served.
 	got, ok = r.fetch(10, 20, 15, make([]*journal.Event, 0, 8))
 	if !ok || len(got) != 6 || got[0].Seq != 15 || got[5].Seq != 20 {
