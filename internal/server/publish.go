@@ -263,8 +263,9 @@ type formField struct {
 // parseForm reads a URL-encoded publish form the way url.ParseQuery does
 // (at most maxFormFields fields, a ";" in a field is refused, a malformed
 // escape is an error, fields other than the publish ones are ignored)
-// without building a map of every field: parsing the form was a tenth of a publish's CPU, and its map and
-// slices a quarter of the allocations (docs/benchmarks.md, issue 14).
+// without building a map of every field: parsing the form was a tenth of
+// a publish's CPU, and its map and slices a quarter of the allocations
+// (docs/benchmarks.md, issue 14).
 func parseForm(body []byte) (publishForm, error) {
 	var f publishForm
 	rest := string(body)

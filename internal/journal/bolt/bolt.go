@@ -405,7 +405,8 @@ func (j *Journal) isClosed() bool {
 }
 
 // fetch appends to buf the stored events with after < Seq <= until, in
-// order, stopping when buf is full. It reads them in one transaction.
+// order, stopping when buf is full: from the cache of recent events when
+// it holds them all, else from the file in one read transaction.
 func (j *Journal) fetch(after, until uint64, buf []*journal.Event) ([]*journal.Event, error) {
 	if evs, ok := j.recent.fetch(after, until, j.first.Load(), buf); ok {
 		return evs, nil
