@@ -105,9 +105,7 @@ func (r *runner) idle(ctx context.Context) (*idleReport, error) {
 	rep.ServerConnect = between(before, settled)
 	rep.HubCPUPerConnect = cpuPer(rep.ServerConnect, rep.Connected)
 	rep.RSSBeforeBytes, rep.RSSSettledBytes = before.RSSBytes, settled.RSSBytes
-	if before.RSSBytes != nil && settled.RSSBytes != nil {
-		rep.BytesPerConn = ptr(float64(*settled.RSSBytes-*before.RSSBytes) / float64(rep.Connected))
-	}
+	rep.BytesPerConn = bytesPerConn(before.RSSBytes, settled.RSSBytes, rep.Connected)
 
 	holdStart := time.Now()
 	dropsBefore := statusOf(groups).Drops
@@ -145,13 +143,20 @@ func (r *runner) idleNodes(byHub [][]group, before, settled serverSample) []idle
 		if len(before.Nodes) == len(byHub) && len(settled.Nodes) == len(byHub) {
 			b, s := before.Nodes[i], settled.Nodes[i]
 			nd.PID, nd.RSSBeforeBytes, nd.RSSSettledBytes = b.PID, b.RSSBytes, s.RSSBytes
-			if b.RSSBytes != nil && s.RSSBytes != nil && nd.Connected > 0 {
-				nd.BytesPerConn = ptr(float64(*s.RSSBytes-*b.RSSBytes) / float64(nd.Connected))
-			}
+			nd.BytesPerConn = bytesPerConn(b.RSSBytes, s.RSSBytes, nd.Connected)
 		}
 		nodes[i] = nd
 	}
 	return nodes
+}
+
+// bytesPerConn is a hub's RSS growth from before to settled over the n
+// connections it took; nil when either is unknown or n is 0.
+func bytesPerConn(before, settled *int64, n int64) *float64 {
+	if before == nil || settled == nil || n <= 0 {
+		return nil
+	}
+	return ptr(float64(*settled-*before) / float64(n))
 }
 
 // settle samples the hub until its RSS changes by less than 1% over half a

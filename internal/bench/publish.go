@@ -115,12 +115,10 @@ func (r *runner) publishLoad(ctx context.Context) (*publishReport, error) {
 		defer clients[w].close()
 	}
 	before := r.probe.sample(ctx)
-	bufs, forms := make([][]byte, c), make([][]byte, c)
+	bufs := make([][]byte, c)
 	res := r.hammer(ctx, c, "published", func(ctx context.Context, w int, pl payload) error {
 		bufs[w] = appendPayload(bufs[w][:0], pl, r.cfg.size)
-		var err error
-		forms[w], err = clients[w].publish(ctx, r.topic, bufs[w], forms[w])
-		return err
+		return clients[w].publish(ctx, r.topic, bufs[w])
 	})
 	if ctx.Err() != nil {
 		return nil, ctx.Err()

@@ -58,6 +58,7 @@ type rawClient struct {
 	br      *bufio.Reader
 	req     []byte
 	body    []byte
+	form    []byte // a publish's form (see publish)
 }
 
 func newDBClient(t *target, token string, timeout time.Duration) *rawClient {
@@ -146,14 +147,14 @@ func (c *rawClient) roundTrip(method, path string, body []byte) ([]byte, int, er
 }
 
 // publish posts one event of data on topic as a Mercure publish form to
-// the hub's URL; form is a buffer for the form, returned grown.
-func (c *rawClient) publish(ctx context.Context, topic string, data, form []byte) ([]byte, error) {
-	form = append(form[:0], "topic="...)
-	form = appendQueryEscaped(form, topic)
-	form = append(form, "&data="...)
-	form = appendQueryEscaped(form, string(data))
-	_, err := c.do(ctx, http.MethodPost, c.t.hub.RequestURI(), form)
-	return form, err
+// the hub's URL.
+func (c *rawClient) publish(ctx context.Context, topic string, data []byte) error {
+	c.form = append(c.form[:0], "topic="...)
+	c.form = appendQueryEscaped(c.form, topic)
+	c.form = append(c.form, "&data="...)
+	c.form = appendQueryEscaped(c.form, string(data))
+	_, err := c.do(ctx, http.MethodPost, c.t.hub.RequestURI(), c.form)
+	return err
 }
 
 // appendQueryEscaped appends s escaped as url.QueryEscape does.

@@ -23,9 +23,12 @@ import (
 func (s *Server) handlePublish() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		var query url.Values // none, the usual case, is not parsed into an empty map
+		// No query, the usual case, is not parsed into an empty map; a
+		// malformed one is refused after authentication, with the form.
+		var query url.Values
+		var queryErr error
 		if r.URL.RawQuery != "" {
-			query = r.URL.Query()
+			query, queryErr = url.ParseQuery(r.URL.RawQuery)
 		}
 		claims, from, err := s.authenticate(r, query, s.cfg.PublisherKey)
 		if err != nil || claims == nil {
@@ -43,7 +46,7 @@ func (s *Server) handlePublish() http.Handler {
 			writeError(w, herr)
 			return
 		}
-		ev, herr := s.parseUpdate(w, r)
+		ev, herr := s.parseUpdate(w, r, queryErr)
 		if herr != nil {
 			s.metrics.publishErrors.Inc()
 			writeError(w, herr)
@@ -167,18 +170,16 @@ func (s *Server) publishError(ctx context.Context, err error) *httpError {
 }
 
 // parseUpdate reads a publish form into an event. It refuses what is not a
-// form, fields given twice and values that are not of their field's kind;
-// whether the event is acceptable is checkUpdate's business.
-func (s *Server) parseUpdate(w http.ResponseWriter, r *http.Request) (*journal.Event, *httpError) {
+// form, a malformed query (queryErr, from parsing it: the query is a form
+// too, refused as r.ParseForm refuses it), fields given twice and values
+// that are not of their field's kind; whether the event is acceptable is
+// checkUpdate's business.
+func (s *Server) parseUpdate(w http.ResponseWriter, r *http.Request, queryErr error) (*journal.Event, *httpError) {
 	if !isForm(r.Header.Get("Content-Type")) {
 		return nil, errorf(http.StatusUnsupportedMediaType, "publish body must be application/x-www-form-urlencoded")
 	}
-	if r.URL.RawQuery != "" {
-		// The query is a form too (a token may travel in it), refused
-		// when malformed as r.ParseForm refuses it.
-		if _, err := url.ParseQuery(r.URL.RawQuery); err != nil {
-			return nil, errorf(http.StatusBadRequest, "malformed form body")
-		}
+	if queryErr != nil {
+		return nil, errorf(http.StatusBadRequest, "malformed form body")
 	}
 	body, err := readBody(w, r, s.cfg.MaxBodyBytes)
 	if err != nil {

@@ -262,11 +262,13 @@ func (c *committer) commit(batch []*request) {
 // remember adds the records a commit stored to the journal's cache of
 // recent events.
 func (c *committer) remember(batch []*request) {
-	for _, r := range batch {
-		if r.err == nil {
-			c.j.recent.add(r.seq, r.record())
+	c.j.recent.add(func(yield func(uint64, []byte) bool) {
+		for _, r := range batch {
+			if r.err == nil && !yield(r.seq, r.record()) {
+				return
+			}
 		}
-	}
+	})
 }
 
 // trim removes, oldest first, the events retention no longer allows, at

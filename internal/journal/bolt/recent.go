@@ -1,6 +1,7 @@
 package bolt
 
 import (
+	"iter"
 	"sync"
 	"sync/atomic"
 
@@ -57,28 +58,30 @@ const (
 	recentBytes = 8 << 20
 )
 
-// add appends the record stored at seq, evicting the oldest to stay
-// within bounds (the newest is always kept). A position that does not
-// follow the newest empties the cache first. The record must not change
-// afterwards.
-func (r *recentEvents) add(seq uint64, record []byte) {
+// add appends the records of a commit, by position, evicting the oldest
+// to stay within bounds (the newest is always kept). A position that does
+// not follow the newest empties the cache first. The records must not
+// change afterwards.
+func (r *recentEvents) add(records iter.Seq2[uint64, []byte]) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.ring == nil {
 		r.ring = make([]*recentEvent, recentMax)
 	}
-	if r.n > 0 && r.ring[(r.start+r.n-1)%recentMax].seq+1 != seq {
-		r.resetLocked()
+	for seq, record := range records {
+		if r.n > 0 && r.ring[(r.start+r.n-1)%recentMax].seq+1 != seq {
+			r.resetLocked()
+		}
+		for r.n > 0 && (r.n == recentMax || r.bytes+len(record) > recentBytes) {
+			r.bytes -= len(r.ring[r.start].record)
+			r.ring[r.start] = nil
+			r.start = (r.start + 1) % recentMax
+			r.n--
+		}
+		r.ring[(r.start+r.n)%recentMax] = &recentEvent{seq: seq, record: record}
+		r.n++
+		r.bytes += len(record)
 	}
-	for r.n > 0 && (r.n == recentMax || r.bytes+len(record) > recentBytes) {
-		r.bytes -= len(r.ring[r.start].record)
-		r.ring[r.start] = nil
-		r.start = (r.start + 1) % recentMax
-		r.n--
-	}
-	r.ring[(r.start+r.n)%recentMax] = &recentEvent{seq: seq, record: record}
-	r.n++
-	r.bytes += len(record)
 }
 
 func (r *recentEvents) resetLocked() {

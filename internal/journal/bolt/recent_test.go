@@ -1,6 +1,7 @@
 package bolt
 
 import (
+	"iter"
 	"testing"
 
 	"github.com/heraldhub/herald/internal/journal"
@@ -14,6 +15,11 @@ func seqs(evs []*journal.Event) []uint64 {
 	return out
 }
 
+// one is a commit of one record, for add.
+func one(seq uint64, record []byte) iter.Seq2[uint64, []byte] {
+	return func(yield func(uint64, []byte) bool) { yield(seq, record) }
+}
+
 // record returns a stored event's record of about size bytes.
 func record(size int) []byte {
 	return encodeEvent(&journal.Event{Topics: []string{"t"}, Data: make([]byte, size)})[keyLen:]
@@ -25,7 +31,7 @@ func TestRecentEvents(t *testing.T) {
 		t.Fatal("an empty cache answered")
 	}
 	for seq := uint64(1); seq <= recentMax+10; seq++ {
-		r.add(seq, record(100))
+		r.add(one(seq, record(100)))
 	}
 	// The oldest ten were evicted by count.
 	if _, ok := r.fetch(9, 20, 1, make([]*journal.Event, 0, 8)); ok {
@@ -58,7 +64,7 @@ func TestRecentEvents(t *testing.T) {
 	}
 
 	// A gap in positions empties the cache.
-	r.add(recentMax+20, record(100))
+	r.add(one(recentMax+20, record(100)))
 	if _, ok := r.fetch(recentMax+5, recentMax+10, 1, make([]*journal.Event, 0, 8)); ok {
 		t.Error("answered for events from before a gap")
 	}
@@ -67,23 +73,23 @@ func TestRecentEvents(t *testing.T) {
 	}
 
 	// A record that does not decode leaves the read to the file.
-	r.add(recentMax+21, []byte("garbage"))
+	r.add(one(recentMax+21, []byte("garbage")))
 	if got, ok := r.fetch(recentMax+19, recentMax+21, 1, make([]*journal.Event, 0, 8)); ok || len(got) != 0 {
 		t.Errorf("through an undecodable record: %v, %v; want the file to answer", seqs(got), ok)
 	}
 
 	// The byte bound evicts; the newest is kept however large.
 	r = recentEvents{epoch: "e"}
-	r.add(1, record(recentBytes/2))
-	r.add(2, record(recentBytes/2))
-	r.add(3, record(10))
+	r.add(one(1, record(recentBytes/2)))
+	r.add(one(2, record(recentBytes/2)))
+	r.add(one(3, record(10)))
 	if _, ok := r.fetch(0, 3, 1, make([]*journal.Event, 0, 8)); ok {
 		t.Error("kept more than recentBytes")
 	}
 	if got, ok := r.fetch(1, 3, 1, make([]*journal.Event, 0, 8)); !ok || len(got) != 2 {
 		t.Errorf("fetch(1, 3) = %v, %v; want 2-3", seqs(got), ok)
 	}
-	r.add(4, record(2*recentBytes))
+	r.add(one(4, record(2*recentBytes)))
 	if got, ok := r.fetch(3, 4, 1, make([]*journal.Event, 0, 8)); !ok || len(got) != 1 || got[0].Seq != 4 {
 		t.Errorf("an event over the bound: %v, %v; want it alone", seqs(got), ok)
 	}
