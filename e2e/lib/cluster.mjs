@@ -38,26 +38,76 @@ function resumeFrom(events, from, moved) {
  * @returns {FailoverSubscriber}
  */
 export function failoverSubscriber(hubURLs, topic, { start = 0, from } = {}) {
-  const rec = { events: [], opens: [], moves: 0, errors: 0 };
-  let node = start;
-  let es;
-  let timer;
-  let closed = false;
-  const open = () => {
+  return failover(hubURLs, start, (node, rec, failed) => {
     const lastID = resumeFrom(rec.events, from, rec.moves > 0);
     const url = new URL(hubURLs[node]);
     url.searchParams.set('topic', topic);
     // The library sends its own Last-Event-ID when it reconnects by
     // itself; it never does here, since a failure moves to the next node.
-    es = new EventSource(url, {
+    const es = new EventSource(url, {
       fetch: (input, init) => fetch(input, { ...init, headers: { ...(lastID && { 'Last-Event-ID': lastID }), ...init.headers } }),
     });
-    const opened = node;
     es.addEventListener('message', (e) => rec.events.push({ id: e.lastEventId, data: e.data }));
-    es.addEventListener('open', () => rec.opens.push(opened));
+    es.addEventListener('open', () => rec.opens.push(node));
     es.addEventListener('error', () => {
       rec.errors++;
       es.close();
+      failed();
+    });
+    return () => es.close();
+  });
+}
+
+/**
+ * Subscribes with the Go client, `herald subscribe --json`, to topic on
+ * hubURLs[start], from earliest (the topic is the scenario's own, so
+ * that is every event of it, whenever the connection is made); when the
+ * command reports its stream broken, it is stopped, and once all it
+ * printed is read, started on the next node with the last event's ID.
+ * @returns {FailoverSubscriber}
+ */
+export function goFailoverSubscriber(hubURLs, topic, { start = 0 } = {}) {
+  return failover(hubURLs, start, (node, rec, failed) => {
+    const lastID = rec.events.at(-1)?.id ?? 'earliest';
+    const child = spawnHerald(['subscribe', '--hub', hubURLs[node], '--topic', topic, '--json', '--last-event-id', lastID]);
+    rec.opens.push(node);
+    let broken = false;
+    const out = readline.createInterface({ input: child.stdout });
+    out.on('line', (line) => {
+      const ev = JSON.parse(line);
+      rec.events.push({ id: ev.id, data: ev.data });
+    });
+    // Every event it printed is read before the next one starts from the
+    // last of them.
+    out.on('close', () => {
+      if (broken) failed();
+    });
+    readline.createInterface({ input: child.stderr }).on('line', (line) => {
+      if (broken || !line.includes('(reconnecting)')) return;
+      broken = true;
+      rec.errors++;
+      child.kill('SIGKILL');
+    });
+    return () => child.kill('SIGKILL');
+  });
+}
+
+/**
+ * The part of a failover subscriber that does not depend on the client:
+ * connect(node, rec, failed) opens a connection on hubURLs[node] that
+ * records what it receives in rec and calls failed once its stream broke
+ * and all it received is recorded; it returns a function that closes it.
+ * After a failure the next node is connected, MOVE_DELAY_MS later.
+ * @returns {FailoverSubscriber}
+ */
+function failover(hubURLs, start, connect) {
+  const rec = { events: [], opens: [], moves: 0, errors: 0 };
+  let node = start;
+  let closeConn;
+  let timer;
+  let closed = false;
+  const open = () => {
+    closeConn = connect(node, rec, () => {
       if (closed) return;
       node = (node + 1) % hubURLs.length;
       rec.moves++;
@@ -70,57 +120,7 @@ export function failoverSubscriber(hubURLs, topic, { start = 0, from } = {}) {
     close: async () => {
       closed = true;
       clearTimeout(timer);
-      es.close();
-    },
-  };
-}
-
-/**
- * Subscribes with the Go client, `herald subscribe --json`, to topic on
- * hubURLs[start], from earliest (the topic is the scenario's own, so
- * that is every event of it, whenever the connection is made); when the
- * command reports its stream broken, it is stopped, and once all it
- * printed is read, started on the next node with the last event's ID.
- * @returns {FailoverSubscriber}
- */
-export function goFailoverSubscriber(hubURLs, topic, { start = 0 } = {}) {
-  const rec = { events: [], opens: [], moves: 0, errors: 0 };
-  let node = start;
-  let child;
-  let timer;
-  let closed = false;
-  const open = () => {
-    const lastID = rec.events.at(-1)?.id ?? 'earliest';
-    const me = spawnHerald(['subscribe', '--hub', hubURLs[node], '--topic', topic, '--json', '--last-event-id', lastID]);
-    child = me;
-    rec.opens.push(node);
-    let moving = false;
-    const out = readline.createInterface({ input: me.stdout });
-    out.on('line', (line) => {
-      const ev = JSON.parse(line);
-      rec.events.push({ id: ev.id, data: ev.data });
-    });
-    // Every event it printed is read before the next one starts from the
-    // last of them.
-    out.on('close', () => {
-      if (moving && !closed) timer = setTimeout(open, MOVE_DELAY_MS);
-    });
-    readline.createInterface({ input: me.stderr }).on('line', (line) => {
-      if (moving || !line.includes('(reconnecting)')) return;
-      moving = true;
-      rec.errors++;
-      rec.moves++;
-      node = (node + 1) % hubURLs.length;
-      me.kill('SIGKILL');
-    });
-  };
-  open();
-  return {
-    snapshot: async () => ({ events: [...rec.events], opens: [...rec.opens], moves: rec.moves, errors: rec.errors }),
-    close: async () => {
-      closed = true;
-      clearTimeout(timer);
-      child.kill('SIGKILL');
+      closeConn();
     },
   };
 }

@@ -52,8 +52,9 @@ var (
 )
 
 // serverBinary returns the path of a nats-server built from the version
-// of serverModule that the project requires, building it the first time (in the system's temporary directory, shared by the test binaries
-// of a run; go build's cache makes a rebuild cheap).
+// of serverModule that the project requires, building it the first time
+// (in the system's temporary directory, shared by the test binaries of a
+// run; go build's cache makes a rebuild cheap).
 func serverBinary() (string, error) {
 	buildOnce.Do(func() {
 		out, err := exec.Command("go", "list", "-m", "-f", "{{.Version}}", serverModule).Output()
