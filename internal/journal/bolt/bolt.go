@@ -120,23 +120,31 @@ type Journal struct {
 	// on the channel it is given. Unbuffered, so that a probe handed over
 	// is always answered, even when Close follows.
 	probes chan chan<- error
-	// written is how the journal's last write went: the last commit that
-	// stored events, any commit that failed, or a probe. Only the
-	// committer stores it.
+	// written is how the journal's last write went: the last batch logged
+	// or transaction that stored events, any write that failed, or a
+	// probe. The committer and the applier store it.
 	written atomic.Pointer[writeOutcome]
+	// wal is the write-ahead log, which the committer writes.
+	wal *wal
+	// applier stores logged events in the file.
+	applier *applier
 
-	// last is the newest position committed and durable. Only the
-	// committer writes it, just after each commit; Read, Follow and Lookup
-	// see nothing beyond it.
+	// last is the newest position logged and durable. Only the committer
+	// writes it, just after each batch; Read, Follow and Lookup see
+	// nothing beyond it.
 	last atomic.Uint64
 	// first and oldest are the position and the time (unix nanoseconds,
 	// 0 when none) of the oldest retained event, for Stats. Only the
-	// committer writes them, after last.
+	// applier writes them.
 	first  atomic.Uint64
 	oldest atomic.Int64
 	log    *slog.Logger
-	// recent holds the newest committed events for fetch.
+	// recent holds the newest logged events, and every one the file does
+	// not hold yet, for fetch.
 	recent recentEvents
+	// ids holds the publisher-chosen IDs of the events logged but not yet
+	// in the file.
+	ids loggedIDs
 
 	closeOnce sync.Once
 	closeErr  error
@@ -148,6 +156,33 @@ var (
 	_ journal.StatsReporter = (*Journal)(nil)
 	_ journal.Queuer        = (*Journal)(nil)
 )
+
+// loggedIDs maps publisher-chosen IDs to their positions. The committer
+// adds an ID when it logs its event, and the applier removes it once the
+// event is in the file, so that the ID is always found in one of them.
+type loggedIDs struct {
+	mu sync.Mutex
+	m  map[string]uint64
+}
+
+// lookup returns the position of a logged ID.
+func (l *loggedIDs) lookup(id string) (uint64, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	seq, ok := l.m[id]
+	return seq, ok
+}
+
+// forgetIDs drops the logged IDs of events now in the file.
+func (j *Journal) forgetIDs(stored []*recentEvent) {
+	j.ids.mu.Lock()
+	defer j.ids.mu.Unlock()
+	for _, e := range stored {
+		if e.id != "" && j.ids.m[e.id] == e.seq {
+			delete(j.ids.m, e.id)
+		}
+	}
+}
 
 // writeOutcome is how a write to the file went, and when.
 type writeOutcome struct {
@@ -193,24 +228,46 @@ func Open(path string, opts Options) (*Journal, error) {
 		reqs:      make(chan *request, opts.MaxBatch),
 		committed: make(chan struct{}),
 		probes:    make(chan chan<- error),
+		ids:       loggedIDs{m: make(map[string]uint64)},
 	}
-	c := newCommitter(j)
-	if err := db.Update(func(tx *bbolt.Tx) error { return j.load(tx, c) }); err != nil {
+	j.applier = newApplier(j)
+	if err := db.Update(j.load); err != nil {
 		db.Close()
 		return nil, err
 	}
-	j.written.Store(&writeOutcome{at: time.Now()})
 	j.recent.epoch = j.epoch
-	go c.run()
+	// The events the log holds past the file's last position were
+	// acknowledged, or may have been: store them before serving anything.
+	w, replay, err := openWAL(path, j.epoch, j.applier.applied.Load(), opts.NoSync)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	if err := j.applier.replay(replay); err != nil {
+		w.close()
+		db.Close()
+		return nil, fmt.Errorf("journal/bolt: %s: replaying the write-ahead log: %w", path, err)
+	}
+	if n := len(replay); n > 0 {
+		j.log.Info("journal: replayed the write-ahead log", "path", path, "events", n, "last", replay[n-1].seq)
+	}
+	j.wal = w
+	j.last.Store(j.applier.applied.Load())
+	j.recent.release(j.applier.applied.Load())
+	j.written.Store(&writeOutcome{at: time.Now()})
+	j.applier.began = time.Now()
+	go newCommitter(j, w).run()
+	go j.applier.run()
 	return j, nil
 }
 
 // load reads the journal's state from the file, laying out a new journal
 // when the file is new.
-func (j *Journal) load(tx *bbolt.Tx, c *committer) error {
+func (j *Journal) load(tx *bbolt.Tx) error {
+	a := j.applier
 	meta := tx.Bucket(bucketMeta)
 	if meta == nil {
-		return j.create(tx, c)
+		return j.create(tx)
 	}
 	format := meta.Get(metaFormat)
 	if len(format) != 1 {
@@ -238,7 +295,7 @@ func (j *Journal) load(tx *bbolt.Tx, c *committer) error {
 		}
 		first = binary.BigEndian.Uint64(k)
 		if h, err := decodeHead(v); err == nil {
-			c.oldest = h.time
+			a.oldest = h.time
 		}
 		// Never issue a position twice, even if the stored last fell
 		// behind the events.
@@ -246,15 +303,15 @@ func (j *Journal) load(tx *bbolt.Tx, c *committer) error {
 			last = binary.BigEndian.Uint64(k)
 		}
 	}
-	c.first = first
-	j.last.Store(last)
-	j.setRetained(first, c.oldest)
+	a.first = first
+	a.applied.Store(last)
+	j.setRetained(first, a.oldest)
 	return j.createViews(tx)
 }
 
 // create lays out an empty journal with a new epoch. It refuses a file
 // that already holds someone else's buckets.
-func (j *Journal) create(tx *bbolt.Tx, c *committer) error {
+func (j *Journal) create(tx *bbolt.Tx) error {
 	if tx.ForEach(func([]byte, *bbolt.Bucket) error { return ErrNotJournal }) != nil {
 		return fmt.Errorf("%w: %s: the file holds other data", ErrNotJournal, j.path)
 	}
@@ -283,8 +340,7 @@ func (j *Journal) create(tx *bbolt.Tx, c *committer) error {
 			return fmt.Errorf("journal/bolt: %s: create: %w", j.path, err)
 		}
 	}
-	c.first = 1
-	j.last.Store(0)
+	j.applier.first = 1
 	j.setRetained(1, time.Time{})
 	return nil
 }
@@ -300,22 +356,57 @@ func (j *Journal) setRetained(first uint64, oldest time.Time) {
 	j.oldest.Store(ns)
 }
 
-// Stats returns what the journal holds, as of its last commit, without
-// reading the file.
+// firstRetained is the position of the oldest retained event: the
+// oldest in the file, or, when the newest MaxEvents are all younger than
+// that, the oldest of them. The applier removes events from the file
+// behind the log; readers must not see more than retention keeps
+// meanwhile.
+func (j *Journal) firstRetained() uint64 {
+	first := j.first.Load()
+	if n := uint64(j.opts.Retention.MaxEvents); n > 0 {
+		if last := j.last.Load(); last >= n {
+			first = max(first, last-n+1)
+		}
+	}
+	return first
+}
+
+// Stats returns what the journal holds, as of its last batch, mostly
+// without reading the file.
 func (j *Journal) Stats() journal.Stats {
 	if j.isClosed() {
 		return journal.Stats{}
 	}
 	// first is loaded before last, which only grows: first <= last+1.
-	first, last := j.first.Load(), j.last.Load()
+	first, last := j.firstRetained(), j.last.Load()
 	if first > last {
 		return journal.Stats{}
 	}
 	st := journal.Stats{Events: last - first + 1}
-	if ns := j.oldest.Load(); ns != 0 {
+	if ns := j.oldest.Load(); ns != 0 && first == j.first.Load() {
 		st.Oldest = time.Unix(0, ns)
+	} else {
+		// Retention by count is ahead of the file, or the oldest event
+		// is not in the file yet.
+		st.Oldest = j.timeAt(first)
 	}
 	return st
+}
+
+// timeAt is the time of the event at seq, from the cache of recent events
+// or else the file; zero if neither has it.
+func (j *Journal) timeAt(seq uint64) time.Time {
+	if t, ok := j.recent.timeAt(seq); ok {
+		return t
+	}
+	var t time.Time
+	_ = j.db.View(func(tx *bbolt.Tx) error {
+		if h, err := decodeHead(tx.Bucket(bucketEvents).Get(seqKey(seq))); err == nil {
+			t = h.time
+		}
+		return nil
+	})
+	return t
 }
 
 // Epoch returns the epoch embedded in the IDs this journal generates. It is
@@ -364,10 +455,7 @@ func (j *Journal) Queue(ctx context.Context, ev *journal.Event) (wait func() err
 	}
 	// Encoding here, in the caller's goroutine, spreads the work over the
 	// publishers and leaves the committer only writes to do.
-	r := &request{ctx: ctx, id: ev.ID, buf: encodeEvent(ev), done: make(chan struct{})}
-	if len(j.opts.Views) > 0 {
-		r.ev = ev
-	}
+	r := &request{ctx: ctx, id: ev.ID, record: encodeEvent(ev), done: make(chan struct{})}
 
 	j.mu.RLock()
 	if j.closed {
@@ -406,12 +494,42 @@ func (j *Journal) isClosed() bool {
 
 // fetch appends to buf the stored events with after < Seq <= until, in
 // order, stopping when buf is full: from the cache of recent events when
-// it holds them all, else from the file in one read transaction.
+// it holds them all, else from the file in one read transaction, then
+// from the cache for those the file does not hold yet. It returns at
+// least one event if any is retained in the range.
 func (j *Journal) fetch(after, until uint64, buf []*journal.Event) ([]*journal.Event, error) {
-	if evs, ok := j.recent.fetch(after, until, j.first.Load(), buf); ok {
-		return evs, nil
+	for {
+		first := j.firstRetained()
+		if evs, ok := j.recent.fetch(after, until, first, buf); ok {
+			return evs, nil
+		}
+		n := len(buf)
+		var applied uint64
+		var err error
+		buf, applied, err = j.fetchFile(max(after, first-1), until, buf)
+		if err != nil || len(buf) == cap(buf) || applied >= until {
+			return buf, err
+		}
+		// The rest is logged but was not in the file when it was read.
+		// The cache holds it, unless the applier stored it meanwhile:
+		// then the file has it, and the next turn reads it there.
+		if len(buf) > n {
+			evs, _ := j.recent.fetch(applied, until, first, buf)
+			return evs, nil
+		}
+		after = max(after, applied)
 	}
+}
+
+// fetchFile is fetch from the file, in one read transaction. It also
+// returns the last position the file held then.
+func (j *Journal) fetchFile(after, until uint64, buf []*journal.Event) ([]*journal.Event, uint64, error) {
+	var applied uint64
 	err := j.db.View(func(tx *bbolt.Tx) error {
+		if lb := tx.Bucket(bucketMeta).Get(metaLast); len(lb) == 8 {
+			applied = binary.BigEndian.Uint64(lb)
+		}
+		until := min(until, applied)
 		cur := tx.Bucket(bucketEvents).Cursor()
 		for k, v := cur.Seek(seqKey(after + 1)); k != nil && len(buf) < cap(buf); k, v = cur.Next() {
 			seq := binary.BigEndian.Uint64(k)
@@ -431,9 +549,9 @@ func (j *Journal) fetch(after, until uint64, buf []*journal.Event) ([]*journal.E
 		return nil
 	})
 	if errors.Is(err, bberrors.ErrDatabaseNotOpen) {
-		return buf, journal.ErrClosed
+		return buf, applied, journal.ErrClosed
 	}
-	return buf, err
+	return buf, applied, err
 }
 
 // Read calls fn, in order, for every retained event with Seq > after that
@@ -479,8 +597,19 @@ func (j *Journal) Lookup(ctx context.Context, id string) (uint64, error) {
 	if generated && epoch != j.epoch {
 		return 0, journal.ErrUnknownID
 	}
-	if generated && seq <= j.last.Load() && seq >= j.first.Load() && j.recent.has(seq) {
+	// The cache and the logged IDs first: the applier drops an event
+	// from them only once the file holds it.
+	first := j.firstRetained()
+	if generated && seq <= j.last.Load() && seq >= first && j.recent.has(seq) {
 		return seq, nil // a recent cursor: a long poll's, a fresh resume's
+	}
+	if !generated {
+		if seq, ok := j.ids.lookup(id); ok {
+			if seq > j.last.Load() || seq < first {
+				return 0, journal.ErrUnknownID
+			}
+			return seq, nil
+		}
 	}
 	found := false
 	err := j.db.View(func(tx *bbolt.Tx) error {
@@ -499,8 +628,9 @@ func (j *Journal) Lookup(ctx context.Context, id string) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	// Like Read, Lookup knows only what the committer has published.
-	if !found || seq > j.last.Load() {
+	// Like Read, Lookup knows only what the committer has published, and
+	// what retention keeps.
+	if !found || seq > j.last.Load() || seq < first {
 		return 0, journal.ErrUnknownID
 	}
 	return seq, nil
@@ -575,8 +705,11 @@ func (j *Journal) Close() error {
 		close(j.reqs)
 		j.mu.Unlock()
 		<-j.committed
+		// The committer is done: the applier stores what it logged.
+		close(j.applier.stop)
+		<-j.applier.exited
 		j.feed.Close()
-		j.closeErr = j.db.Close()
+		j.closeErr = errors.Join(j.wal.close(), j.db.Close())
 	})
 	return j.closeErr
 }

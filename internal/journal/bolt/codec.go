@@ -37,19 +37,17 @@ const (
 
 var errCorrupt = errors.New("journal/bolt: corrupt event record")
 
-// encodeEvent returns a buffer holding an empty key followed by ev's
-// record, its time left zero for the committer to stamp. Key and record
-// share one allocation because bbolt requires both to stay untouched until
-// the transaction commits.
+// encodeEvent returns ev's record, its time left zero for the committer
+// to stamp.
 func encodeEvent(ev *journal.Event) []byte {
-	size := keyLen + headerLen + binary.MaxVarintLen64 + stringLen(ev.ID) + stringLen(ev.Type) +
+	size := headerLen + binary.MaxVarintLen64 + stringLen(ev.ID) + stringLen(ev.Type) +
 		binary.MaxVarintLen64 + len(ev.Data)
 	for _, topic := range ev.Topics {
 		size += stringLen(topic)
 	}
-	buf := make([]byte, keyLen+headerLen, size)
+	buf := make([]byte, headerLen, size)
 
-	buf[keyLen] = recordVersion
+	buf[0] = recordVersion
 	var flags byte
 	if ev.Private {
 		flags |= flagPrivate
@@ -57,7 +55,7 @@ func encodeEvent(ev *journal.Event) []byte {
 	if ev.ID == "" {
 		flags |= flagGeneratedID
 	}
-	buf[keyLen+1] = flags
+	buf[1] = flags
 	buf = binary.AppendVarint(buf, int64(ev.Retry))
 	if ev.ID != "" {
 		buf = appendString(buf, ev.ID)

@@ -20,8 +20,8 @@ func TestRecordRoundTrip(t *testing.T) {
 		{Data: bytes.Repeat([]byte("z"), 1<<20)},
 	} {
 		buf := encodeEvent(ev)
-		stampTime(buf[keyLen:], at)
-		got, err := decodeEvent(42, buf[keyLen:], "ep0ch")
+		stampTime(buf, at)
+		got, err := decodeEvent(42, buf, "ep0ch")
 		if err != nil {
 			t.Fatalf("decode(encode(%+v)): %v", ev, err)
 		}
@@ -33,7 +33,7 @@ func TestRecordRoundTrip(t *testing.T) {
 			!bytes.Equal(got.Data, ev.Data) || got.Retry != ev.Retry || got.Private != ev.Private || !got.Time.Equal(at) {
 			t.Fatalf("round trip of %+v gave %+v", ev, got)
 		}
-		h, err := decodeHead(buf[keyLen:])
+		h, err := decodeHead(buf)
 		if err != nil || h.id != ev.ID || !h.time.Equal(at) {
 			t.Fatalf("decodeHead = %+v, %v; want ID %q, time %v", h, err, ev.ID, at)
 		}
@@ -44,7 +44,7 @@ func TestRecordRoundTrip(t *testing.T) {
 // it is deliberate (and comes with a new recordVersion).
 func TestRecordFormat(t *testing.T) {
 	buf := encodeEvent(&journal.Event{ID: "i", Type: "t", Topics: []string{"ab"}, Data: []byte("D"), Retry: 1, Private: true})
-	stampTime(buf[keyLen:], time.Unix(0, 0x0102030405060708))
+	stampTime(buf, time.Unix(0, 0x0102030405060708))
 	want := []byte{
 		1, flagPrivate, // version, flags
 		1, 2, 3, 4, 5, 6, 7, 8, // time
@@ -54,13 +54,13 @@ func TestRecordFormat(t *testing.T) {
 		1, 2, 'a', 'b', // topics
 		'D', // data
 	}
-	if got := buf[keyLen:]; !bytes.Equal(got, want) {
+	if got := buf; !bytes.Equal(got, want) {
 		t.Fatalf("record\n got % x\nwant % x", got, want)
 	}
 }
 
 func TestDecodeCorrupt(t *testing.T) {
-	good := encodeEvent(&journal.Event{ID: "id", Type: "type", Topics: []string{"topic"}, Data: []byte("data")})[keyLen:]
+	good := encodeEvent(&journal.Event{ID: "id", Type: "type", Topics: []string{"topic"}, Data: []byte("data")})
 	for name, rec := range map[string][]byte{
 		"empty":          nil,
 		"short header":   good[:headerLen-1],
@@ -85,7 +85,7 @@ func FuzzDecodeEvent(f *testing.F) {
 		{ID: "id", Type: "type", Topics: []string{"a", "b"}, Data: []byte("data"), Retry: time.Second, Private: true},
 		{Topics: []string{"https://example.com/books/1"}, Data: []byte("{}")},
 	} {
-		f.Add(encodeEvent(ev)[keyLen:])
+		f.Add(encodeEvent(ev))
 	}
 	f.Fuzz(func(t *testing.T, rec []byte) {
 		ev, err := decodeEvent(7, rec, "e")
@@ -99,7 +99,7 @@ func FuzzDecodeEvent(f *testing.F) {
 		if generated {
 			ev.ID = ""
 		}
-		again := encodeEvent(ev)[keyLen:]
+		again := encodeEvent(ev)
 		stampTime(again, ev.Time)
 		if !bytes.Equal(again, rec) {
 			// Varints have several encodings; only canonical ones must

@@ -12,23 +12,14 @@ import (
 	"github.com/heraldhub/herald/internal/journal"
 )
 
-// trimBudget is how many events a transaction removes for retention on top
-// of one per event it appends: enough to keep up with appends, small enough
-// that a large backlog (after retention was lowered, or a long idle spell
-// under MaxAge) is worked off over several short transactions instead of
-// one that holds appends up.
-const trimBudget = 1024
-
 // request is one Append waiting for the committer.
 type request struct {
 	ctx context.Context
 	// id is the publisher-chosen ID, empty for a generated one.
 	id string
-	// buf holds the key (keyLen bytes, written by the committer) then the
-	// encoded record.
-	buf []byte
-	// ev is the event itself, kept only for the journal's views.
-	ev *journal.Event
+	// record is the encoded event, stamped with its time by the
+	// committer.
+	record []byte
 
 	// Set by the committer before it closes done.
 	seq  uint64
@@ -37,74 +28,40 @@ type request struct {
 	done chan struct{}
 }
 
-func (r *request) key() []byte    { return r.buf[:keyLen] }
-func (r *request) record() []byte { return r.buf[keyLen:] }
-
-// committer is the goroutine that writes the journal. It owns every write
-// transaction, so positions are assigned in one place, without locks.
+// committer is the goroutine that writes the log. It owns every write to
+// it, so positions are assigned in one place, without locks.
 type committer struct {
 	j     *Journal
+	wal   *wal
 	batch []*request
-	// first is the oldest retained position; last+1 when none is retained.
-	first uint64
-	// oldest is the time of the oldest retained event; zero when none is.
-	oldest time.Time
-	// trimPending is set when a transaction stopped trimming at its budget.
-	trimPending bool
-	// expiry fires when the oldest event reaches Retention.MaxAge.
-	expiry *time.Timer
+	// frames and logged are the batch's records, reused.
+	frames []byte
+	logged []*recentEvent
 }
 
-func newCommitter(j *Journal) *committer {
-	c := &committer{
-		j:     j,
-		batch: make([]*request, 0, j.opts.MaxBatch),
-		// The first pass applies the retention of this Open to what an
-		// earlier one left.
-		trimPending: true,
-		expiry:      time.NewTimer(time.Hour),
-	}
-	c.expiry.Stop()
-	return c
+func newCommitter(j *Journal, w *wal) *committer {
+	return &committer{j: j, wal: w, batch: make([]*request, 0, j.opts.MaxBatch)}
 }
 
 // run commits batches of requests until Close closes the queue, then
 // commits what is left and exits.
 func (c *committer) run() {
 	defer close(c.j.committed)
-	defer c.expiry.Stop()
 	for {
-		var r *request
-		var ok bool
-		if c.trimPending {
-			select {
-			case r, ok = <-c.j.reqs:
-			case answer := <-c.j.probes:
-				answer <- c.probe()
-				continue
-			default:
-				c.commit(nil)
-				continue
+		select {
+		case r, ok := <-c.j.reqs:
+			if !ok {
+				return
 			}
-		} else {
-			select {
-			case r, ok = <-c.j.reqs:
-			case answer := <-c.j.probes:
-				answer <- c.probe()
-				continue
-			case <-c.expiry.C:
-				c.commit(nil)
-				continue
+			open := c.collect(r)
+			c.commit(c.batch)
+			clear(c.batch)
+			clear(c.logged)
+			if !open {
+				return
 			}
-		}
-		if !ok {
-			return
-		}
-		open := c.collect(r)
-		c.commit(c.batch)
-		clear(c.batch)
-		if !open {
-			return
+		case answer := <-c.j.probes:
+			answer <- c.probe()
 		}
 	}
 }
@@ -160,201 +117,164 @@ func (c *committer) collect(r *request) (open bool) {
 	return true
 }
 
-// commit writes batch and applies retention in one transaction, then wakes
-// the batch's callers and the followers. With an empty batch it only
-// applies retention.
+// commit logs batch, syncs the log, and wakes the batch's callers and
+// the followers, then hands the events to the applier.
 func (c *committer) commit(batch []*request) {
 	j := c.j
+	if err := c.waitForRoom(); err != nil {
+		c.fail(batch, err)
+		return
+	}
 	now := time.Now()
-	first, last := c.first, j.last.Load()
-	var oldest time.Time
-	var pending bool
-	err := j.db.Update(func(tx *bbolt.Tx) error {
-		events, ids := tx.Bucket(bucketEvents), tx.Bucket(bucketIDs)
-		// Keys only ever grow: full pages waste no space and split less.
-		events.FillPercent = 1.0
-		appended := 0
+	last := j.last.Load()
+	lap := c.wal.lap()
+	frames, logged := c.frames[:0], c.logged[:0]
+	if err := c.assign(batch, func(r *request) {
+		last++
+		r.seq = last
+		stampTime(r.record, now)
+		frames = appendFrame(frames, lap, last, r.record)
+		logged = append(logged, &recentEvent{seq: last, record: r.record, id: r.id})
+	}); err != nil {
+		c.fail(batch, err)
+		return
+	}
+	c.frames, c.logged = frames, logged
+	if len(logged) == 0 {
 		for _, r := range batch {
-			if err := r.ctx.Err(); err != nil {
-				// The caller has given up; do not store what it will not
-				// report as stored.
-				r.err = err
-				continue
-			}
-			if r.id != "" && ids.Get([]byte(r.id)) != nil {
-				r.err = journal.ErrDuplicateID
-				continue
-			}
-			last++
-			r.seq = last
-			binary.BigEndian.PutUint64(r.key(), last)
-			stampTime(r.record(), now)
-			if err := events.Put(r.key(), r.record()); err != nil {
-				return err
-			}
-			if r.id != "" {
-				if err := ids.Put([]byte(r.id), r.key()); err != nil {
-					return err
-				}
-			}
-			if err := c.applyViews(tx, r, now); err != nil {
-				return err
-			}
-			appended++
-		}
-		if appended > 0 {
-			if err := tx.Bucket(bucketMeta).Put(metaLast, seqKey(last)); err != nil {
-				return err
-			}
-		}
-		var err error
-		first, oldest, pending, err = c.trim(events, ids, first, last, now, appended+trimBudget)
-		if err == nil && oldest.IsZero() && first <= last {
-			// trim tells the oldest time only under a retention by age or
-			// count; Stats wants it anyway, and it changes only with first.
-			if first == c.first && !c.oldest.IsZero() {
-				oldest = c.oldest
-			} else if h, herr := decodeHead(events.Get(seqKey(first))); herr == nil {
-				oldest = h.time
-			}
-		}
-		return err
-	})
-	if err != nil {
-		err = fmt.Errorf("journal/bolt: commit: %w", err)
-		j.written.Store(&writeOutcome{at: now, err: err})
-		for _, r := range batch {
-			if r.err == nil {
-				r.err = err
-			}
 			close(r.done)
 		}
-		// Leave retention for the next commit rather than retrying a
-		// failing disk in a loop.
-		c.trimPending = false
+		return
+	}
+	if err := c.wal.write(frames, last); err != nil {
+		c.forget(logged)
+		c.fail(batch, err)
 		return
 	}
 
-	c.first = first
 	// Before last is published: a reader bounded by it finds the new
-	// events in the cache or in the file.
-	c.remember(batch)
-	if last > j.last.Load() {
-		// Only a commit that stored events shows that events can be
-		// stored: one that just trimmed needed no room.
-		j.written.Store(&writeOutcome{at: now})
-	}
+	// events in the cache, or, once applied, in the file.
+	j.recent.add(logged)
+	j.applier.queue(logged)
+	j.written.Store(&writeOutcome{at: now})
 	j.last.Store(last)
-	j.setRetained(first, oldest)
-	c.oldest, c.trimPending = oldest, pending
 	for _, r := range batch {
 		r.time = now
 		close(r.done)
 	}
-	if len(batch) > 0 {
-		j.feed.Notify()
-	}
-	if age := j.opts.Retention.MaxAge; age > 0 && !c.oldest.IsZero() && !c.trimPending {
-		c.expiry.Reset(c.oldest.Add(age).Sub(now))
-	}
+	j.feed.Notify()
 }
 
-// remember adds the records a commit stored to the journal's cache of
-// recent events.
-func (c *committer) remember(batch []*request) {
-	c.j.recent.add(func(yield func(uint64, []byte) bool) {
-		for _, r := range batch {
-			if r.err == nil && !yield(r.seq, r.record()) {
-				return
-			}
+// waitForRoom waits until the log can take a batch: until the applier
+// has stored the other segment's events, when the active one is full. It
+// fails while the applier cannot store events: the journal then refuses
+// appends, as a journal whose file cannot grow must.
+func (c *committer) waitForRoom() error {
+	a := c.j.applier
+	for {
+		// Asked before the failure and the room, so that an attempt
+		// finished in between is not missed.
+		attempt := a.attempted()
+		if err := a.failure(); err != nil {
+			return err
 		}
-	})
+		if c.wal.room(a.applied.Load()) {
+			return nil
+		}
+		<-attempt
+	}
 }
 
-// trim removes, oldest first, the events retention no longer allows, at
-// most budget of them. It returns the new first position, the time of the
-// oldest event left (zero if none or unknown) and whether the budget ran
-// out before retention was met.
-func (c *committer) trim(events, ids *bbolt.Bucket, first, last uint64, now time.Time, budget int) (uint64, time.Time, bool, error) {
-	ret := c.j.opts.Retention
-	if ret == (journal.Retention{}) {
-		return first, time.Time{}, false, nil
-	}
-	cutoff := now.Add(-ret.MaxAge)
-	for ; first <= last; first++ {
-		key := seqKey(first)
-		record := events.Get(key)
-		if record == nil {
+// assign calls store, in order, for each request of batch that is to be
+// stored: not given up by its caller, and with no publisher-chosen ID
+// that is already stored or logged. Its caller then assigns its position.
+// The IDs of stored requests are recorded as logged.
+func (c *committer) assign(batch []*request, store func(*request)) error {
+	ids := &c.j.ids
+	ids.mu.Lock()
+	defer ids.mu.Unlock()
+	// The file is asked after the logged IDs, in a transaction begun
+	// while ids.mu is held: the applier forgets an ID, under ids.mu, only
+	// once it is in the file.
+	var tx *bbolt.Tx
+	defer func() {
+		if tx != nil {
+			_ = tx.Rollback()
+		}
+	}()
+	// An ID is taken while its event is retained. Retention by count
+	// runs ahead of the file: the applier may not have removed an event
+	// that is no longer retained.
+	first := c.j.firstRetained()
+	for _, r := range batch {
+		if err := r.ctx.Err(); err != nil {
+			// The caller has given up; do not store what it will not
+			// report as stored.
+			r.err = err
 			continue
 		}
-		// A record too damaged to decode cannot be served either: let it
-		// go rather than stall retention behind it.
-		h, err := decodeHead(record)
-		expired := err != nil ||
-			ret.MaxEvents > 0 && last-first+1 > uint64(ret.MaxEvents) ||
-			ret.MaxAge > 0 && !h.time.After(cutoff)
-		if !expired {
-			return first, h.time, false, nil
-		}
-		if budget == 0 {
-			return first, time.Time{}, true, nil
-		}
-		budget--
-		if h.id != "" {
-			if err := ids.Delete([]byte(h.id)); err != nil {
-				return first, time.Time{}, false, err
+		if r.id != "" {
+			if seq, logged := ids.m[r.id]; logged && seq >= first {
+				r.err = journal.ErrDuplicateID
+				continue
+			}
+			if tx == nil {
+				var err error
+				if tx, err = c.j.db.Begin(false); err != nil {
+					return fmt.Errorf("journal/bolt: %w", err)
+				}
+			}
+			if k := tx.Bucket(bucketIDs).Get([]byte(r.id)); len(k) == keyLen && binary.BigEndian.Uint64(k) >= first {
+				r.err = journal.ErrDuplicateID
+				continue
 			}
 		}
-		if err := events.Delete(key); err != nil {
-			return first, time.Time{}, false, err
+		store(r)
+		if r.id != "" {
+			ids.m[r.id] = r.seq
 		}
 	}
-	return first, time.Time{}, false, nil
+	return nil
+}
+
+// forget drops the IDs of events that were not logged after all.
+func (c *committer) forget(logged []*recentEvent) {
+	ids := &c.j.ids
+	ids.mu.Lock()
+	defer ids.mu.Unlock()
+	for _, e := range logged {
+		if e.id != "" {
+			delete(ids.m, e.id)
+		}
+	}
+}
+
+// fail fails every request of batch not refused already with err, and
+// wakes their callers.
+func (c *committer) fail(batch []*request, err error) {
+	c.j.written.Store(&writeOutcome{at: time.Now(), err: err})
+	for _, r := range batch {
+		if r.err == nil {
+			r.err = err
+		}
+		close(r.done)
+	}
 }
 
 // probe answers a Check of a journal whose last write failed: it writes
-// probeSize bytes and removes them in a second transaction, so that
-// nothing is left behind, and records how that went. A probe asked for
-// within probeInterval of the last write answers with that write's
-// outcome, so that several Checks at once write once.
+// and syncs where the log's next records go, and has the applier probe
+// the file. A probe asked for within probeInterval of the last write
+// answers with that write's outcome, so that several Checks at once write
+// once.
 func (c *committer) probe() error {
 	j := c.j
 	if last := j.written.Load(); time.Since(last.at) < probeInterval {
 		return last.err
 	}
-	err := j.db.Update(func(tx *bbolt.Tx) error {
-		return tx.Bucket(bucketMeta).Put(metaProbe, make([]byte, probeSize(j.db)))
-	})
+	err := c.wal.probe()
 	if err == nil {
-		err = j.db.Update(func(tx *bbolt.Tx) error {
-			return tx.Bucket(bucketMeta).Delete(metaProbe)
-		})
-	}
-	if err != nil {
-		err = fmt.Errorf("journal/bolt: probe: %w", err)
+		err = j.applier.probe()
 	}
 	j.written.Store(&writeOutcome{at: time.Now(), err: err})
 	return err
-}
-
-// probeSize is how much a probe writes: one page more than the pages free
-// inside the file, so that it cannot be placed there and needs the file
-// to grow, which is what a full disk refuses. A smaller write would land
-// in pages that earlier commits freed and prove nothing: with the file's
-// size limited, writes of 64 KiB and 1 MiB still committed where a
-// 256 KiB event could not (bbolt keeps up to four such events in one
-// leaf and rewrites it whole, so runs of free pages that large are
-// common). Only the committer writes, so the free count read here is the
-// one the probe meets.
-//
-// The size is at most maxProbeBytes, which bounds the cost of a probe of
-// a large file with much free. A commit of events up to 4 MiB needs no
-// longer run of free pages than that: either the file holds such a run,
-// and room is not what failed (the probe then tests the rest: a read-only
-// or failing disk), or it does not, and the probe needs the file to grow
-// too.
-func probeSize(db *bbolt.DB) int {
-	st := db.Stats()
-	free := st.FreePageN + st.PendingPageN
-	return min((free+1)*db.Info().PageSize, maxProbeBytes)
 }

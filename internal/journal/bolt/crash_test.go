@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"hash/fnv"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -28,16 +29,24 @@ import (
 // hold every acknowledged event, whole, at the position acknowledged,
 // with no gap, and its publisher IDs must resolve. An event that was
 // stored but not yet acknowledged may be there; then it too must be whole.
-// Cycles go on with the same file. CI runs a short form (crashCycles);
+// Cycles go on with the same file. Every other cycle, the child's log
+// moves to its other segment every 256 KiB, so that kills land while the
+// log changes segments and while appends wait for the applier to free
+// one. CI runs a short form (crashCycles);
 // HERALD_CRASH_CYCLES=500 is the long one.
 
 const (
 	crashChildEnv  = "HERALD_CRASH_CHILD"  // the journal path, in the child
 	crashCycleEnv  = "HERALD_CRASH_CYCLE"  // the cycle, in the child
+	crashSmallEnv  = "HERALD_CRASH_SMALL"  // set: small log segments, in the child
 	crashCyclesEnv = "HERALD_CRASH_CYCLES" // the number of cycles
 	crashWriters   = 16
 	crashCycles    = 25
 )
+
+// quiet takes the journal's report of the events it replays from the log
+// after each kill.
+var quiet = slog.New(slog.DiscardHandler)
 
 // crashData is the data of the event with id: 0.1 to 8 KiB, by a hash of
 // the ID, so that events cross pages now and then and a torn write would
@@ -87,6 +96,9 @@ func crashCycle(t *testing.T, path string, cycle int) (map[string]uint64, int) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.v=false")
 	cmd.Env = append(os.Environ(), crashChildEnv+"="+path, crashCycleEnv+"="+strconv.Itoa(cycle))
+	if cycle%2 == 1 {
+		cmd.Env = append(cmd.Env, crashSmallEnv+"=1")
+	}
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -136,7 +148,7 @@ func crashCycle(t *testing.T, path string, cycle int) (map[string]uint64, int) {
 	}
 	stored := 0
 	prefix := "c" + strconv.Itoa(cycle) + "-"
-	j, err := bolt.Open(path, bolt.Options{})
+	j, err := bolt.Open(path, bolt.Options{Logger: quiet})
 	if err != nil {
 		t.Fatalf("cycle %d: reopening after the kill: %v", cycle, err)
 	}
@@ -157,7 +169,7 @@ func crashCycle(t *testing.T, path string, cycle int) (map[string]uint64, int) {
 // acknowledged.
 func verifyCrashJournal(t *testing.T, path string, acked map[string]uint64) {
 	t.Helper()
-	j, err := bolt.Open(path, bolt.Options{})
+	j, err := bolt.Open(path, bolt.Options{Logger: quiet})
 	if err != nil {
 		t.Fatalf("reopening after the kill: %v", err)
 	}
@@ -207,6 +219,9 @@ func TestCrashChild(t *testing.T) {
 		t.Skip("the crash test's child")
 	}
 	cycle := os.Getenv(crashCycleEnv)
+	if os.Getenv(crashSmallEnv) != "" {
+		bolt.SetWALSegmentSize(256 << 10)
+	}
 	j, err := bolt.Open(path, bolt.Options{})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "child:", err)

@@ -1,39 +1,50 @@
 package bolt
 
 import (
-	"iter"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/heraldhub/herald/internal/journal"
 )
 
-// recentEvents holds the records of the newest committed events, each
+// recentEvents holds the records of the newest logged events, each
 // decoded once, by its first reader, so that the readers of what was just
 // written — the hub's feed, long polls, a subscriber resuming a moment
-// later — get them without a read transaction and a decode each. It is
-// bounded in events and in bytes; an older event is read from the file.
+// later — get them without a read transaction and a decode each. It also
+// holds every logged event the bbolt file does not hold yet, which no
+// reader could find elsewhere: those it keeps whatever its bounds, until
+// the applier has stored them (release). The write-ahead log bounds how
+// many they are. Beyond them it keeps the newest recentMax events, and no
+// more than recentBytes of records; an older event is read from the file.
 //
-// Its events have consecutive positions. The committer adds a commit's
-// records before it publishes the commit's position (Journal.last), so a
+// Its events have consecutive positions. The committer adds a batch's
+// records before it publishes the batch's position (Journal.last), so a
 // reader bounded by that position finds them here or in the file; it only
 // appends them, so that the commits, which the publishers wait for, do
 // not pay for the decoding.
 type recentEvents struct {
 	epoch string
 	mu    sync.RWMutex
-	ring  []*recentEvent // capacity recentMax; the oldest at start
+	// ring holds n events from start, the oldest first; its length is a
+	// power of two, recentMax or more.
+	ring  []*recentEvent
 	start int
 	n     int
 	bytes int
+	// applied is the newest position the bbolt file holds: events up to
+	// it may be evicted.
+	applied uint64
 }
 
-// recentEvent is a committed record and, once a reader asked for it, the
+// recentEvent is a logged record and, once a reader asked for it, the
 // event it decodes to.
 type recentEvent struct {
 	seq    uint64
 	record []byte
-	ev     atomic.Pointer[journal.Event]
+	// id is the event's publisher-chosen ID, empty for a generated one.
+	id string
+	ev atomic.Pointer[journal.Event]
 }
 
 // event decodes the record, once for every reader.
@@ -58,42 +69,78 @@ const (
 	recentBytes = 8 << 20
 )
 
-// add appends the records of a commit, by position, evicting the oldest
-// to stay within bounds (the newest is always kept). A position that does
-// not follow the newest empties the cache first. The records must not
-// change afterwards.
-func (r *recentEvents) add(records iter.Seq2[uint64, []byte]) {
+// add appends the records of a batch, by position, evicting the oldest
+// applied events to stay within bounds (the newest is always kept). A
+// position that does not follow the newest empties the cache first: the
+// committer's never do. The records must not change afterwards.
+func (r *recentEvents) add(batch []*recentEvent) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.ring == nil {
 		r.ring = make([]*recentEvent, recentMax)
 	}
-	for seq, record := range records {
-		if r.n > 0 && r.ring[(r.start+r.n-1)%recentMax].seq+1 != seq {
-			r.resetLocked()
+	for _, e := range batch {
+		if r.n > 0 && r.at(r.n-1).seq+1 != e.seq {
+			clear(r.ring)
+			r.start, r.n, r.bytes = 0, 0, 0
 		}
-		for r.n > 0 && (r.n == recentMax || r.bytes+len(record) > recentBytes) {
-			r.bytes -= len(r.ring[r.start].record)
-			r.ring[r.start] = nil
-			r.start = (r.start + 1) % recentMax
-			r.n--
+		r.evict(len(e.record))
+		if r.n == len(r.ring) {
+			r.grow()
 		}
-		r.ring[(r.start+r.n)%recentMax] = &recentEvent{seq: seq, record: record}
+		r.ring[(r.start+r.n)%len(r.ring)] = e
 		r.n++
-		r.bytes += len(record)
+		r.bytes += len(e.record)
 	}
 }
 
-func (r *recentEvents) resetLocked() {
-	clear(r.ring)
-	r.start, r.n, r.bytes = 0, 0, 0
+// release records that the bbolt file holds every event up to applied,
+// and evicts what is beyond the bounds.
+func (r *recentEvents) release(applied uint64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.applied = applied
+	r.evict(-1)
+	if len(r.ring) > recentMax && r.n <= len(r.ring)/4 {
+		r.resize(len(r.ring) / 2)
+	}
 }
+
+// evict drops the oldest applied events while the cache would hold more
+// than recentMax events or recentBytes with one more event of size bytes
+// (none: size < 0).
+func (r *recentEvents) evict(size int) {
+	more := 0
+	if size >= 0 {
+		more = 1
+	}
+	for r.n > 0 && (r.n+more > recentMax || r.bytes+max(size, 0) > recentBytes) && r.ring[r.start].seq <= r.applied {
+		r.bytes -= len(r.ring[r.start].record)
+		r.ring[r.start] = nil
+		r.start = (r.start + 1) % len(r.ring)
+		r.n--
+	}
+}
+
+// grow doubles the ring, for events not applied yet.
+func (r *recentEvents) grow() { r.resize(2 * len(r.ring)) }
+
+func (r *recentEvents) resize(size int) {
+	ring := make([]*recentEvent, size)
+	for i := range r.n {
+		ring[i] = r.at(i)
+	}
+	r.ring, r.start = ring, 0
+}
+
+// at is the i-th event held, from the oldest.
+func (r *recentEvents) at(i int) *recentEvent { return r.ring[(r.start+i)%len(r.ring)] }
 
 // has reports whether the event at seq is in the cache.
 func (r *recentEvents) has(seq uint64) bool {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	return r.n > 0 && seq >= r.ring[r.start].seq && seq < r.ring[r.start].seq+uint64(r.n)
+	return r.n > 0 && seq >= r.at(0).seq && seq < r.at(0).seq+uint64(r.n)
 }
 
 // fetch appends to buf the events with max(after, first-1) < Seq <= until,
@@ -106,7 +153,7 @@ func (r *recentEvents) fetch(after, until, first uint64, buf []*journal.Event) (
 	if r.n == 0 {
 		return buf, false
 	}
-	oldest := r.ring[r.start].seq
+	oldest := r.at(0).seq
 	newest := oldest + uint64(r.n) - 1
 	from := max(after+1, first)
 	if from < oldest || until > newest {
@@ -114,11 +161,22 @@ func (r *recentEvents) fetch(after, until, first uint64, buf []*journal.Event) (
 	}
 	n := len(buf)
 	for seq := from; seq <= until && len(buf) < cap(buf); seq++ {
-		ev, err := r.ring[(r.start+int(seq-oldest))%recentMax].event(r.epoch)
+		ev, err := r.at(int(seq - oldest)).event(r.epoch)
 		if err != nil {
 			return buf[:n], false
 		}
 		buf = append(buf, ev)
 	}
 	return buf, true
+}
+
+// timeAt is the time of the event at seq, if the cache holds it.
+func (r *recentEvents) timeAt(seq uint64) (time.Time, bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if r.n == 0 || seq < r.at(0).seq || seq >= r.at(0).seq+uint64(r.n) {
+		return time.Time{}, false
+	}
+	h, err := decodeHead(r.at(int(seq - r.at(0).seq)).record)
+	return h.time, err == nil
 }

@@ -1,7 +1,7 @@
 package bolt
 
 import (
-	"iter"
+	"math"
 	"testing"
 
 	"github.com/heraldhub/herald/internal/journal"
@@ -15,18 +15,19 @@ func seqs(evs []*journal.Event) []uint64 {
 	return out
 }
 
-// one is a commit of one record, for add.
-func one(seq uint64, record []byte) iter.Seq2[uint64, []byte] {
-	return func(yield func(uint64, []byte) bool) { yield(seq, record) }
+// one is a batch of one record, for add.
+func one(seq uint64, record []byte) []*recentEvent {
+	return []*recentEvent{{seq: seq, record: record}}
 }
 
 // record returns a stored event's record of about size bytes.
 func record(size int) []byte {
-	return encodeEvent(&journal.Event{Topics: []string{"t"}, Data: make([]byte, size)})[keyLen:]
+	return encodeEvent(&journal.Event{Topics: []string{"t"}, Data: make([]byte, size)})
 }
 
 func TestRecentEvents(t *testing.T) {
-	r := recentEvents{epoch: "e"}
+	// Everything applied: the bounds alone decide.
+	r := recentEvents{epoch: "e", applied: math.MaxUint64}
 	if _, ok := r.fetch(0, 10, 1, make([]*journal.Event, 0, 8)); ok {
 		t.Fatal("an empty cache answered")
 	}
@@ -79,7 +80,7 @@ func TestRecentEvents(t *testing.T) {
 	}
 
 	// The byte bound evicts; the newest is kept however large.
-	r = recentEvents{epoch: "e"}
+	r = recentEvents{epoch: "e", applied: math.MaxUint64}
 	r.add(one(1, record(recentBytes/2)))
 	r.add(one(2, record(recentBytes/2)))
 	r.add(one(3, record(10)))
@@ -92,5 +93,42 @@ func TestRecentEvents(t *testing.T) {
 	r.add(one(4, record(2*recentBytes)))
 	if got, ok := r.fetch(3, 4, 1, make([]*journal.Event, 0, 8)); !ok || len(got) != 1 || got[0].Seq != 4 {
 		t.Errorf("an event over the bound: %v, %v; want it alone", seqs(got), ok)
+	}
+}
+
+// The cache keeps every event the file does not hold yet, beyond its
+// bounds, and lets them go once the applier has stored them.
+func TestRecentEventsKeepsUnapplied(t *testing.T) {
+	r := recentEvents{epoch: "e"}
+	const n = 3*recentMax + 5
+	for seq := uint64(1); seq <= n; seq++ {
+		r.add(one(seq, record(100)))
+	}
+	got, ok := r.fetch(0, n, 1, make([]*journal.Event, 0, n))
+	if !ok || len(got) != n || got[0].Seq != 1 || got[n-1].Seq != n {
+		t.Fatalf("with nothing applied, fetch(0, %d) = %d events, %v; want all", n, len(got), ok)
+	}
+	r.release(recentMax)
+	if !r.has(recentMax+1) || !r.has(n) {
+		t.Error("release evicted an event not applied")
+	}
+	r.release(n)
+	if r.has(n-recentMax) || !r.has(n-recentMax+1) || !r.has(n) {
+		t.Errorf("with everything applied, the cache holds %d events, want the newest %d", r.n, recentMax)
+	}
+	if len(r.ring) > 2*recentMax {
+		t.Errorf("the ring kept %d slots for %d events", len(r.ring), r.n)
+	}
+	// Bytes too: unapplied events over recentBytes stay.
+	r = recentEvents{epoch: "e"}
+	for seq := uint64(1); seq <= 4; seq++ {
+		r.add(one(seq, record(recentBytes/2)))
+	}
+	if !r.has(1) {
+		t.Error("the byte bound evicted an event not applied")
+	}
+	r.release(4)
+	if r.has(3) || !r.has(4) {
+		t.Error("once applied, the byte bound did not apply")
 	}
 }

@@ -3,7 +3,6 @@ package bolt
 import (
 	"encoding/binary"
 	"fmt"
-	"time"
 
 	bbolt "go.etcd.io/bbolt"
 
@@ -42,9 +41,12 @@ func (j *Journal) createViews(tx *bbolt.Tx) error {
 	return nil
 }
 
-// ReadView calls fn with view v's bucket and the journal's last position,
-// read in one transaction, so that the view is exactly as of that
-// position. The bucket is valid only during the call.
+// ReadView calls fn with view v's bucket and the last position the file
+// holds, read in one transaction, so that the view is exactly as of that
+// position. Right after Open, that is the journal's last position; later
+// it may trail [Journal.Last] by the events still on their way from the
+// write-ahead log to the file, which Read and Follow deliver. The bucket
+// is valid only during the call.
 func (j *Journal) ReadView(v View, fn func(b *bbolt.Bucket, last uint64) error) error {
 	if j.isClosed() {
 		return journal.ErrClosed
@@ -62,18 +64,22 @@ func (j *Journal) ReadView(v View, fn func(b *bbolt.Bucket, last uint64) error) 
 	})
 }
 
-// applyViews updates the journal's views for the event of r, stored at
-// r.seq in the transaction tx.
-func (c *committer) applyViews(tx *bbolt.Tx, r *request, now time.Time) error {
-	if r.ev == nil {
+// applyViews updates the journal's views for the logged event e, stored
+// in the transaction tx.
+func (a *applier) applyViews(tx *bbolt.Tx, e *recentEvent) error {
+	j := a.j
+	if len(j.opts.Views) == 0 {
 		return nil
 	}
-	ev := *r.ev
-	ev.Seq, ev.Time = r.seq, now
-	if ev.ID == "" {
-		ev.ID = journal.FormatID(c.j.epoch, r.seq)
+	decoded, err := e.event(j.epoch)
+	if err != nil {
+		// Readers skip it too; it changes no view.
+		j.log.Error("journal: not applying an undecodable event to the views", "path", j.path, "seq", e.seq, "err", err)
+		return nil
 	}
-	for _, v := range c.j.opts.Views {
+	// The decoded event is shared with readers: the views get a copy.
+	ev := *decoded
+	for _, v := range j.opts.Views {
 		if err := v.Apply(tx.Bucket(v.Name()), &ev); err != nil {
 			return fmt.Errorf("view %s: %w", v.Name(), err)
 		}
