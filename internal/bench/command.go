@@ -83,6 +83,7 @@ type config struct {
 	sources            string
 	connectConcurrency int
 	connectTimeout     time.Duration
+	goroutines         bool
 	metrics            string
 	json               bool
 	svg                string
@@ -139,6 +140,17 @@ func newFlagSet(cfg *config, stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&cfg.sources, "sources", "auto", `client source addresses: "auto" (127.0.0.2-9 for an IPv4 loopback hub), "none", or a comma-separated list`)
 	fs.IntVar(&cfg.connectConcurrency, "connect-concurrency", 256, "subscribers connecting at once, over all processes")
 	fs.DurationVar(&cfg.connectTimeout, "connect-timeout", 30*time.Second, "bound on one request: a subscribe up to its response headers, or a publish")
+	fs.Func("reader", `how SSE subscribers are read: "epoll" (default on Linux: a goroutine per processor polls every socket) or "goroutines" (one per stream)`, func(s string) error {
+		switch s {
+		case "epoll":
+			cfg.goroutines = false
+		case "goroutines":
+			cfg.goroutines = true
+		default:
+			return fmt.Errorf("unknown reader %q: want epoll or goroutines", s)
+		}
+		return nil
+	})
 	fs.Func("pid", "hub process ID, to read its memory and CPU from /proc; with several --hub, one per hub, comma-separated, in the same order", func(s string) error {
 		pids, err := parsePIDs(s)
 		cfg.pids = pids

@@ -30,6 +30,9 @@ type groupSpec struct {
 	Count          int           `json:"count"`
 	Concurrency    int           `json:"concurrency"`
 	ConnectTimeout time.Duration `json:"connect_timeout"`
+	// Goroutines gives each SSE stream a goroutine that reads it, instead
+	// of the reactors (--reader goroutines).
+	Goroutines bool `json:"goroutines,omitempty"`
 }
 
 // groupStatus is a snapshot of a group's counters; groups' statuses add up.
@@ -145,6 +148,8 @@ type pool struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+	// readers read the SSE streams (nil: a goroutine reads each).
+	readers *readers
 
 	attempted, connected, everConnected, failed atomic.Int64
 	drops, reconnects, primed, received         atomic.Int64
@@ -172,6 +177,10 @@ func startPool(spec groupSpec) (*pool, error) {
 	}
 	if spec.DB != "" {
 		p.parse = parseDBEvent
+	}
+	if (spec.Transport == "" || spec.Transport == transportSSE) && !spec.Goroutines {
+		// Without reactors (another OS), a goroutine reads each stream.
+		p.readers, _ = newReaders(ctx)
 	}
 	p.connectStart.Store(time.Now().UnixNano())
 	sem := make(chan struct{}, max(spec.Concurrency, 1))
@@ -280,8 +289,21 @@ func (p *pool) open(sub *subscriber) (feed, error) {
 	return f, nil
 }
 
-// consume reads events until the feed ends or the pool stops.
+// consume reads events until the feed ends or the pool stops. An SSE
+// stream is read by the pool's reactors, when it has them and they can.
 func (p *pool) consume(f feed, sub *subscriber) error {
+	if st, ok := f.(*stream); ok && p.readers != nil {
+		ended, stop, err := p.readers.read(st, func(id, data []byte, now int64) {
+			p.deliver(sub, id, data, now, pollTrip{})
+		})
+		if err == nil {
+			defer context.AfterFunc(p.ctx, stop)()
+			return <-ended
+		}
+		if !errors.Is(err, errNotDetachable) {
+			return err
+		}
+	}
 	stop := context.AfterFunc(p.ctx, func() { f.close() })
 	defer stop()
 	poll, _ := f.(*poller)
@@ -295,33 +317,39 @@ func (p *pool) consume(f feed, sub *subscriber) error {
 		if poll != nil {
 			rt = poll.roundTrip()
 		}
-		if len(id) > 0 {
-			sub.lastID = append(sub.lastID[:0], id...)
+		p.deliver(sub, id, data, now, rt)
+	}
+}
+
+// deliver counts an event sub received at now (unix nanoseconds); rt is
+// the poll that brought it, for a poller.
+func (p *pool) deliver(sub *subscriber, id, data []byte, now int64, rt pollTrip) {
+	if len(id) > 0 {
+		sub.lastID = append(sub.lastID[:0], id...)
+	}
+	if !sub.primed {
+		sub.primed = true
+		p.primed.Add(1)
+	}
+	pl, ok := p.parse(data)
+	if !ok {
+		p.foreign.Add(1)
+		return
+	}
+	if pl.step == 0 {
+		return // a readiness probe
+	}
+	stats := sub.stepStats
+	if pl.step != sub.stepNum || stats == nil {
+		if stats = p.stats(pl.step); stats == nil {
+			p.late.Add(1)
+			return
 		}
-		if !sub.primed {
-			sub.primed = true
-			p.primed.Add(1)
-		}
-		pl, ok := p.parse(data)
-		if !ok {
-			p.foreign.Add(1)
-			continue
-		}
-		if pl.step == 0 {
-			continue // a readiness probe
-		}
-		stats := sub.stepStats
-		if pl.step != sub.stepNum || stats == nil {
-			if stats = p.stats(pl.step); stats == nil {
-				p.late.Add(1)
-				continue
-			}
-			sub.stepNum, sub.stepStats = pl.step, stats
-		}
-		p.count(stats, sub, pl, now)
-		if rt.first {
-			countPoll(stats, sub, rt, pl)
-		}
+		sub.stepNum, sub.stepStats = pl.step, stats
+	}
+	p.count(stats, sub, pl, now)
+	if rt.first {
+		countPoll(stats, sub, rt, pl)
 	}
 }
 
@@ -435,6 +463,9 @@ func (p *pool) status() groupStatus {
 func (p *pool) finish() groupResult {
 	p.cancel()
 	p.wg.Wait()
+	if p.readers != nil {
+		p.readers.wait()
+	}
 	st := p.status()
 	p.mu.Lock()
 	defer p.mu.Unlock()

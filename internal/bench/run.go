@@ -218,6 +218,7 @@ func (r *runner) startGroups(n int) ([][]group, int, error) {
 	spec := groupSpec{
 		Token: r.token, Topic: cmp.Or(r.cfg.selector, r.topic), Transport: r.cfg.transport,
 		Concurrency: max(r.cfg.connectConcurrency/max(procs, hubs), 1), ConnectTimeout: r.cfg.connectTimeout,
+		Goroutines: r.cfg.goroutines,
 	}
 	if r.db != nil {
 		spec.Topic = ""

@@ -172,14 +172,19 @@ func TestFanoutSweepOverChildProcessesWithSVG(t *testing.T) {
 func TestFanoutResumesKickedSubscribers(t *testing.T) {
 	// The hub ends every stream after 5 events; each subscriber reconnects
 	// with Last-Event-ID and, the hub replaying what it missed, sees no loss.
-	rep := benchFixture(t, func(h *fixtureHub) { h.kickAfter = 5 }, ExitOK,
-		"fanout", "-n", "20", "--rate", "40", "--duration", "1s")
-	f := rep.Fanout
-	if f.Drops != 20 || f.Reconnects != 20 {
-		t.Errorf("drops %d, reconnects %d; want 20 each", f.Drops, f.Reconnects)
-	}
-	if s := f.Steps[0]; s.Lost != 0 || s.Duplicates != 0 || s.Delivered != s.Published*20 {
-		t.Errorf("lost %d, duplicated %d, delivered %d of %d", s.Lost, s.Duplicates, s.Delivered, s.Published*20)
+	// Both readers: the reactors and a goroutine per stream.
+	for _, reader := range []string{"epoll", "goroutines"} {
+		t.Run(reader, func(t *testing.T) {
+			rep := benchFixture(t, func(h *fixtureHub) { h.kickAfter = 5 }, ExitOK,
+				"fanout", "-n", "20", "--rate", "40", "--duration", "1s", "--reader", reader)
+			f := rep.Fanout
+			if f.Drops != 20 || f.Reconnects != 20 {
+				t.Errorf("drops %d, reconnects %d; want 20 each", f.Drops, f.Reconnects)
+			}
+			if s := f.Steps[0]; s.Lost != 0 || s.Duplicates != 0 || s.Delivered != s.Published*20 {
+				t.Errorf("lost %d, duplicated %d, delivered %d of %d", s.Lost, s.Duplicates, s.Delivered, s.Published*20)
+			}
+		})
 	}
 }
 

@@ -33,7 +33,14 @@ type stream struct {
 	id    []byte // last event ID buffer; persists across events per the spec
 	data  []byte
 	event []byte // the event type of the last event ("" for message)
-	line  []byte // holds a line longer than the read buffer
+	line  []byte // holds a line longer than the read buffer, or cut by a read
+	// hasData is set once the event being read has a data line;
+	// dispatched once handleLine has returned it.
+	hasData, dispatched bool
+	// raw reads the connection under body; with chunked, the response
+	// is chunked and only body can read it (see detach).
+	raw     *bufio.Reader
+	chunked bool
 }
 
 // maxLine bounds one line of the stream, so that a broken hub cannot make
@@ -97,6 +104,8 @@ func (t *target) subscribe(ctx context.Context, req subscribeRequest) (*stream, 
 		conn:        conn,
 		body:        bufio.NewReaderSize(resp.Body, 2048),
 		lastEventID: resp.Header.Get("Last-Event-ID"),
+		raw:         br,
+		chunked:     len(resp.TransferEncoding) > 0,
 	}, nil
 }
 
@@ -143,9 +152,6 @@ func sanitizeHeader(v string) string {
 // alias buffers of s that the following call overwrites. An event with no
 // data line is skipped, as an EventSource skips it.
 func (s *stream) next() (id, data []byte, err error) {
-	s.data = s.data[:0]
-	s.event = s.event[:0]
-	hasData := false
 	for {
 		line, err := s.readLine()
 		if err != nil {
@@ -154,35 +160,78 @@ func (s *stream) next() (id, data []byte, err error) {
 			}
 			return nil, nil, err
 		}
-		if len(line) == 0 {
-			if hasData {
-				return s.id, s.data, nil
-			}
-			s.event = s.event[:0]
-			continue
-		}
-		if line[0] == ':' {
-			continue
-		}
-		field, value, found := bytes.Cut(line, []byte(":"))
-		if found && len(value) > 0 && value[0] == ' ' {
-			value = value[1:]
-		}
-		switch string(field) {
-		case "data":
-			if hasData {
-				s.data = append(s.data, '\n')
-			}
-			s.data = append(s.data, value...)
-			hasData = true
-		case "id":
-			if bytes.IndexByte(value, 0) < 0 {
-				s.id = append(s.id[:0], value...)
-			}
-		case "event":
-			s.event = append(s.event[:0], value...)
+		if s.handleLine(line) {
+			return s.id, s.data, nil
 		}
 	}
+}
+
+// handleLine takes one line of the stream, without its end; it reports
+// true when the line ends an event, whose ID and data are then s.id and
+// s.data (and its type s.event) until the next call.
+func (s *stream) handleLine(line []byte) bool {
+	if s.dispatched {
+		s.data, s.event, s.hasData, s.dispatched = s.data[:0], s.event[:0], false, false
+	}
+	if len(line) == 0 {
+		if s.hasData {
+			s.dispatched = true
+			return true
+		}
+		s.event = s.event[:0]
+		return false
+	}
+	if line[0] == ':' {
+		return false
+	}
+	field, value, found := bytes.Cut(line, []byte(":"))
+	if found && len(value) > 0 && value[0] == ' ' {
+		value = value[1:]
+	}
+	switch string(field) {
+	case "data":
+		if s.hasData {
+			s.data = append(s.data, '\n')
+		}
+		s.data = append(s.data, value...)
+		s.hasData = true
+	case "id":
+		if bytes.IndexByte(value, 0) < 0 {
+			s.id = append(s.id[:0], value...)
+		}
+	case "event":
+		s.event = append(s.event[:0], value...)
+	}
+	return false
+}
+
+// feed parses bytes read from the stream, calling emit for each event
+// they end; a line cut at the end of p waits in s.line for the next call.
+// It is next for a reader that reads the socket itself (the reactor).
+func (s *stream) feed(p []byte, emit func(id, data []byte)) error {
+	for len(p) > 0 {
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			if s.line = append(s.line, p...); len(s.line) > maxLine {
+				return fmt.Errorf("hub sent a line longer than %d bytes", maxLine)
+			}
+			return nil
+		}
+		line := p[:i]
+		p = p[i+1:]
+		if len(s.line) > 0 {
+			s.line = append(s.line, line...)
+			line = s.line
+		}
+		if n := len(line); n > 0 && line[n-1] == '\r' {
+			line = line[:n-1]
+		}
+		if s.handleLine(line) {
+			emit(s.id, s.data)
+		}
+		s.line = s.line[:0]
+	}
+	return nil
 }
 
 // readLine returns one line without its LF or CRLF ending.

@@ -3,6 +3,7 @@ package bench
 import (
 	"bufio"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -38,6 +39,46 @@ func TestStreamParsesFrames(t *testing.T) {
 	}
 	if _, _, err := st.next(); !errors.Is(err, errStreamEnded) {
 		t.Errorf("after the last complete event: %v, want errStreamEnded (an unterminated event is not dispatched)", err)
+	}
+}
+
+// feed, the reactor's parser, finds the events next finds, however the
+// bytes are cut into reads.
+func TestStreamFeedAsNext(t *testing.T) {
+	in := ": hi\r\nid: 1\r\ndata: one\r\n\r\ndata:two\ndata:  lines\n\nid: 3\nevent: ping\n\n" +
+		"data: " + strings.Repeat("z", 300) + "\n\nid: x\x00y\ndata\n\nid: 4\ndata: cut"
+	type event struct{ id, data string }
+	var want []event
+	st := &stream{body: bufio.NewReaderSize(strings.NewReader(in), 16)}
+	for {
+		id, data, err := st.next()
+		if err != nil {
+			break
+		}
+		want = append(want, event{string(id), string(data)})
+	}
+	if len(want) != 4 {
+		t.Fatalf("next found %d events, want 4", len(want))
+	}
+	for size := 1; size <= len(in); size++ {
+		var got []event
+		st := &stream{}
+		for rest := in; len(rest) > 0; {
+			n := min(size, len(rest))
+			if err := st.feed([]byte(rest[:n]), func(id, data []byte) {
+				got = append(got, event{string(id), string(data)})
+			}); err != nil {
+				t.Fatal(err)
+			}
+			rest = rest[n:]
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("reads of %d bytes: %q, want %q", size, got, want)
+		}
+	}
+	long := &stream{}
+	if err := long.feed([]byte(strings.Repeat("x", maxLine+1)), func([]byte, []byte) {}); err == nil {
+		t.Error("feed took a line longer than maxLine")
 	}
 }
 
