@@ -235,7 +235,7 @@ func Open(path string, opts Options) (*Journal, error) {
 		db.Close()
 		return nil, err
 	}
-	j.recent.epoch = j.epoch
+	j.recent.epoch, j.recent.log, j.recent.path = j.epoch, j.log, path
 	// The events the log holds past the file's last position were
 	// acknowledged, or may have been: store them before serving anything.
 	w, replay, err := openWAL(path, j.epoch, j.applier.applied.Load(), opts.NoSync)

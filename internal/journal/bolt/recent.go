@@ -1,6 +1,7 @@
 package bolt
 
 import (
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,7 +26,10 @@ import (
 // not pay for the decoding.
 type recentEvents struct {
 	epoch string
-	mu    sync.RWMutex
+	// log and path report records that do not decode.
+	log  *slog.Logger
+	path string
+	mu   sync.RWMutex
 	// ring holds n events from start, the oldest first; its length is a
 	// power of two, recentMax or more.
 	ring  []*recentEvent
@@ -145,8 +149,7 @@ func (r *recentEvents) has(seq uint64) bool {
 
 // fetch appends to buf the events with max(after, first-1) < Seq <= until,
 // up to buf's capacity, when it holds all of them; ok is false when it
-// does not, or when one does not decode (the caller reads the file, which
-// skips it and says so).
+// does not. A record that does not decode is skipped, and logged.
 func (r *recentEvents) fetch(after, until, first uint64, buf []*journal.Event) ([]*journal.Event, bool) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
@@ -159,11 +162,13 @@ func (r *recentEvents) fetch(after, until, first uint64, buf []*journal.Event) (
 	if from < oldest || until > newest {
 		return buf, false
 	}
-	n := len(buf)
 	for seq := from; seq <= until && len(buf) < cap(buf); seq++ {
 		ev, err := r.at(int(seq - oldest)).event(r.epoch)
 		if err != nil {
-			return buf[:n], false
+			// As the file's readers do: one damaged record must not stop
+			// every reader behind it. The file may not have it yet.
+			r.log.Error("journal: skipping an undecodable event", "path", r.path, "seq", seq, "err", err)
+			continue
 		}
 		buf = append(buf, ev)
 	}
