@@ -114,6 +114,11 @@ type Stats struct {
 	// Oldest is when the oldest retained event was appended; zero when
 	// none is.
 	Oldest time.Time
+	// Pending is how many of the retained events are durable in a
+	// write-ahead log and not yet in the journal's main store (the bolt
+	// journal's file); always 0 for a journal without such a log. It
+	// grows while the store falls behind or cannot be written.
+	Pending uint64
 }
 
 // StatsReporter is implemented by a journal that can say what it holds

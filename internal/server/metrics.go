@@ -224,6 +224,7 @@ var (
 	descAnnDropped    = prometheus.NewDesc("herald_announcements_dropped_total", "Subscription events dropped because too many waited.", nil, nil)
 	descRetained      = prometheus.NewDesc("herald_journal_events", "Events the journal retains.", nil, nil)
 	descOldestAge     = prometheus.NewDesc("herald_journal_oldest_event_age_seconds", "Age of the oldest event the journal retains (0 when it retains none).", nil, nil)
+	descPending       = prometheus.NewDesc("herald_journal_pending_events", "Events durable in the journal's write-ahead log and not yet in its file (the bolt journal; 0 for others).", nil, nil)
 )
 
 func (c *hubCollector) Describe(ch chan<- *prometheus.Desc) {
@@ -233,6 +234,7 @@ func (c *hubCollector) Describe(ch chan<- *prometheus.Desc) {
 	if _, ok := c.journal.(journal.StatsReporter); ok {
 		ch <- descRetained
 		ch <- descOldestAge
+		ch <- descPending
 	}
 }
 
@@ -256,6 +258,7 @@ func (c *hubCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		ch <- prometheus.MustNewConstMetric(descRetained, prometheus.GaugeValue, float64(js.Events))
 		ch <- prometheus.MustNewConstMetric(descOldestAge, prometheus.GaugeValue, age)
+		ch <- prometheus.MustNewConstMetric(descPending, prometheus.GaugeValue, float64(js.Pending))
 	}
 }
 

@@ -144,6 +144,7 @@ func TestMetricsAfterTraffic(t *testing.T) {
 			{"herald_journal_append_seconds", dto.MetricType_HISTOGRAM, nil, 2},
 			{"herald_journal_events", dto.MetricType_GAUGE, nil, 2},
 			{"herald_journal_oldest_event_age_seconds", dto.MetricType_GAUGE, nil, 0},
+			{"herald_journal_pending_events", dto.MetricType_GAUGE, nil, 0},
 			{"herald_deliveries_total", dto.MetricType_COUNTER, nil, 5},
 			{"herald_fanned_out_total", dto.MetricType_COUNTER, nil, 2},
 			{"herald_replayed_total", dto.MetricType_COUNTER, nil, 0},

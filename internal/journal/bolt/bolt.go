@@ -382,7 +382,7 @@ func (j *Journal) Stats() journal.Stats {
 	if first > last {
 		return journal.Stats{}
 	}
-	st := journal.Stats{Events: last - first + 1}
+	st := journal.Stats{Events: last - first + 1, Pending: last - min(j.applier.applied.Load(), last)}
 	if ns := j.oldest.Load(); ns != 0 && first == j.first.Load() {
 		st.Oldest = time.Unix(0, ns)
 	} else {

@@ -28,6 +28,10 @@ type request struct {
 	done chan struct{}
 }
 
+// maxKeptFrames is the largest buffer of log records the committer keeps
+// from one batch for the next.
+const maxKeptFrames = 1 << 20
+
 // committer is the goroutine that writes the log. It owns every write to
 // it, so positions are assigned in one place, without locks.
 type committer struct {
@@ -136,10 +140,15 @@ func (c *committer) commit(batch []*request) {
 		frames = appendFrame(frames, lap, last, r.record)
 		logged = append(logged, &recentEvent{seq: last, record: r.record, id: r.id})
 	}); err != nil {
+		c.forget(logged)
 		c.fail(batch, err)
 		return
 	}
 	c.frames, c.logged = frames, logged
+	if cap(c.frames) > maxKeptFrames {
+		// A batch of large events: do not hold its copy while idle.
+		c.frames = nil
+	}
 	if len(logged) == 0 {
 		for _, r := range batch {
 			close(r.done)

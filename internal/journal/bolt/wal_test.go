@@ -120,6 +120,9 @@ func TestLoggedEventsServed(t *testing.T) {
 	if got := j.applier.applied.Load(); got != 0 {
 		t.Fatalf("the applier stored up to %d while held", got)
 	}
+	if st := j.Stats(); st.Events != 20 || st.Pending != 20 {
+		t.Errorf("Stats = %+v, want 20 events, all 20 pending", st)
+	}
 	if got := readIDs(t, j, 1); !slices.Equal(got, names("p", 20)) {
 		t.Fatalf("Read = %v", got)
 	}
@@ -171,6 +174,9 @@ func TestLoggedEventsServed(t *testing.T) {
 	j = openTest(t, path, Options{})
 	if got := readIDs(t, j, 1); !slices.Equal(got, append(names("p", 20), "twice")) {
 		t.Fatalf("after Close, the file holds %v", got)
+	}
+	if st := j.Stats(); st.Pending != 0 {
+		t.Errorf("after Close, Stats = %+v, want nothing pending", st)
 	}
 	if seq, err := j.Lookup(ctx, "p3"); err != nil || seq != seqs[3] {
 		t.Errorf("Lookup(p3) from the file = %d, %v", seq, err)
