@@ -247,14 +247,41 @@ func (h *Hub) end(s *Subscription, err error) {
 // and on every other node following the same journal. The error is one of
 // [Hub.Validate] or comes from the journal.
 func (h *Hub) Publish(ctx context.Context, ev *journal.Event) error {
+	wait, err := h.Queue(ctx, ev)
+	if err != nil {
+		return err
+	}
+	return wait()
+}
+
+// Queue is Publish in two steps: it validates ev and queues it in the
+// journal, and wait waits until it is stored and sets ev's fields, as
+// Publish does. Events are stored in the order of the Queue calls that
+// returned, so a publisher that pipelines (a WebSocket's) queues its
+// events one after another and waits for them together, and the journal
+// commits them together. ev must not change until wait returns. With a
+// journal that cannot pipeline ([journal.Pipeliner]: JetStream's), Queue
+// appends, and wait only reports how that went.
+func (h *Hub) Queue(ctx context.Context, ev *journal.Event) (wait func() error, err error) {
 	if err := h.Validate(ev); err != nil {
-		return err
+		return nil, err
 	}
-	if err := h.journal.Append(ctx, ev); err != nil {
-		return err
+	var stored func() error
+	if p, ok := h.journal.(journal.Pipeliner); ok && p.Pipelined() {
+		if stored, err = p.Queue(ctx, ev); err != nil {
+			return nil, err
+		}
+	} else {
+		err := h.journal.Append(ctx, ev)
+		stored = func() error { return err }
 	}
-	h.stats.published.Add(1)
-	return nil
+	return func() error {
+		if err := stored(); err != nil {
+			return err
+		}
+		h.stats.published.Add(1)
+		return nil
+	}, nil
 }
 
 // Validate reports whether Publish would accept ev: it applies

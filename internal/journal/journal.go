@@ -82,6 +82,19 @@ type Queuer interface {
 	Queue(ctx context.Context, ev *Event) (wait func() error, err error)
 }
 
+// Pipeliner is implemented by a [Queuer] whose Append is Queue then
+// wait, with nothing more, when Pipelined says so: a writer that queues
+// several events and then waits for them gets what appending them one
+// after another would have stored, in the same order, and the journal
+// commits them together. The bolt and memory journals are; the JetStream
+// journal is not: its Append sends an event again after a failed attempt
+// (riding out a leader election), which a queue of events cannot do
+// without reordering them.
+type Pipeliner interface {
+	Queuer
+	Pipelined() bool
+}
+
 // Keyed is implemented by a journal that several nodes append to, which
 // can order the writers of one key across the nodes: an event queued with
 // a key and an expected last position is stored only if the newest

@@ -120,6 +120,9 @@ func (m *Memory) Queue(ctx context.Context, ev *Event) (wait func() error, err e
 	return func() error { return nil }, nil
 }
 
+// Pipelined reports true: Append is Queue then wait (see [Pipeliner]).
+func (m *Memory) Pipelined() bool { return true }
+
 // trim drops the events that retention no longer allows. m.mu must be held.
 func (m *Memory) trim(now time.Time) {
 	n := 0

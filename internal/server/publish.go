@@ -76,27 +76,44 @@ func (s *Server) allowPublish(token string, claims *auth.Claims, remote string) 
 // publish publishes an update of a publisher with claims, whatever
 // carried it (a form, a WebSocket message), and says what went wrong.
 func (s *Server) publish(ctx context.Context, claims *auth.Claims, ev *journal.Event) *httpError {
+	wait, herr := s.queuePublish(ctx, claims, ev)
+	if herr != nil {
+		return herr
+	}
+	return wait()
+}
+
+// queuePublish is publish in two steps: it checks the update and queues
+// it in the journal, and wait waits until it is stored (see [hub.Hub.Queue]).
+func (s *Server) queuePublish(ctx context.Context, claims *auth.Claims, ev *journal.Event) (wait func() *httpError, herr *httpError) {
 	// Checked before the grants, so that a malformed update is answered
 	// as such, and grants are never matched against a flood of topics.
 	if err := s.checkUpdate(ev); err != nil {
 		s.metrics.publishErrors.Inc()
-		return s.publishError(ctx, err)
+		return nil, s.publishError(ctx, err)
 	}
 	if !claims.CanPublish(ev.Topics) {
 		s.metrics.publishErrors.Inc()
 		e := errorf(http.StatusForbidden, "not allowed to publish to these topics")
 		e.challenge = auth.Challenge(auth.ErrInsufficientScope)
-		return e
+		return nil, e
 	}
 	// A journal that cannot take the event (one that retries until its
 	// context ends, as a clustered journal with no server in reach does)
 	// is answered 503 in time, and the publisher tries again.
 	cctx, cancel := context.WithTimeout(ctx, s.cfg.PublishTimeout)
-	defer cancel()
-	if err := s.commit(cctx, ev); err != nil {
-		return s.publishError(ctx, err)
+	stored, err := s.queue(cctx, ev)
+	if err != nil {
+		cancel()
+		return nil, s.publishError(ctx, err)
 	}
-	return nil
+	return func() *httpError {
+		defer cancel()
+		if err := stored(); err != nil {
+			return s.publishError(ctx, err)
+		}
+		return nil
+	}, nil
 }
 
 // Publish publishes ev for a caller that needs no token: a program that
@@ -118,15 +135,32 @@ func (s *Server) Publish(ctx context.Context, ev *journal.Event) error {
 
 // commit appends a checked update to the journal, through the hub.
 func (s *Server) commit(ctx context.Context, ev *journal.Event) error {
-	start := time.Now()
-	err := s.cfg.Hub.Publish(ctx, ev)
-	s.metrics.appendLatency.Observe(time.Since(start).Seconds())
+	wait, err := s.queue(ctx, ev)
 	if err != nil {
-		s.metrics.publishErrors.Inc()
 		return err
 	}
-	s.metrics.publishes.Inc()
-	return nil
+	return wait()
+}
+
+// queue is commit in two steps (see [hub.Hub.Queue]).
+func (s *Server) queue(ctx context.Context, ev *journal.Event) (wait func() error, err error) {
+	start := time.Now()
+	stored, err := s.cfg.Hub.Queue(ctx, ev)
+	if err != nil {
+		s.metrics.appendLatency.Observe(time.Since(start).Seconds())
+		s.metrics.publishErrors.Inc()
+		return nil, err
+	}
+	return func() error {
+		err := stored()
+		s.metrics.appendLatency.Observe(time.Since(start).Seconds())
+		if err != nil {
+			s.metrics.publishErrors.Inc()
+			return err
+		}
+		s.metrics.publishes.Inc()
+		return nil
+	}, nil
 }
 
 // errHubTopic refuses a publisher's update on a topic of the hub's own

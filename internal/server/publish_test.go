@@ -175,6 +175,10 @@ func (stalled) Append(ctx context.Context, _ *journal.Event) error {
 	return ctx.Err()
 }
 
+// Pipelined is false: the hub must call Append, not the memory journal's
+// Queue.
+func (stalled) Pipelined() bool { return false }
+
 // TestPublishTimeout: a publish the journal cannot take is answered 503
 // with a Retry-After once PublishTimeout has passed, not left hanging.
 func TestPublishTimeout(t *testing.T) {

@@ -224,17 +224,27 @@ func (h *socketHost) Subscribe(ctx context.Context, cred websocket.Credentials, 
 	return sess, nil
 }
 
-func (h *socketHost) Publish(ctx context.Context, cred websocket.Credentials, ev *journal.Event) (string, error) {
+func (h *socketHost) Publish(ctx context.Context, cred websocket.Credentials, ev *journal.Event) func() (string, error) {
 	s := h.srv
 	start := time.Now()
+	refused := func(herr *httpError) func() (string, error) {
+		err := socketRefusal(herr)
+		return func() (string, error) { return "", err }
+	}
 	if herr := s.allowPublish(cred.Token, cred.Publisher, h.address); herr != nil {
-		return "", socketRefusal(herr)
+		return refused(herr)
 	}
-	if herr := s.publish(ctx, cred.Publisher, ev); herr != nil {
-		return "", socketRefusal(herr)
+	wait, herr := s.queuePublish(ctx, cred.Publisher, ev)
+	if herr != nil {
+		return refused(herr)
 	}
-	s.metrics.publishWebSocket.Observe(time.Since(start).Seconds())
-	return ev.ID, nil
+	return func() (string, error) {
+		if herr := wait(); herr != nil {
+			return "", socketRefusal(herr)
+		}
+		s.metrics.publishWebSocket.Observe(time.Since(start).Seconds())
+		return ev.ID, nil
+	}
 }
 
 func (h *socketHost) Closed(reason error) {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -18,6 +19,8 @@ import (
 
 	"github.com/heraldhub/herald/internal/auth"
 	"github.com/heraldhub/herald/internal/clock"
+	"github.com/heraldhub/herald/internal/journal"
+	"github.com/heraldhub/herald/internal/journal/bolt"
 	"github.com/heraldhub/herald/internal/testutil"
 )
 
@@ -88,6 +91,63 @@ func TestWebSocketPublishPipelined(t *testing.T) {
 	c.send(`{"op":"publish","ref":"x","topics":["t"],"data":"p","id":"chosen-1","private":true,"retry":1500}`)
 	if m := c.expect("ack"); string(m.Ref) != `"x"` || m.ID != "chosen-1" {
 		t.Fatalf("ack = %+v", m)
+	}
+}
+
+// Publishes that arrive in one read are stored together, and every answer
+// keeps the order of the requests: an ack or an error for each publish,
+// and a request of another kind answered after the publishes before it.
+// On the durable journal, whose commits the publishes share.
+func TestWebSocketPublishBatchInOrder(t *testing.T) {
+	j, err := bolt.Open(filepath.Join(t.TempDir(), "j.db"), bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { j.Close() })
+	e := newEnvWithJournal(t, j, anonymous)
+	c := e.dialWS(bearer(e.token(auth.MintClaims{Publish: []string{"t"}, Subscribe: []string{"t"}})))
+	var msgs []any
+	var want []string // each answer: an op, and for an ack the data it stored
+	for i := range 40 {
+		switch i {
+		case 10:
+			msgs = append(msgs, map[string]any{"op": "publish", "ref": i, "topics": []string{"other"}, "data": "no"})
+			want = append(want, "error")
+		case 20:
+			msgs = append(msgs, map[string]any{"op": "ping", "ref": i})
+			want = append(want, "pong")
+		case 30:
+			msgs = append(msgs, map[string]any{"op": "subscribe", "ref": i, "sub": "s", "topics": []string{"t"}})
+			want = append(want, "subscribed")
+		default:
+			msgs = append(msgs, map[string]any{"op": "publish", "ref": i, "topics": []string{"t"}, "data": fmt.Sprint(i)})
+			want = append(want, "ack")
+		}
+	}
+	c.sendAll(msgs...)
+	var acked []string
+	for i, op := range want {
+		m := c.next()
+		for m.Op == "event" {
+			m = c.next() // the subscription's events come as they come
+		}
+		if m.Op != op || op != "pong" && op != "subscribed" && string(m.Ref) != fmt.Sprint(i) {
+			t.Fatalf("answer %d = %+v, want %s for ref %d", i, m, op, i)
+		}
+		if op == "ack" {
+			acked = append(acked, m.ID)
+		}
+	}
+	// Stored in the order sent.
+	var stored []string
+	if err := j.Read(t.Context(), 0, func(ev *journal.Event) error {
+		stored = append(stored, ev.ID)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(stored, acked) {
+		t.Fatalf("stored %v, acknowledged %v", stored, acked)
 	}
 }
 

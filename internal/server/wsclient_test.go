@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -110,6 +111,25 @@ func (c *wsClient) send(v any) {
 		b = string(j)
 	}
 	if err := wsutil.WriteClientText(c.conn, []byte(b)); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+// sendAll sends JSON messages in one write, so that the server reads
+// them together.
+func (c *wsClient) sendAll(vs ...any) {
+	c.t.Helper()
+	var buf bytes.Buffer
+	for _, v := range vs {
+		j, err := json.Marshal(v)
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		if err := wsutil.WriteClientText(&buf, j); err != nil {
+			c.t.Fatal(err)
+		}
+	}
+	if _, err := c.conn.Write(buf.Bytes()); err != nil {
 		c.t.Fatal(err)
 	}
 }

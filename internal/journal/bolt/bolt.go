@@ -154,7 +154,7 @@ var (
 	_ journal.Journal       = (*Journal)(nil)
 	_ journal.Checker       = (*Journal)(nil)
 	_ journal.StatsReporter = (*Journal)(nil)
-	_ journal.Queuer        = (*Journal)(nil)
+	_ journal.Pipeliner     = (*Journal)(nil)
 )
 
 // loggedIDs maps publisher-chosen IDs to their positions. The committer
@@ -485,6 +485,10 @@ func (j *Journal) Queue(ctx context.Context, ev *journal.Event) (wait func() err
 		return nil
 	}, nil
 }
+
+// Pipelined reports true: Append is Queue then wait (see
+// [journal.Pipeliner]).
+func (j *Journal) Pipelined() bool { return true }
 
 func (j *Journal) isClosed() bool {
 	j.mu.RLock()

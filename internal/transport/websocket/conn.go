@@ -77,8 +77,11 @@ type Host interface {
 	// lastEventID ("" for live only). The session's deadline is the
 	// socket's, not its own (its token may be replaced).
 	Subscribe(ctx context.Context, cred Credentials, topics []string, lastEventID string) (*session.Session, error)
-	// Publish publishes ev as cred allows and returns its ID.
-	Publish(ctx context.Context, cred Credentials, ev *journal.Event) (string, error)
+	// Publish publishes ev as cred allows: it checks and queues it and
+	// returns at once, and wait returns the event's ID once it is
+	// stored, or why it was not (also a refusal found before queueing).
+	// Events are stored in the order of the Publish calls.
+	Publish(ctx context.Context, cred Credentials, ev *journal.Event) (wait func() (string, error))
 	// Closed is called once, when the socket has closed and released its
 	// subscriptions.
 	Closed(reason error)
@@ -152,6 +155,10 @@ type Conn struct {
 	// badTokens counts the auth messages refused in a row.
 	badTokens int
 	inFrag    bool
+	// queued are the publishes read and queued whose answers are not
+	// sent yet: a read's publishes are stored together, and answered,
+	// in order, before anything else the client asked (see flush).
+	queued []queuedPublish
 }
 
 // subscription is one subscription of a socket.

@@ -65,7 +65,17 @@ func (c *Conn) message1(payload []byte) error {
 	}
 	var m clientMessage
 	if err := json.Unmarshal(payload, &m); err != nil || m.Op == "" {
+		if err := c.flush(); err != nil {
+			return err
+		}
 		return c.refuse(m, errMalformed)
+	}
+	if m.Op == "publish" {
+		return c.publish(m)
+	}
+	// Every other request is answered after the publishes before it.
+	if err := c.flush(); err != nil {
+		return err
 	}
 	var err error
 	switch m.Op {
@@ -73,8 +83,6 @@ func (c *Conn) message1(payload []byte) error {
 		err = c.subscribe(m)
 	case "unsubscribe":
 		err = c.unsubscribe(m)
-	case "publish":
-		err = c.publish(m)
 	case "auth":
 		err = c.auth(m)
 	case "ping":
@@ -195,28 +203,72 @@ func (c *Conn) unsubscribe(m clientMessage) error {
 	return nil
 }
 
+// queuedPublish is a publish queued, and how to learn its outcome.
+type queuedPublish struct {
+	m    clientMessage
+	wait func() (string, error)
+}
+
+// maxQueued bounds the publishes a socket has queued before it waits for
+// them.
+const maxQueued = 256
+
+// publish queues a publish; its answer, an ack or an error, is sent by
+// flush, in order with every other answer. The reader flushes at the end
+// of each read (Receive), before any other request, and every maxQueued
+// publishes: a client that pipelines gets its publishes stored together,
+// in the journal's batches, where waiting for each in turn would store
+// one per commit.
 func (c *Conn) publish(m clientMessage) error {
+	c.queued = append(c.queued, queuedPublish{m: m, wait: c.queuePublish(m)})
+	if len(c.queued) >= maxQueued {
+		return c.flush()
+	}
+	return nil
+}
+
+// queuePublish checks and queues the publish of m.
+func (c *Conn) queuePublish(m clientMessage) func() (string, error) {
+	refused := func(err error) func() (string, error) { return func() (string, error) { return "", err } }
 	c.mu.Lock()
 	cred := c.cred
 	c.mu.Unlock()
 	if cred.Publisher == nil {
 		if cred.Token == "" {
-			return errorf(http.StatusUnauthorized, "publishing needs a token: send an auth message first")
+			return refused(errorf(http.StatusUnauthorized, "publishing needs a token: send an auth message first"))
 		}
-		return errorf(http.StatusForbidden, "this token may not publish")
+		return refused(errorf(http.StatusForbidden, "this token may not publish"))
 	}
 	if m.Retry < 0 {
-		return errorf(http.StatusBadRequest, "invalid retry: want milliseconds, 0 or more")
+		return refused(errorf(http.StatusBadRequest, "invalid retry: want milliseconds, 0 or more"))
 	}
 	ev := &journal.Event{
 		Topics: m.Topics, ID: m.ID, Type: m.Type, Data: []byte(m.Data),
 		Retry: time.Duration(min(m.Retry, int64(maxRetry/time.Millisecond))) * time.Millisecond, Private: m.Private,
 	}
-	id, err := c.host.Publish(c.ctx, cred, ev)
-	if err != nil {
-		return err
+	return c.host.Publish(c.ctx, cred, ev)
+}
+
+// flush waits for the queued publishes, in order, and answers each: an
+// ack with its event's ID, or its error. An error that is not an answer
+// ends the socket, once every queued publish is settled.
+func (c *Conn) flush() error {
+	var end error
+	for i, q := range c.queued {
+		id, err := q.wait()
+		if end != nil {
+			continue
+		}
+		if err == nil {
+			err = c.owe(reply{Op: "ack", Ref: q.m.Ref, ID: id}.frame())
+		} else {
+			err = c.refuse(q.m, err)
+		}
+		end = err
+		c.queued[i] = queuedPublish{}
 	}
-	return c.owe(reply{Op: "ack", Ref: m.Ref, ID: id}.frame())
+	c.queued = c.queued[:0]
+	return end
 }
 
 // maxRetry keeps a retry in milliseconds from overflowing a Duration;

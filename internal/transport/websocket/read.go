@@ -25,6 +25,7 @@ func (c *Conn) Receive(data []byte) error {
 			err = c.check(h)
 		}
 		if err != nil {
+			c.flush()
 			c.end(err)
 			return err
 		}
@@ -35,9 +36,15 @@ func (c *Conn) Receive(data []byte) error {
 		buf = buf[size+int(h.Length):]
 		ws.Cipher(payload, h.Mask, 0)
 		if err := c.frame(h, payload); err != nil {
+			c.flush()
 			c.end(err)
 			return err
 		}
+	}
+	// The read's publishes, stored together, are answered now.
+	if err := c.flush(); err != nil {
+		c.end(err)
+		return err
 	}
 	// Keep what is left of an incomplete frame, and nothing once whole.
 	switch {
