@@ -158,7 +158,9 @@ type Conn struct {
 	// queued are the publishes read and queued whose answers are not
 	// sent yet: a read's publishes are stored together, and answered,
 	// in order, before anything else the client asked (see flush).
-	queued []queuedPublish
+	// queuedBytes is the size of their data.
+	queued      []queuedPublish
+	queuedBytes int
 }
 
 // subscription is one subscription of a socket.

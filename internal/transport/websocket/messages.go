@@ -205,13 +205,16 @@ func (c *Conn) unsubscribe(m clientMessage) error {
 
 // queuedPublish is a publish queued, and how to learn its outcome.
 type queuedPublish struct {
-	m    clientMessage
+	ref  json.RawMessage // what the answer names
 	wait func() (string, error)
 }
 
-// maxQueued bounds the publishes a socket has queued before it waits for
-// them.
-const maxQueued = 256
+// maxQueued and maxQueuedBytes bound the publishes a socket has queued
+// before it waits for them: in number, and in the bytes of their data.
+const (
+	maxQueued      = 256
+	maxQueuedBytes = 1 << 20
+)
 
 // publish queues a publish; its answer, an ack or an error, is sent by
 // flush, in order with every other answer. The reader flushes at the end
@@ -220,8 +223,9 @@ const maxQueued = 256
 // in the journal's batches, where waiting for each in turn would store
 // one per commit.
 func (c *Conn) publish(m clientMessage) error {
-	c.queued = append(c.queued, queuedPublish{m: m, wait: c.queuePublish(m)})
-	if len(c.queued) >= maxQueued {
+	c.queued = append(c.queued, queuedPublish{ref: m.Ref, wait: c.queuePublish(m)})
+	c.queuedBytes += len(m.Data)
+	if len(c.queued) >= maxQueued || c.queuedBytes >= maxQueuedBytes {
 		return c.flush()
 	}
 	return nil
@@ -254,20 +258,21 @@ func (c *Conn) queuePublish(m clientMessage) func() (string, error) {
 // ends the socket, once every queued publish is settled.
 func (c *Conn) flush() error {
 	var end error
-	for i, q := range c.queued {
+	for _, q := range c.queued {
 		id, err := q.wait()
-		if end != nil {
-			continue
+		switch {
+		case end != nil:
+		case err == nil:
+			end = c.owe(reply{Op: "ack", Ref: q.ref, ID: id}.frame())
+		default:
+			end = c.refuse(clientMessage{Ref: q.ref}, err)
 		}
-		if err == nil {
-			err = c.owe(reply{Op: "ack", Ref: q.m.Ref, ID: id}.frame())
-		} else {
-			err = c.refuse(q.m, err)
-		}
-		end = err
-		c.queued[i] = queuedPublish{}
 	}
-	c.queued = c.queued[:0]
+	clear(c.queued)
+	c.queued, c.queuedBytes = c.queued[:0], 0
+	if cap(c.queued) > 64 {
+		c.queued = nil // a burst's: not kept by an idle socket
+	}
 	return end
 }
 
