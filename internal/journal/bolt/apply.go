@@ -285,7 +285,7 @@ func (a *applier) store(batch []*recentEvent) error {
 	a.first = first
 	a.applied.Store(applied)
 	if len(batch) > 0 {
-		j.forgetIDs(batch)
+		j.ids.forget(batch)
 		j.recent.release(applied)
 		j.written.Store(&writeOutcome{at: now})
 	}

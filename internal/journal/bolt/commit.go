@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"runtime"
+	"sync"
 	"time"
 
 	bbolt "go.etcd.io/bbolt"
@@ -140,7 +141,7 @@ func (c *committer) commit(batch []*request) {
 		frames = appendFrame(frames, lap, last, r.record)
 		logged = append(logged, &recentEvent{seq: last, record: r.record, id: r.id})
 	}); err != nil {
-		c.forget(logged)
+		c.j.ids.forget(logged)
 		c.fail(batch, err)
 		return
 	}
@@ -156,7 +157,7 @@ func (c *committer) commit(batch []*request) {
 		return
 	}
 	if err := c.wal.write(frames, last); err != nil {
-		c.forget(logged)
+		c.j.ids.forget(logged)
 		c.fail(batch, err)
 		return
 	}
@@ -246,14 +247,31 @@ func (c *committer) assign(batch []*request, store func(*request)) error {
 	return nil
 }
 
-// forget drops the IDs of events that were not logged after all.
-func (c *committer) forget(logged []*recentEvent) {
-	ids := &c.j.ids
-	ids.mu.Lock()
-	defer ids.mu.Unlock()
-	for _, e := range logged {
-		if e.id != "" {
-			delete(ids.m, e.id)
+// loggedIDs maps publisher-chosen IDs to their positions. The committer
+// adds an ID when it logs its event (assign), and the applier removes it
+// once the event is in the file, so that the ID is always found in one of
+// them.
+type loggedIDs struct {
+	mu sync.Mutex
+	m  map[string]uint64
+}
+
+// lookup returns the position of a logged ID.
+func (l *loggedIDs) lookup(id string) (uint64, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	seq, ok := l.m[id]
+	return seq, ok
+}
+
+// forget drops the IDs of events, once in the file or not logged after
+// all. An ID that a later event took again stays.
+func (l *loggedIDs) forget(events []*recentEvent) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, e := range events {
+		if e.id != "" && l.m[e.id] == e.seq {
+			delete(l.m, e.id)
 		}
 	}
 }

@@ -88,9 +88,10 @@ func (r *recentEvents) add(batch []*recentEvent) {
 			clear(r.ring)
 			r.start, r.n, r.bytes = 0, 0, 0
 		}
-		r.evict(len(e.record))
+		r.evict(1, len(e.record))
 		if r.n == len(r.ring) {
-			r.grow()
+			// Every event held is one the file does not have yet.
+			r.resize(2 * len(r.ring))
 		}
 		r.ring[(r.start+r.n)%len(r.ring)] = e
 		r.n++
@@ -104,30 +105,23 @@ func (r *recentEvents) release(applied uint64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.applied = applied
-	r.evict(-1)
+	r.evict(0, 0)
 	if len(r.ring) > recentMax && r.n <= len(r.ring)/4 {
 		r.resize(len(r.ring) / 2)
 	}
 }
 
 // evict drops the oldest applied events while the cache would hold more
-// than recentMax events or recentBytes with one more event of size bytes
-// (none: size < 0).
-func (r *recentEvents) evict(size int) {
-	more := 0
-	if size >= 0 {
-		more = 1
-	}
-	for r.n > 0 && (r.n+more > recentMax || r.bytes+max(size, 0) > recentBytes) && r.ring[r.start].seq <= r.applied {
+// than recentMax events or recentBytes with more events of size bytes
+// added.
+func (r *recentEvents) evict(more, size int) {
+	for r.n > 0 && (r.n+more > recentMax || r.bytes+size > recentBytes) && r.ring[r.start].seq <= r.applied {
 		r.bytes -= len(r.ring[r.start].record)
 		r.ring[r.start] = nil
 		r.start = (r.start + 1) % len(r.ring)
 		r.n--
 	}
 }
-
-// grow doubles the ring, for events not applied yet.
-func (r *recentEvents) grow() { r.resize(2 * len(r.ring)) }
 
 func (r *recentEvents) resize(size int) {
 	ring := make([]*recentEvent, size)
@@ -140,11 +134,20 @@ func (r *recentEvents) resize(size int) {
 // at is the i-th event held, from the oldest.
 func (r *recentEvents) at(i int) *recentEvent { return r.ring[(r.start+i)%len(r.ring)] }
 
+// get is the event at seq, nil when the cache does not hold it. r.mu
+// must be held.
+func (r *recentEvents) get(seq uint64) *recentEvent {
+	if r.n == 0 || seq < r.at(0).seq || seq >= r.at(0).seq+uint64(r.n) {
+		return nil
+	}
+	return r.at(int(seq - r.at(0).seq))
+}
+
 // has reports whether the event at seq is in the cache.
 func (r *recentEvents) has(seq uint64) bool {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	return r.n > 0 && seq >= r.at(0).seq && seq < r.at(0).seq+uint64(r.n)
+	return r.get(seq) != nil
 }
 
 // fetch appends to buf the events with max(after, first-1) < Seq <= until,
@@ -179,9 +182,10 @@ func (r *recentEvents) fetch(after, until, first uint64, buf []*journal.Event) (
 func (r *recentEvents) timeAt(seq uint64) (time.Time, bool) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	if r.n == 0 || seq < r.at(0).seq || seq >= r.at(0).seq+uint64(r.n) {
+	e := r.get(seq)
+	if e == nil {
 		return time.Time{}, false
 	}
-	h, err := decodeHead(r.at(int(seq - r.at(0).seq)).record)
+	h, err := decodeHead(e.record)
 	return h.time, err == nil
 }
