@@ -44,12 +44,5 @@ scenarios=(
   "attackers|--journal memory --max-selector-cost-per-address 0|fanout -n 1000 --rates 20 --duration 10s --attackers 1000"
   "churn|--journal bolt --subscriptions|fanout -n 1000 --rates 20 --duration 10s --churn 1000 --churn-selectors 64"
 )
-for i in 1 2 3; do
-  for s in "${scenarios[@]}"; do
-    IFS='|' read -r name serve args <<< "$s"
-    quiet "$name-$i"
-    # shellcheck disable=SC2086
-    "$here/run.py" "$name-$i" --connect-rate 0 $serve -- $args
-  done
-done
+rounds
 OUT=$OUT/state PORT=$((PORT + 300)) "$here/state.sh"

@@ -1,6 +1,7 @@
 # Sourced by the measuring scripts: quiet NAME waits until the box is quiet (the
 # 1-minute load average below 1.5, and no go test, test binary, node or chromium
-# running), for at most 10 minutes, and logs what it found to $OUT/quiet.log.
+# running), for at most 10 minutes, and logs what it found to $OUT/quiet.log;
+# rounds (below) runs a script's scenarios.
 
 # busy lists the processes that would disturb a measurement.
 busy() {
@@ -22,5 +23,20 @@ quiet() {
       return
     fi
     sleep 5
+  done
+}
+
+# rounds runs the caller's array scenarios ("name|serve flags|bench arguments")
+# three times over, each run (NAME-ROUND) by run.py against a fresh hub with
+# --connect-rate 0, once the box is quiet. $here is the caller's directory.
+rounds() {
+  local i s name serve args
+  for i in 1 2 3; do
+    for s in "${scenarios[@]}"; do
+      IFS='|' read -r name serve args <<< "$s"
+      quiet "$name-$i"
+      # shellcheck disable=SC2086
+      "$here/run.py" "$name-$i" --connect-rate 0 $serve -- $args
+    done
   done
 }

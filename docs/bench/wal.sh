@@ -32,11 +32,4 @@ scenarios=(
   "pub64-mem|--journal memory --publish-rate 0|publish -c 64 --duration 10s"
   "pub64-bolt|--journal bolt --publish-rate 0|publish -c 64 --duration 10s"
 )
-for i in 1 2 3; do
-  for s in "${scenarios[@]}"; do
-    IFS='|' read -r name serve args <<< "$s"
-    quiet "$name-$i"
-    # shellcheck disable=SC2086
-    "$here/run.py" "$name-$i" --connect-rate 0 $serve -- $args
-  done
-done
+rounds

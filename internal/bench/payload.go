@@ -51,17 +51,23 @@ func appendPayload(b []byte, p payload, size int) []byte {
 // parsePayload reads what appendPayload wrote; ok is false for any other
 // data (an event someone else published on the topic).
 func parsePayload(b []byte) (p payload, ok bool) {
+	return parseMarked(b, payloadStep, payloadSeq, payloadSent, '}')
+}
+
+// parseMarked reads a payload written as the three prefixes, each followed
+// by its number, then end or a comma.
+func parseMarked(b []byte, stepPrefix, seqPrefix, sentPrefix string, end byte) (p payload, ok bool) {
 	var step, seq, sent uint64
-	if b, ok = cutNumber(b, payloadStep, &step); !ok {
+	if b, ok = cutNumber(b, stepPrefix, &step); !ok {
 		return p, false
 	}
-	if b, ok = cutNumber(b, payloadSeq, &seq); !ok {
+	if b, ok = cutNumber(b, seqPrefix, &seq); !ok {
 		return p, false
 	}
-	if b, ok = cutNumber(b, payloadSent, &sent); !ok {
+	if b, ok = cutNumber(b, sentPrefix, &sent); !ok {
 		return p, false
 	}
-	if len(b) == 0 || (b[0] != '}' && b[0] != ',') {
+	if len(b) == 0 || (b[0] != end && b[0] != ',') {
 		return p, false
 	}
 	return payload{step: int(step), seq: seq, sent: int64(sent)}, step < 1<<31 && sent < 1<<63

@@ -246,20 +246,7 @@ func appendLeaf(b []byte, p payload, size int) []byte {
 
 // parseLeaf reads what appendLeaf wrote.
 func parseLeaf(b []byte) (p payload, ok bool) {
-	var step, seq, sent uint64
-	if b, ok = cutNumber(b, leafStep, &step); !ok {
-		return p, false
-	}
-	if b, ok = cutNumber(b, leafSeq, &seq); !ok {
-		return p, false
-	}
-	if b, ok = cutNumber(b, leafSent, &sent); !ok {
-		return p, false
-	}
-	if len(b) == 0 || (b[0] != '"' && b[0] != ',') {
-		return p, false
-	}
-	return payload{step: int(step), seq: seq, sent: int64(sent)}, step < 1<<31 && sent < 1<<63
+	return parseMarked(b, leafStep, leafSeq, leafSent, '"')
 }
 
 // dbEventParts returns the raw path (a JSON string, quotes included) and
