@@ -133,6 +133,7 @@ func (s *Server) open(ctx context.Context, req subscribeRequest, release func(*s
 		StartID:     startID(req.lastEventID, sub),
 		MaxLifetime: s.cfg.MaxLifetime,
 		Untimed:     untimed,
+		Deadlines:   s.deadlines,
 		Release:     release,
 		Clock:       s.cfg.Clock,
 	})

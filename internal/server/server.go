@@ -204,15 +204,16 @@ type Server struct {
 	cors    *corsPolicy
 	metrics *serverMetrics
 
-	push     *push.Pool       // nil when every stream has its own goroutine
-	sessions session.Registry // the sessions written outside the push pool, for draining
-	streams  atomic.Int64     // admitted streams, against MaxConnections
-	tokens   tokenCache
-	limits   *clientLimiter
-	refusals *boundedLog            // refused requests
-	faults   *boundedLog            // lasting faults seen per request (readiness)
-	pollers  *pollers               // the presence of pollers
-	release  func(*session.Session) // releaseSession, made once for every session
+	push      *push.Pool         // nil when every stream has its own goroutine
+	sessions  session.Registry   // the sessions written outside the push pool, for draining
+	deadlines *session.Deadlines // every session's token expiry and maximum lifetime
+	streams   atomic.Int64       // admitted streams, against MaxConnections
+	tokens    tokenCache
+	limits    *clientLimiter
+	refusals  *boundedLog            // refused requests
+	faults    *boundedLog            // lasting faults seen per request (readiness)
+	pollers   *pollers               // the presence of pollers
+	release   func(*session.Session) // releaseSession, made once for every session
 	// releaseSub is releaseSubscription, made once: a WebSocket
 	// subscription's release.
 	releaseSub func(*session.Session)
@@ -234,10 +235,11 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		cfg:      cfg,
-		log:      cfg.Logger,
-		cors:     cors,
-		draining: make(chan struct{}),
+		cfg:       cfg,
+		log:       cfg.Logger,
+		cors:      cors,
+		draining:  make(chan struct{}),
+		deadlines: session.NewDeadlines(cfg.Clock),
 	}
 	if push.Supported && !cfg.GoroutineStreams {
 		s.push, err = push.NewPool(push.Config{

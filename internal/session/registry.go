@@ -41,7 +41,7 @@ func (r *Registry) Add(s *Session) error {
 	}
 	sh.sessions[s] = struct{}{}
 	s.mu.Lock()
-	s.registry, s.shard = r, i
+	s.registry, s.shard = r, int32(i)
 	s.mu.Unlock()
 	r.count.Add(1)
 	return nil

@@ -56,6 +56,9 @@ type Config struct {
 	Untimed bool
 	// Address is the client's, as admission counted it.
 	Address string
+	// Deadlines ends the session at its deadline; share one between the
+	// sessions of a server (nil: the session gets its own).
+	Deadlines *Deadlines
 	// Release gives back what admission took (a connection slot, the
 	// client's share of its limits, the announcement of the
 	// subscription); it runs once per session, after the hub subscription
@@ -74,10 +77,16 @@ type Session struct {
 	StartID string
 	Address string
 
-	deadline clock.Timer
-	release  func(*Session)
-	registry *Registry
-	shard    int
+	// deadlines ends the session at due (Unix nanoseconds) from its place
+	// slot in their heap (-1: none), for its token's expiry or its
+	// lifetime; deadlines.mu guards slot.
+	deadlines *Deadlines
+	due       int64
+	slot      int32
+	expires   bool
+	shard     int32 // in registry, -1 before Add
+	release   func(*Session)
+	registry  *Registry
 
 	mu sync.Mutex
 	// done is made by the first Done: a writer woken through its Waker
@@ -93,13 +102,14 @@ type Session struct {
 func New(c Config) *Session {
 	s := &Session{
 		Sub: c.Sub, Claims: c.Claims, StartID: c.StartID, Address: c.Address,
-		release: c.Release, shard: -1,
+		release: c.Release, shard: -1, slot: -1,
 	}
-	clk := clock.Or(c.Clock)
-	now := clk.Now()
-	at, reason := s.deadlineOf(now, c.MaxLifetime)
-	if !at.IsZero() && !c.Untimed {
-		s.deadline = clk.AfterFunc(at.Sub(now), func() { s.End(reason) })
+	if at := s.deadlineOf(clock.Or(c.Clock).Now(), c.MaxLifetime); !at.IsZero() && !c.Untimed {
+		s.deadlines = c.Deadlines
+		if s.deadlines == nil {
+			s.deadlines = NewDeadlines(c.Clock)
+		}
+		s.deadlines.add(s, at.UnixNano())
 	}
 	s.Sub.SetWaker(s)
 	// The subscription may have ended before the waker was set.
@@ -107,17 +117,25 @@ func New(c Config) *Session {
 	return s
 }
 
-// deadlineOf returns when the session must end, and why; zero for never.
-func (s *Session) deadlineOf(now time.Time, lifetime time.Duration) (time.Time, error) {
+// deadlineOf returns when the session must end, zero for never, and
+// notes whether that is its token's expiry.
+func (s *Session) deadlineOf(now time.Time, lifetime time.Duration) time.Time {
 	var at time.Time
-	var reason error
 	if lifetime > 0 {
-		at, reason = now.Add(Jitter(lifetime)), ErrLifetime
+		at = now.Add(Jitter(lifetime))
 	}
 	if s.Claims != nil && !s.Claims.ExpiresAt.IsZero() && (at.IsZero() || s.Claims.ExpiresAt.Before(at)) {
-		at, reason = s.Claims.ExpiresAt, ErrTokenExpired
+		at, s.expires = s.Claims.ExpiresAt, true
 	}
-	return at, reason
+	return at
+}
+
+// deadlineReason is why the session ends at its deadline.
+func (s *Session) deadlineReason() error {
+	if s.expires {
+		return ErrTokenExpired
+	}
+	return ErrLifetime
 }
 
 // Wake is the hub subscription's waker (a [hub.Waker]): frames are due,
@@ -169,8 +187,8 @@ func (s *Session) End(reason error) {
 		close(s.done)
 	}
 	s.mu.Unlock()
-	if s.deadline != nil {
-		s.deadline.Stop()
+	if s.deadlines != nil {
+		s.deadlines.remove(s)
 	}
 	s.wakeWriter()
 }

@@ -3,6 +3,7 @@ package session_test
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -93,6 +94,59 @@ func TestDeadline(t *testing.T) {
 				t.Fatalf("ended with %v, want %v", err, c.want)
 			}
 		})
+	}
+}
+
+// Sessions sharing Deadlines end each at its own deadline, not before,
+// on one timer; a session released before its deadline leaves the heap.
+func TestDeadlinesShared(t *testing.T) {
+	h, _ := newHub(t)
+	start := time.Unix(1e9, 0)
+	clk := clock.NewFake(start)
+	d := session.NewDeadlines(clk)
+	rng := rand.New(rand.NewPCG(1, 2))
+	const n = 300
+	sessions := make([]*session.Session, n)
+	expiry := make([]time.Duration, n)
+	for i := range sessions {
+		expiry[i] = time.Duration(1+rng.IntN(100)) * time.Second
+		sessions[i] = newSession(t, h, session.Config{
+			Claims: &auth.Claims{ExpiresAt: start.Add(expiry[i])}, Clock: clk, Deadlines: d,
+		})
+		if i%50 == 0 {
+			clk.Advance(0) // some sessions join after the timer fired once
+		}
+	}
+	if d.Len() != n {
+		t.Fatalf("Len = %d, want %d", d.Len(), n)
+	}
+	released := make([]bool, n)
+	for now := time.Duration(0); now <= 101*time.Second; now += 500 * time.Millisecond {
+		if p := clk.Pending(); p > 1 {
+			t.Fatalf("%d timers armed at %v, want at most 1", p, now)
+		}
+		for i, s := range sessions {
+			if !released[i] && (i%7 == 0 || i%11 == 0 && now >= expiry[i]/2) {
+				s.Release(nil)
+				released[i] = true
+				if err := d.Check(); err != nil {
+					t.Fatal(err)
+				}
+				continue
+			}
+			err := s.Err()
+			switch {
+			case released[i]:
+			case now < expiry[i] && err != nil:
+				t.Fatalf("session %d ended at %v, its deadline is %v", i, now, expiry[i])
+			case now >= expiry[i] && err != session.ErrTokenExpired:
+				t.Fatalf("session %d: at %v, past its deadline %v, Err = %v", i, now, expiry[i], err)
+			}
+		}
+		clk.Advance(500 * time.Millisecond)
+	}
+	if d.Len() != 0 || clk.Pending() != 0 {
+		t.Fatalf("after every deadline: Len = %d, %d timers armed", d.Len(), clk.Pending())
 	}
 }
 
