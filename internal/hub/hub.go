@@ -60,6 +60,7 @@ type Hub struct {
 	limits     journal.Limits
 
 	index index
+	ids   *subscriberIDs
 
 	// current is the event being fanned out, or the last one. It is stored
 	// before the event visits the index, which is what makes
@@ -115,6 +116,7 @@ func New(j journal.Journal, cfg Config) *Hub {
 	h := &Hub{journal: j, queueBytes: cfg.QueueBytes, log: cfg.Logger, limits: cfg.Limits, started: make(chan struct{}),
 		announcements: make(chan []*journal.Event, maxAnnouncements)}
 	h.index.init()
+	h.ids = newSubscriberIDs()
 	return h
 }
 

@@ -355,6 +355,15 @@ func TestSubscriptionsSnapshot(t *testing.T) {
 	if a.ID() == b.ID() || b.ID() == c.ID() {
 		t.Error("IDs repeat")
 	}
+	if a.ID() != a.ID() {
+		t.Error("an ID changes from call to call")
+	}
+	// IDs are made from a hub's serial numbers with a key of its own: the
+	// first subscription of another hub is named otherwise.
+	h2, _ := startHub(t, hub.Config{})
+	if other := subscribe(t, h2, hub.SubscribeRequest{Selectors: sels(t, "a")}); other.ID() == a.ID() {
+		t.Error("two hubs name their first subscriptions alike")
+	}
 }
 
 func TestSubscriptionFilter(t *testing.T) {

@@ -67,7 +67,9 @@ func (x *index) add(s *Subscription) {
 		sh.topics[e.topic] = append(list, s)
 		sh.mu.Unlock()
 	}
-	x.templates.add(s, s.wild)
+	if s.rare != nil {
+		x.templates.add(s, s.rare.wild)
+	}
 	s.indexed = true
 	x.count.Add(1)
 }

@@ -2,10 +2,9 @@ package hub
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"slices"
 	"strings"
 	"sync"
@@ -54,21 +53,23 @@ type SubscribeRequest struct {
 // Its methods are safe for concurrent use.
 type Subscription struct {
 	hub       *Hub
-	id        string
-	payload   json.RawMessage
-	unlisted  bool
+	serial    uint64 // names it; see ID
 	selectors selector.Set
 	grants    selector.Set
 	// waker is set by SetWaker, possibly while the fan-out runs.
 	waker atomic.Value // of Waker
+	// rare is what few subscriptions need, nil for the others; it is set
+	// before the subscription is indexed and then read only, but for
+	// rare.templates, which is the index's bookkeeping (below).
+	rare *rareFields
 
 	// Index bookkeeping; see index.add. Positions are guarded by the locks
 	// of the shards they point into, indexed by indexMu.
-	indexMu   sync.Mutex
-	indexed   bool
-	exact     []topicEntry
-	wild      []*selector.Selector // the selectors that are not exact topics
-	templates []templateRef        // where it sits in the template index
+	indexMu  sync.Mutex
+	indexed  bool
+	unlisted bool
+	resumed  bool
+	exact    []topicEntry
 
 	// lastOffered is the key of the last message the fan-out considered
 	// for this subscription; only the fan-out goroutine touches it.
@@ -76,7 +77,6 @@ type Subscription struct {
 
 	head        *journal.Event // the hub's current event at registration
 	resumeAfter uint64
-	resumed     bool
 
 	// done and ready are made by the first Done and Ready: a subscription
 	// whose owner is woken through its Waker needs neither, and an idle
@@ -85,14 +85,25 @@ type Subscription struct {
 	ready chan struct{}
 
 	mu            sync.Mutex
-	queue         []*Message
-	queued        int    // bytes of the frames in queue
-	floor         uint64 // events with Seq <= floor are not due (replayed, or the client's); the queue holds none
-	replaying     bool   // between Subscribe and the end of Replay, for resumes
+	replaying     bool // between Subscribe and the end of Replay, for resumes
 	replayStarted bool
 	lagged        bool // the queue overflowed since the current journal read began
 	ended         bool
+	queue         []*Message
+	queued        int    // bytes of the frames in queue
+	floor         uint64 // events with Seq <= floor are not due (replayed, or the client's); the queue holds none
 	err           error
+}
+
+// rareFields are a subscription's fields that most subscriptions leave
+// empty: an idle subscriber of one topic holds 240 bytes instead of 352.
+type rareFields struct {
+	payload json.RawMessage
+	// wild are the selectors that are not exact topics, and templates
+	// where the subscription sits in the template index (guarded by the
+	// index's lock, like the positions in exact).
+	wild      []*selector.Selector
+	templates []templateRef
 }
 
 // keepCap is the largest queue array Drain keeps for reuse. Keeping a small
@@ -116,18 +127,23 @@ func (h *Hub) Subscribe(ctx context.Context, req SubscribeRequest) (*Subscriptio
 	}
 	s := &Subscription{
 		hub:       h,
-		id:        NewSubscriberID(),
-		payload:   req.Payload,
+		serial:    h.ids.take(),
 		unlisted:  req.Unlisted,
 		selectors: req.Selectors,
 		grants:    req.Grants,
+	}
+	if req.Payload != nil {
+		s.rare = &rareFields{payload: req.Payload}
 	}
 	for _, sel := range req.Selectors {
 		topic, ok := sel.Exact()
 		switch {
 		case !ok:
-			if !slices.ContainsFunc(s.wild, func(w *selector.Selector) bool { return w.String() == sel.String() }) {
-				s.wild = append(s.wild, sel)
+			if s.rare == nil {
+				s.rare = &rareFields{}
+			}
+			if !slices.ContainsFunc(s.rare.wild, func(w *selector.Selector) bool { return w.String() == sel.String() }) {
+				s.rare.wild = append(s.rare.wild, sel)
 			}
 		case s.entry(topic) == nil:
 			s.exact = append(s.exact, topicEntry{topic: topic})
@@ -191,26 +207,6 @@ func (h *Hub) position(ctx context.Context, id string) (after uint64, found bool
 	return seq, true, nil
 }
 
-// NewSubscriberID returns a new subscriber ID: "urn:uuid:" and a random
-// (version 4) UUID, as every subscription has.
-func NewSubscriberID() string {
-	var u [16]byte
-	_, _ = rand.Read(u[:])  // never fails (crypto/rand since Go 1.24)
-	u[6] = u[6]&0x0f | 0x40 // version 4
-	u[8] = u[8]&0x3f | 0x80 // RFC 9562 variant
-	const prefix = "urn:uuid:"
-	var b [len(prefix) + 36]byte
-	n := copy(b[:], prefix)
-	for i, part := range [][]byte{u[0:4], u[4:6], u[6:8], u[8:10], u[10:16]} {
-		if i > 0 {
-			b[n] = '-'
-			n++
-		}
-		n += hex.Encode(b[n:], part)
-	}
-	return string(b[:])
-}
-
 // entry returns s's index entry for an exact topic, or nil.
 func (s *Subscription) entry(topic string) *topicEntry {
 	for i := range s.exact {
@@ -221,8 +217,12 @@ func (s *Subscription) entry(topic string) *topicEntry {
 	return nil
 }
 
-// ID identifies the subscription: "urn:uuid:" and a random UUID.
-func (s *Subscription) ID() string { return s.id }
+// ID identifies the subscription: "urn:uuid:" and a UUID that looks
+// random (see subscriberIDs). It is made at each call.
+func (s *Subscription) ID() string { return s.hub.ids.id(s.serial) }
+
+// LogValue logs s as its ID, made only when the record is written.
+func (s *Subscription) LogValue() slog.Value { return slog.StringValue(s.ID()) }
 
 // Unlisted reports whether [Hub.Subscriptions] leaves the subscription
 // out (see [SubscribeRequest.Unlisted]).
@@ -233,7 +233,12 @@ func (s *Subscription) Selectors() selector.Set { return s.selectors }
 
 // Payload is the subscriber's description for the subscriptions API, as
 // given to Subscribe.
-func (s *Subscription) Payload() json.RawMessage { return s.payload }
+func (s *Subscription) Payload() json.RawMessage {
+	if s.rare == nil {
+		return nil
+	}
+	return s.rare.payload
+}
 
 // Resumed reports whether LastEventID was found in the journal, so that
 // replay starts right after it; it is true for [Earliest] too. It is false
@@ -293,7 +298,7 @@ func (h *Hub) Subscriptions() []SubscriptionInfo {
 		if s.unlisted {
 			continue
 		}
-		out = append(out, SubscriptionInfo{ID: s.id, Selectors: s.selectors.Strings(), Payload: s.payload})
+		out = append(out, SubscriptionInfo{ID: s.ID(), Selectors: s.selectors.Strings(), Payload: s.Payload()})
 	}
 	slices.SortFunc(out, func(a, b SubscriptionInfo) int { return strings.Compare(a.ID, b.ID) })
 	return out

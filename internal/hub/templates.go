@@ -64,7 +64,7 @@ func (x *templateIndex) add(s *Subscription, sels []*selector.Selector) {
 			x.entries[sel.String()] = e
 			x.tree.insert(sel.Prefix(), e)
 		}
-		s.templates = append(s.templates, templateRef{entry: e, pos: len(e.subs)})
+		s.rare.templates = append(s.rare.templates, templateRef{entry: e, pos: len(e.subs)})
 		e.subs = append(e.subs, s)
 	}
 	x.subscribed.Add(1)
@@ -73,12 +73,12 @@ func (x *templateIndex) add(s *Subscription, sels []*selector.Selector) {
 // remove takes s out of every entry it is in; an entry left without
 // subscribers goes.
 func (x *templateIndex) remove(s *Subscription) {
-	if len(s.templates) == 0 {
+	if s.rare == nil || len(s.rare.templates) == 0 {
 		return
 	}
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	for _, ref := range s.templates {
+	for _, ref := range s.rare.templates {
 		e := ref.entry
 		e.subs = removeAt(e.subs, ref.pos, func(moved *Subscription, pos int) {
 			moved.templateRef(e).pos = pos
@@ -88,15 +88,15 @@ func (x *templateIndex) remove(s *Subscription) {
 			x.tree.remove(e.sel.Prefix(), e)
 		}
 	}
-	s.templates = nil
+	s.rare.templates = nil
 	x.subscribed.Add(-1)
 }
 
 // templateRef returns s's reference to e.
 func (s *Subscription) templateRef(e *templateEntry) *templateRef {
-	for i := range s.templates {
-		if s.templates[i].entry == e {
-			return &s.templates[i]
+	for i := range s.rare.templates {
+		if s.rare.templates[i].entry == e {
+			return &s.rare.templates[i]
 		}
 	}
 	panic("hub: subscription not in its template entry")

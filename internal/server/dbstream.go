@@ -179,7 +179,7 @@ func (t *dbStream) Frames(dst [][]byte) [][]byte {
 
 // Closed is called by the push pool; releasing runs on its own.
 func (t *dbStream) Closed(reason error) {
-	t.srv.log.Debug("stream ended", "subscriber", t.sess.Sub.ID(), "reason", reason)
+	t.srv.log.Debug("stream ended", "subscriber", t.sess.Sub, "reason", reason)
 	t.srv.metrics.db.closes(reason)
 	go t.sess.Release(reason)
 }

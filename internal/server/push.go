@@ -59,7 +59,7 @@ func (s *Server) startPush(w http.ResponseWriter, r *http.Request, st streamStar
 	sess := st.sess
 	tcp, err := hijack(w)
 	if err != nil {
-		s.log.Debug("stream ended", "subscriber", sess.Sub.ID(), "reason", err)
+		s.log.Debug("stream ended", "subscriber", sess.Sub, "reason", err)
 		sess.Release(err)
 		return
 	}
@@ -75,7 +75,7 @@ func (s *Server) startPush(w http.ResponseWriter, r *http.Request, st streamStar
 	}
 	if err := st.first(r.Context(), buf, write); err != nil {
 		_ = tcp.Close()
-		s.log.Debug("stream ended", "subscriber", sess.Sub.ID(), "reason", err)
+		s.log.Debug("stream ended", "subscriber", sess.Sub, "reason", err)
 		st.metrics.closes(err)
 		sess.Release(err)
 		return

@@ -114,7 +114,7 @@ func (t *sseStream) Sent(n int) { t.srv.metrics.sse.sent.Add(float64(n)) }
 // Closed is called by the push pool: releasing may publish subscription
 // events, which waits for the journal, so it runs on its own.
 func (t *sseStream) Closed(reason error) {
-	t.srv.log.Debug("stream ended", "subscriber", t.sess.Sub.ID(), "reason", reason)
+	t.srv.log.Debug("stream ended", "subscriber", t.sess.Sub, "reason", reason)
 	t.srv.metrics.sse.closes(reason)
 	go t.sess.Release(reason)
 }
@@ -142,7 +142,7 @@ func (s *Server) runStream(w http.ResponseWriter, r *http.Request, st streamStar
 		return
 	}
 	opened, err := s.serveStream(w, r, st)
-	s.log.Debug("stream ended", "subscriber", st.sess.Sub.ID(), "reason", err)
+	s.log.Debug("stream ended", "subscriber", st.sess.Sub, "reason", err)
 	if opened {
 		st.metrics.closes(err)
 	}

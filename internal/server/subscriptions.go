@@ -68,8 +68,10 @@ type Cluster interface {
 // and never a delay for ordinary events (see hub.Announce). A watcher
 // that reconnects reads the subscriptions API for what it missed.
 func (s *Server) announce(sub *hub.Subscription, active bool) {
-	if sub.Unlisted() {
-		return // a poll: its poller is announced instead (see pollers)
+	// A poll's poller is announced instead (see pollers); and without
+	// subscription events the ID, made at each call, is not needed.
+	if sub.Unlisted() || !s.cfg.SubscriptionEvents {
+		return
 	}
 	s.announceSubscriber(sub.ID(), sub.Selectors(), sub.Payload(), active)
 }
