@@ -355,7 +355,7 @@ func TestSubscriptionsSnapshot(t *testing.T) {
 	if a.ID() == b.ID() || b.ID() == c.ID() {
 		t.Error("IDs repeat")
 	}
-	if a.ID() != a.ID() {
+	if first := a.ID(); a.ID() != first {
 		t.Error("an ID changes from call to call")
 	}
 	// IDs are made from a hub's serial numbers with a key of its own: the
