@@ -51,12 +51,13 @@ const maxInsts = 4096
 // what lies between them is matched by a regexp, or by a charRun when it is
 // a single expression simple enough (the common "{id}" or "{+path}").
 func compileTemplate(raw string, parts []part) (*Selector, error) {
-	sel := &Selector{raw: raw, kind: kindTemplate}
+	m := &matcher{}
+	sel := &Selector{raw: raw, kind: kindTemplate, tmpl: m}
 	var middle []part
-	sel.prefix, middle, sel.suffix = splitLiterals(parts)
+	m.prefix, middle, m.suffix = splitLiterals(parts)
 	pattern, run := middlePattern(middle)
 	if run != nil {
-		sel.run = run
+		m.run = run
 		return sel, nil
 	}
 
@@ -73,8 +74,8 @@ func compileTemplate(raw string, parts []part) (*Selector, error) {
 	if n := len(prog.Inst); n > maxInsts {
 		return nil, fmt.Errorf("%w %q: template too complex (%d instructions, limit %d)", ErrInvalid, raw, n, maxInsts)
 	}
-	sel.cost = len(prog.Inst)
-	if sel.re, err = regexp.Compile(pattern); err != nil {
+	m.cost = len(prog.Inst)
+	if m.re, err = regexp.Compile(pattern); err != nil {
 		return nil, fmt.Errorf("%w %q: %v", ErrInvalid, raw, err)
 	}
 	return sel, nil

@@ -44,18 +44,18 @@ func FuzzParse(f *testing.F) {
 		if err != nil {
 			t.Fatalf("Parse accepted %q but parseTemplate says %v", s, err)
 		}
-		if sel.run != nil {
+		if sel.tmpl.run != nil {
 			// The regexp-free matcher must agree with the regexp it replaces.
 			_, middle, _ := splitLiterals(parts)
 			pattern, _ := middlePattern(middle)
-			if want := regexp.MustCompile(pattern).MatchString(val); sel.run.match(val) != want {
+			if want := regexp.MustCompile(pattern).MatchString(val); sel.tmpl.run.match(val) != want {
 				t.Fatalf("%q: the regexp-free matcher says %v for %q, the regexp %v", s, !want, val, want)
 			}
 		}
 		for range 4 {
 			topic := expand(parts, fuzzVars(parts, val, shape))
 			if !sel.Match(topic) {
-				t.Fatalf("%q does not match its expansion %q (value %q, shape %#x, regexp %v)", s, topic, val, shape, sel.re)
+				t.Fatalf("%q does not match its expansion %q (value %q, shape %#x, regexp %v)", s, topic, val, shape, sel.tmpl.re)
 			}
 			shape = shape>>7 | shape<<57
 		}

@@ -27,13 +27,17 @@ const (
 type Selector struct {
 	raw  string
 	kind kind
-	// For a template: the literal text before the first expression and
-	// after the last one, compared directly, and the matcher of what lies
-	// between them: run when the template is simple enough, else re.
+	tmpl *matcher // a template's; nil for the others, so a plain topic is 32 bytes
+}
+
+// matcher matches a template: the literal text before its first
+// expression and after its last one, compared directly, and what lies
+// between them: by run when the template is simple enough, else by re.
+type matcher struct {
 	prefix, suffix string
 	re             *regexp.Regexp
 	run            *charRun
-	// cost is what matching s costs in memory and time; see Cost.
+	// cost is what matching costs in memory and time; see Cost.
 	cost int
 }
 
@@ -85,7 +89,12 @@ func (s *Selector) Exact() (topic string, ok bool) {
 // "*", a plain topic, or a template simple enough to need none. Memory
 // and matching time grow with it, so a hub bounds the total cost of a
 // subscription's selectors rather than only their count.
-func (s *Selector) Cost() int { return max(s.cost, 1) }
+func (s *Selector) Cost() int {
+	if s.tmpl == nil {
+		return 1
+	}
+	return max(s.tmpl.cost, 1)
+}
 
 // Prefix is the literal text every topic s matches starts with, but for
 // the string s was parsed from: "" for "*", the topic for a plain
@@ -99,7 +108,7 @@ func (s *Selector) Prefix() string {
 	case kindExact:
 		return s.raw
 	}
-	return s.prefix
+	return s.tmpl.prefix
 }
 
 // IsAll reports whether s is the reserved selector "*".
@@ -117,17 +126,22 @@ func (s *Selector) Match(topic string) bool {
 		return true
 	case s.kind == kindExact:
 		return false
-	case len(topic) < len(s.prefix)+len(s.suffix) ||
-		!strings.HasPrefix(topic, s.prefix) || !strings.HasSuffix(topic, s.suffix):
+	}
+	return s.tmpl.match(topic)
+}
+
+func (m *matcher) match(topic string) bool {
+	if len(topic) < len(m.prefix)+len(m.suffix) ||
+		!strings.HasPrefix(topic, m.prefix) || !strings.HasSuffix(topic, m.suffix) {
 		return false
 	}
-	middle := topic[len(s.prefix) : len(topic)-len(s.suffix)]
-	if s.run != nil {
-		return s.run.match(middle)
+	middle := topic[len(m.prefix) : len(topic)-len(m.suffix)]
+	if m.run != nil {
+		return m.run.match(middle)
 	}
 	// Expansions are valid UTF-8; the check also keeps an invalid byte,
 	// which the regexp reads as U+FFFD, from matching a literal U+FFFD.
-	return utf8.ValidString(middle) && s.re.MatchString(middle)
+	return utf8.ValidString(middle) && m.re.MatchString(middle)
 }
 
 // Set is a list of selectors, such as the topics of one subscription or the

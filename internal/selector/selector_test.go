@@ -3,6 +3,7 @@ package selector
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -176,7 +177,7 @@ func TestRFCExamples(t *testing.T) {
 			t.Errorf("expand(%q) = %q, RFC 6570 says %q", tmpl, got, want)
 		}
 		if sel := mustParse(t, tmpl); !sel.Match(want) {
-			t.Errorf("%q does not match its RFC 6570 expansion %q (regexp %s)", tmpl, want, sel.re)
+			t.Errorf("%q does not match its RFC 6570 expansion %q (regexp %s)", tmpl, want, sel.tmpl.re)
 		}
 	}
 }
@@ -316,12 +317,12 @@ func TestMatch(t *testing.T) {
 		sel := mustParse(t, tt.selector)
 		for _, topic := range tt.match {
 			if !sel.Match(topic) {
-				t.Errorf("%q should match %q (regexp %v)", tt.selector, topic, sel.re)
+				t.Errorf("%q should match %q (regexp %v)", tt.selector, topic, regexpOf(sel))
 			}
 		}
 		for _, topic := range tt.noMatch {
 			if sel.Match(topic) {
-				t.Errorf("%q should not match %q (regexp %v)", tt.selector, topic, sel.re)
+				t.Errorf("%q should not match %q (regexp %v)", tt.selector, topic, regexpOf(sel))
 			}
 		}
 	}
@@ -490,4 +491,12 @@ func TestMatchConcurrent(t *testing.T) {
 			t.Error("a concurrent match failed")
 		}
 	}
+}
+
+// regexpOf is the regexp sel matches with, if it has one, for messages.
+func regexpOf(sel *Selector) *regexp.Regexp {
+	if sel.tmpl == nil {
+		return nil
+	}
+	return sel.tmpl.re
 }
