@@ -29,13 +29,16 @@ type Conn struct {
 	tcp  *net.TCPConn
 	raw  syscall.RawConn
 	src  Source
-	// meter is src, when src counts what is written (see Meter).
-	meter Meter
-	fd    int    // the socket's descriptor, once watched for hang-ups
-	gen   uint32 // tells this connection from a later one with the same fd
+	fd   int32  // the socket's descriptor, once watched for hang-ups
+	gen  uint32 // tells this connection from a later one with the same fd
 
 	mu    sync.Mutex
 	state state
+	// done is set by the first close: the others do nothing.
+	done bool
+	// slot is the connection's place in its shard's list, guarded by the
+	// shard's lock.
+	slot int32
 	// again is set when the connection was woken while a writer held it:
 	// the writer looks once more before going idle.
 	again bool
@@ -50,7 +53,6 @@ type Conn struct {
 	shard  *shard
 
 	lastWrite atomic.Int64 // unix nanoseconds of the last write's start, on the pool's clock
-	closeOnce sync.Once
 }
 
 // Wake puts the connection on the run queue, unless it is already there
@@ -209,10 +211,11 @@ func (c *Conn) writeBlocking(bufs [][]byte) error {
 	return c.tcp.SetWriteDeadline(time.Time{})
 }
 
-// sent tells the source's meter, if any, that n bytes were written.
+// sent tells the source, if it counts what is written (a [Meter]), that
+// n bytes were.
 func (c *Conn) sent(n int) {
-	if c.meter != nil && n > 0 {
-		c.meter.Sent(n)
+	if m, ok := c.src.(Meter); ok && n > 0 {
+		m.Sent(n)
 	}
 }
 
@@ -309,24 +312,24 @@ func (c *Conn) receive() {
 
 // close ends the connection once and reports reason to the source.
 func (c *Conn) close(reason error) {
-	c.closeOnce.Do(func() {
-		c.mu.Lock()
-		c.state = closed
-		sh := c.shard
+	c.mu.Lock()
+	if c.done {
 		c.mu.Unlock()
-		if sh != nil {
-			sh.mu.Lock()
-			delete(sh.conns, c)
-			sh.mu.Unlock()
-		}
-		c.pool.hangups.forget(c)
-		if _, talks := c.src.(Receiver); talks && !errors.Is(reason, ErrClientGone) {
-			go LingerClose(c.tcp)
-		} else {
-			_ = c.tcp.Close()
-		}
-		c.src.Closed(reason)
-	})
+		return
+	}
+	c.done, c.state = true, closed
+	sh := c.shard
+	c.mu.Unlock()
+	if sh != nil {
+		sh.remove(c)
+	}
+	c.pool.hangups.forget(c)
+	if _, talks := c.src.(Receiver); talks && !errors.Is(reason, ErrClientGone) {
+		go LingerClose(c.tcp)
+	} else {
+		_ = c.tcp.Close()
+	}
+	c.src.Closed(reason)
 }
 
 // Bounds of LingerClose: how long it reads what a client still sends, and

@@ -4,6 +4,7 @@ package push
 
 import (
 	"errors"
+	"slices"
 	"sync"
 	"syscall"
 
@@ -70,7 +71,7 @@ type hangupWatcher struct {
 	mu      sync.Mutex
 	gen     uint32
 	stopped bool
-	conns   map[int32]*Conn
+	conns   []*Conn // by descriptor: they are small numbers, reused lowest first
 	done    chan struct{}
 	pipe    [2]int // written to wake the waiter at close
 }
@@ -80,7 +81,7 @@ func newHangupWatcher(gone func(*Conn)) (*hangupWatcher, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := &hangupWatcher{epfd: epfd, gone: gone, conns: make(map[int32]*Conn), done: make(chan struct{})}
+	h := &hangupWatcher{epfd: epfd, gone: gone, done: make(chan struct{})}
 	if err := unix.Pipe2(h.pipe[:], unix.O_CLOEXEC|unix.O_NONBLOCK); err != nil {
 		unix.Close(epfd)
 		return nil, err
@@ -122,8 +123,11 @@ func (h *hangupWatcher) watch(c *Conn) error {
 		if werr = unix.EpollCtl(h.epfd, unix.EPOLL_CTL_ADD, fd, &ev); werr != nil {
 			return
 		}
-		c.fd, c.gen = fd, h.gen
-		h.conns[int32(fd)] = c
+		c.fd, c.gen = int32(fd), h.gen
+		if fd >= len(h.conns) {
+			h.conns = slices.Grow(h.conns, fd+1-len(h.conns))[:fd+1]
+		}
+		h.conns[fd] = c
 	})
 	if err != nil {
 		return err
@@ -138,11 +142,11 @@ func (h *hangupWatcher) rearm(c *Conn) error {
 	err := c.raw.Control(func(f uintptr) {
 		h.mu.Lock()
 		defer h.mu.Unlock()
-		if h.stopped || c.fd != int(f) || h.conns[int32(c.fd)] != c {
+		if h.stopped || int(c.fd) != int(f) || h.at(c.fd) != c {
 			return
 		}
-		ev := unix.EpollEvent{Events: watchEvents, Fd: int32(c.fd), Pad: int32(c.gen)}
-		werr = unix.EpollCtl(h.epfd, unix.EPOLL_CTL_MOD, c.fd, &ev)
+		ev := unix.EpollEvent{Events: watchEvents, Fd: c.fd, Pad: int32(c.gen)}
+		werr = unix.EpollCtl(h.epfd, unix.EPOLL_CTL_MOD, int(c.fd), &ev)
 	})
 	if err != nil {
 		return err
@@ -160,11 +164,19 @@ const watchEvents = unix.EPOLLRDHUP | unix.EPOLLIN | unix.EPOLLHUP | unix.EPOLLE
 func (h *hangupWatcher) forget(c *Conn) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.stopped || c.fd < 0 || h.conns[int32(c.fd)] != c {
+	if h.stopped || h.at(c.fd) != c {
 		return
 	}
-	delete(h.conns, int32(c.fd))
-	_ = unix.EpollCtl(h.epfd, unix.EPOLL_CTL_DEL, c.fd, nil)
+	h.conns[c.fd] = nil
+	_ = unix.EpollCtl(h.epfd, unix.EPOLL_CTL_DEL, int(c.fd), nil)
+}
+
+// at is the connection watched on descriptor fd, or nil; h.mu is held.
+func (h *hangupWatcher) at(fd int32) *Conn {
+	if fd < 0 || int(fd) >= len(h.conns) {
+		return nil
+	}
+	return h.conns[fd]
 }
 
 func (h *hangupWatcher) wait() {
@@ -183,7 +195,7 @@ func (h *hangupWatcher) wait() {
 				return
 			}
 			h.mu.Lock()
-			c := h.conns[ev.Fd]
+			c := h.at(ev.Fd)
 			h.mu.Unlock()
 			if c != nil && int32(c.gen) == ev.Pad {
 				h.gone(c)

@@ -3,6 +3,7 @@ package push
 import (
 	"net"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -47,7 +48,29 @@ type Pool struct {
 // not contend on one lock.
 type shard struct {
 	mu    sync.Mutex
-	conns map[*Conn]struct{}
+	conns []*Conn // in any order; a connection knows its place (slot)
+}
+
+// add puts c in the shard; sh.mu is held.
+func (sh *shard) add(c *Conn) {
+	c.shard, c.slot = sh, int32(len(sh.conns))
+	sh.conns = append(sh.conns, c)
+}
+
+// remove takes c out of the shard, moving the last connection into its
+// place, and lets go of an array that a crowd of connections left mostly
+// empty.
+func (sh *shard) remove(c *Conn) {
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	i, last := int(c.slot), len(sh.conns)-1
+	moved := sh.conns[last]
+	sh.conns[i], moved.slot = moved, int32(i)
+	sh.conns[last] = nil
+	sh.conns = sh.conns[:last]
+	if cap(sh.conns) > 64 && len(sh.conns) < cap(sh.conns)/4 {
+		sh.conns = slices.Clone(sh.conns)
+	}
 }
 
 const shardCount = 64
@@ -64,9 +87,6 @@ func NewPool(cfg Config) (*Pool, error) {
 		cfg.WriteTimeout = 10 * time.Second
 	}
 	p := &Pool{cfg: cfg, clock: clock.Or(cfg.Clock), stop: make(chan struct{})}
-	for i := range p.shards {
-		p.shards[i].conns = make(map[*Conn]struct{})
-	}
 	p.runq.wake = make(chan struct{}, 1)
 	hw, err := newHangupWatcher(p.hangup)
 	if err != nil {
@@ -92,7 +112,6 @@ func NewPool(cfg Config) (*Pool, error) {
 // signalled again.
 func (p *Pool) Add(tcp *net.TCPConn, src Source) (*Conn, error) {
 	c := &Conn{pool: p, tcp: tcp, src: src, fd: -1}
-	c.meter, _ = src.(Meter)
 	c.wrote() // the opening bytes, written by the caller
 	raw, err := tcp.SyscallConn()
 	if err != nil {
@@ -111,8 +130,7 @@ func (p *Pool) Add(tcp *net.TCPConn, src Source) (*Conn, error) {
 		c.close(ErrPoolClosed)
 		return nil, ErrPoolClosed
 	}
-	c.shard = sh
-	sh.conns[c] = struct{}{}
+	sh.add(c)
 	sh.mu.Unlock()
 	if err := p.hangups.watch(c); err != nil {
 		c.close(err)
@@ -158,9 +176,7 @@ func (p *Pool) conns() []*Conn {
 	for i := range p.shards {
 		sh := &p.shards[i]
 		sh.mu.Lock()
-		for c := range sh.conns {
-			all = append(all, c)
-		}
+		all = append(all, sh.conns...)
 		sh.mu.Unlock()
 	}
 	return all
@@ -185,7 +201,7 @@ func (p *Pool) heartbeats() {
 	for i := range p.shards {
 		sh := &p.shards[i]
 		sh.mu.Lock()
-		for c := range sh.conns {
+		for _, c := range sh.conns {
 			if quiet(time.Unix(0, c.lastWrite.Load()), now, p.cfg.Heartbeat) {
 				due = append(due, c)
 			}

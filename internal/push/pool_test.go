@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"errors"
 	"io"
+	"math/rand/v2"
 	"net"
 	"strings"
 	"testing"
@@ -105,6 +106,44 @@ func TestPoolHeartbeats(t *testing.T) {
 	clk.Advance(10 * time.Second) // the tick at 20s: both quiet for 10s
 	expect(t, idleR, idleC, ":\n")
 	expect(t, busyR, busyC, ":\n")
+}
+
+// Connections leave the pool in any order, many per shard, and the pool
+// keeps the rest: every one left still gets its heartbeat.
+func TestPoolKeepsTheRest(t *testing.T) {
+	clk := clock.NewFake(time.Unix(1e9, 0))
+	p := newPool(t, push.Config{Heartbeat: 10 * time.Second, Clock: clk})
+	const n = 400 // about 6 per shard
+	type client struct {
+		src *source
+		r   *bufio.Reader
+		c   net.Conn
+	}
+	clients := make([]client, n)
+	for i := range clients {
+		src := newSource()
+		r, c := add(t, p, src)
+		clients[i] = client{src, r, c}
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	var left []client
+	for _, i := range rng.Perm(n) {
+		if i%3 == 0 {
+			left = append(left, clients[i])
+			continue
+		}
+		clients[i].c.Close()
+		if err := closedWith(t, clients[i].src); !errors.Is(err, push.ErrClientGone) {
+			t.Fatalf("Closed(%v), want ErrClientGone", err)
+		}
+	}
+	if got := p.Len(); got != len(left) {
+		t.Fatalf("pool holds %d connections, want %d", got, len(left))
+	}
+	clk.Advance(10 * time.Second)
+	for _, c := range left {
+		expect(t, c.r, c.c, ":\n")
+	}
 }
 
 // A stream that ends gets its last frame, is closed, and its source hears
