@@ -4,9 +4,10 @@ package push
 
 import (
 	"errors"
+	"net"
+	"os"
 	"slices"
 	"sync"
-	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -18,48 +19,64 @@ const Supported = true
 // maxIOV is the most buffers one writev takes (IOV_MAX).
 const maxIOV = 1024
 
-// writevNow makes one non-blocking writev of bufs: the socket is already
-// in non-blocking mode (Go's poller), and returning true from the raw
-// write callback means "do not wait for writability".
-func writevNow(raw syscall.RawConn, bufs [][]byte) (int, error) {
-	var n int
-	var werr error
-	err := raw.Write(func(fd uintptr) bool {
-		for {
-			n, werr = unix.Writev(int(fd), bufs)
-			if !errors.Is(werr, unix.EINTR) {
-				return true
-			}
-		}
-	})
-	if n < 0 {
-		n = 0
-	}
+// takeFD makes the socket of tcp the pool's: a duplicate of its
+// descriptor (non-blocking, as Go's poller set it up: the flag belongs to
+// the socket, not the number), then tcp is closed.
+func takeFD(tcp *net.TCPConn) (int, error) {
+	defer tcp.Close()
+	raw, err := tcp.SyscallConn()
 	if err != nil {
-		return n, err
+		return -1, err
 	}
-	return n, werr
+	fd := -1
+	var derr error
+	if err := raw.Control(func(f uintptr) { fd, derr = unix.FcntlInt(f, unix.F_DUPFD_CLOEXEC, 0) }); err != nil {
+		return -1, err
+	}
+	return fd, derr
+}
+
+// netConn makes a net.Conn of a duplicate of fd, for the rare waits that
+// need Go's poller (a slow client's writes, a lingering close).
+func netConn(fd int) (*net.TCPConn, error) {
+	dup, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	f := os.NewFile(uintptr(dup), "push")
+	defer f.Close()
+	conn, err := net.FileConn(f)
+	if err != nil {
+		return nil, err
+	}
+	tcp, ok := conn.(*net.TCPConn)
+	if !ok {
+		conn.Close()
+		return nil, errors.New("push: not a TCP socket")
+	}
+	return tcp, nil
+}
+
+func closeFD(fd int) { _ = unix.Close(fd) }
+
+// writevNow makes one non-blocking writev of bufs.
+func writevNow(fd int, bufs [][]byte) (int, error) {
+	for {
+		n, err := unix.Writev(fd, bufs)
+		if !errors.Is(err, unix.EINTR) {
+			return max(n, 0), err
+		}
+	}
 }
 
 // readNow makes one non-blocking read into buf.
-func readNow(raw syscall.RawConn, buf []byte) (int, error) {
-	var n int
-	var rerr error
-	err := raw.Read(func(fd uintptr) bool {
-		for {
-			n, rerr = unix.Read(int(fd), buf)
-			if !errors.Is(rerr, unix.EINTR) {
-				return true
-			}
+func readNow(fd int, buf []byte) (int, error) {
+	for {
+		n, err := unix.Read(fd, buf)
+		if !errors.Is(err, unix.EINTR) {
+			return max(n, 0), err
 		}
-	})
-	if n < 0 {
-		n = 0
 	}
-	if err != nil {
-		return n, err
-	}
-	return n, rerr
 }
 
 // hangupWatcher tells when the client of a push connection has closed it,
@@ -103,55 +120,51 @@ func (h *hangupWatcher) closeFDs() {
 
 // watch adds c's socket. Any input counts: an SSE client sends nothing after
 // its request, so readable means closed or misbehaving, and either way the
-// stream is over. The descriptor is registered inside Control, which keeps
-// it from being closed (and its number reused) meanwhile.
+// stream is over. The socket is held meanwhile, so that its number is not
+// given to another; a connection closed already is not watched, and one
+// closed later is forgotten after this (both take h.mu).
 func (h *hangupWatcher) watch(c *Conn) error {
-	var werr error
-	err := c.raw.Control(func(f uintptr) {
-		h.mu.Lock()
-		defer h.mu.Unlock()
-		if h.stopped {
-			werr = ErrPoolClosed
-			return
-		}
-		fd := int(f)
-		h.gen++
-		// The event carries the generation beside the descriptor (the Pad
-		// half of epoll's 64-bit data), so an event fetched just before a
-		// socket was closed cannot close a new one that reused its number.
-		ev := unix.EpollEvent{Events: watchEvents, Fd: int32(fd), Pad: int32(h.gen)}
-		if werr = unix.EpollCtl(h.epfd, unix.EPOLL_CTL_ADD, fd, &ev); werr != nil {
-			return
-		}
-		c.fd, c.gen = int32(fd), h.gen
-		if fd >= len(h.conns) {
-			h.conns = slices.Grow(h.conns, fd+1-len(h.conns))[:fd+1]
-		}
-		h.conns[fd] = c
-	})
-	if err != nil {
+	if !c.hold() {
+		return net.ErrClosed
+	}
+	defer c.let()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.stopped {
+		return ErrPoolClosed
+	}
+	if c.closed() {
+		return net.ErrClosed
+	}
+	fd := int(c.fd)
+	h.gen++
+	// The event carries the generation beside the descriptor (the Pad
+	// half of epoll's 64-bit data), so an event fetched just before a
+	// socket was closed cannot close a new one that reused its number.
+	ev := unix.EpollEvent{Events: watchEvents, Fd: c.fd, Pad: int32(h.gen)}
+	if err := unix.EpollCtl(h.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
 		return err
 	}
-	return werr
+	c.gen = h.gen
+	if fd >= len(h.conns) {
+		h.conns = slices.Grow(h.conns, fd+1-len(h.conns))[:fd+1]
+	}
+	h.conns[fd] = c
+	return nil
 }
 
 // rearm watches c's socket again once its reader has emptied it (the
 // registration is one-shot). A connection closed meanwhile is left alone.
 func (h *hangupWatcher) rearm(c *Conn) error {
-	var werr error
-	err := c.raw.Control(func(f uintptr) {
-		h.mu.Lock()
-		defer h.mu.Unlock()
-		if h.stopped || int(c.fd) != int(f) || h.at(c.fd) != c {
-			return
-		}
-		ev := unix.EpollEvent{Events: watchEvents, Fd: c.fd, Pad: int32(c.gen)}
-		werr = unix.EpollCtl(h.epfd, unix.EPOLL_CTL_MOD, int(c.fd), &ev)
-	})
-	if err != nil {
-		return err
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	// A connection still in h.conns has not closed its socket: close
+	// forgets it first.
+	if h.stopped || h.at(c.fd) != c {
+		return nil
 	}
-	return werr
+	ev := unix.EpollEvent{Events: watchEvents, Fd: c.fd, Pad: int32(c.gen)}
+	return unix.EpollCtl(h.epfd, unix.EPOLL_CTL_MOD, int(c.fd), &ev)
 }
 
 // watchEvents are what the watcher waits for on a socket: input (a

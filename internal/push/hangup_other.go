@@ -4,7 +4,7 @@ package push
 
 import (
 	"errors"
-	"syscall"
+	"net"
 )
 
 // Supported reports whether this system has what a [Pool] needs: Linux's
@@ -15,8 +15,11 @@ const maxIOV = 1024
 
 var errNoPush = errors.New("push: pools need Linux")
 
-func writevNow(syscall.RawConn, [][]byte) (int, error) { return 0, errNoPush }
-func readNow(syscall.RawConn, []byte) (int, error)     { return 0, errNoPush }
+func takeFD(tcp *net.TCPConn) (int, error) { tcp.Close(); return -1, errNoPush }
+func netConn(int) (*net.TCPConn, error)    { return nil, errNoPush }
+func closeFD(int)                          {}
+func writevNow(int, [][]byte) (int, error) { return 0, errNoPush }
+func readNow(int, []byte) (int, error)     { return 0, errNoPush }
 
 type hangupWatcher struct{}
 

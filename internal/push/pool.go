@@ -104,21 +104,20 @@ func NewPool(cfg Config) (*Pool, error) {
 }
 
 // Add hands the pool a connection whose opening bytes are written, to
-// write src on it from now on. Whatever happens, the pool calls
+// write src on it from now on. The pool takes its socket and closes tcp. Whatever happens, the pool calls
 // src.Closed once, when the connection closes; when Add fails (the pool is
 // closed, or the connection cannot be watched) that is before it returns.
 // Once Add returns the connection, let the source wake it ([Conn.Wake])
 // and wake it once yourself: frames that came due before are not
 // signalled again.
 func (p *Pool) Add(tcp *net.TCPConn, src Source) (*Conn, error) {
-	c := &Conn{pool: p, tcp: tcp, src: src, fd: -1}
-	c.wrote() // the opening bytes, written by the caller
-	raw, err := tcp.SyscallConn()
+	fd, err := takeFD(tcp)
 	if err != nil {
-		c.close(err)
+		src.Closed(err)
 		return nil, err
 	}
-	c.raw = raw
+	c := &Conn{pool: p, src: src, fd: int32(fd), users: 1}
+	c.wrote() // the opening bytes, written by the caller
 
 	sh := &p.shards[p.next.Add(1)%shardCount]
 	sh.mu.Lock()

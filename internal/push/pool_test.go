@@ -5,10 +5,13 @@ package push_test
 import (
 	"bufio"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"net"
+	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -143,6 +146,114 @@ func TestPoolKeepsTheRest(t *testing.T) {
 	clk.Advance(10 * time.Second)
 	for _, c := range left {
 		expect(t, c.r, c.c, ":\n")
+	}
+}
+
+// openFiles counts this process's descriptors.
+func openFiles(t *testing.T) int {
+	t.Helper()
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(fds)
+}
+
+// The pool owns each socket: none is left open once its connection
+// closed, whether it closed idle, after a slow client caught up (whose
+// writes waited on a duplicate of the socket), or while it was slow.
+func TestPoolClosesEverySocket(t *testing.T) {
+	p := newPool(t, push.Config{WriteTimeout: 5 * time.Second})
+	before := openFiles(t)
+	big := strings.Repeat("x", 1<<20)
+	var srcs []*source
+	var clients []net.Conn
+	for i := range 30 {
+		src := newSource()
+		server, r, client := connPair(t)
+		c, err := p.Add(server, src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		src.setWake(c.Wake)
+		c.Wake()
+		srcs, clients = append(srcs, src), append(clients, client)
+		switch i % 3 {
+		case 1: // slow, then caught up
+			for range 4 {
+				src.send(big)
+			}
+			for range 4 {
+				expect(t, r, client, big)
+			}
+		case 2: // slow when it closes
+			for range 8 {
+				src.send(big)
+			}
+		}
+	}
+	for i, client := range clients {
+		client.Close()
+		closedWith(t, srcs[i])
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for openFiles(t) > before && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := openFiles(t) - before; n > 0 {
+		t.Fatalf("%d descriptors left open after every connection closed", n)
+	}
+}
+
+// Sockets close while their streams are written and new ones take their
+// numbers: each client still gets only its own stream's frames.
+func TestPoolNoCrossTalk(t *testing.T) {
+	p := newPool(t, push.Config{})
+	rng := rand.New(rand.NewPCG(5, 6))
+	for round := range 20 {
+		const n = 16
+		type stream struct {
+			src    *source
+			r      *bufio.Reader
+			client net.Conn
+			tag    string
+		}
+		streams := make([]stream, n)
+		for i := range streams {
+			src := newSource()
+			r, client := add(t, p, src)
+			streams[i] = stream{src, r, client, fmt.Sprintf("data: %d/%d\n\n", round, i)}
+		}
+		var wg sync.WaitGroup
+		for i, st := range streams {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for range 200 {
+					st.src.send(st.tag)
+				}
+			}()
+			if i%2 == 0 {
+				// Hung up at some point while frames are being written.
+				time.AfterFunc(time.Duration(rng.IntN(2000))*time.Microsecond, func() { st.client.Close() })
+			}
+		}
+		for i, st := range streams {
+			if i%2 == 0 {
+				continue
+			}
+			for range 200 {
+				expect(t, st.r, st.client, st.tag)
+			}
+		}
+		wg.Wait()
+		for i, st := range streams {
+			if i%2 == 0 {
+				closedWith(t, st.src)
+			} else {
+				st.client.Close()
+			}
+		}
 	}
 }
 
