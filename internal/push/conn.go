@@ -29,7 +29,7 @@ type Conn struct {
 	src  Source
 	// fd is the socket, the connection's own from Add on: not Go's, so
 	// that an idle connection holds none of net's structures nor a place
-	// in Go's poller (1.5 KiB of the 3.3 an idle SSE subscriber took).
+	// in Go's poller (together about 1.5 KiB of RSS per subscriber).
 	// It never changes; users says when it may be closed.
 	fd  int32
 	gen uint32 // tells this connection from a later one with the same fd
