@@ -41,7 +41,7 @@ func (s *Server) handlePublish() http.Handler {
 		}
 		// authenticate read the token once already; a valid one is found
 		// again the same way.
-		token, _, _ := auth.TokenFromRequest(r)
+		token, _, _ := auth.TokenFrom(r, query)
 		if herr := s.allowPublish(token, claims, r.RemoteAddr); herr != nil {
 			writeError(w, herr)
 			return
@@ -56,11 +56,15 @@ func (s *Server) handlePublish() http.Handler {
 			writeError(w, herr)
 			return
 		}
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header()["Content-Type"] = plainText
 		_, _ = w.Write([]byte(ev.ID))
 		s.metrics.publishHTTP.Observe(time.Since(start).Seconds())
 	})
 }
+
+// plainText is the Content-Type of a publish's answer, shared by every
+// answer rather than made for each (net/http copies it to write it).
+var plainText = []string{"text/plain; charset=utf-8"}
 
 // allowPublish applies the publish rate limit of token.
 func (s *Server) allowPublish(token string, claims *auth.Claims, remote string) *httpError {
@@ -101,14 +105,14 @@ func (s *Server) queuePublish(ctx context.Context, claims *auth.Claims, ev *jour
 	// A journal that cannot take the event (one that retries until its
 	// context ends, as a clustered journal with no server in reach does)
 	// is answered 503 in time, and the publisher tries again.
-	cctx, cancel := context.WithTimeout(ctx, s.cfg.PublishTimeout)
+	cctx := withDeadline(ctx, s.cfg.PublishTimeout)
 	stored, err := s.queue(cctx, ev)
 	if err != nil {
-		cancel()
+		cctx.release()
 		return nil, s.publishError(ctx, err)
 	}
 	return func() *httpError {
-		defer cancel()
+		defer cctx.release()
 		if err := stored(); err != nil {
 			return s.publishError(ctx, err)
 		}
@@ -264,15 +268,21 @@ func isForm(contentType string) bool {
 // declared length alone reserves nothing.
 func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
 	const preallocate = 64 << 10
-	body := http.MaxBytesReader(w, r.Body, limit)
 	if r.ContentLength < 0 || r.ContentLength > min(limit, preallocate) {
-		return io.ReadAll(body)
+		return io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	}
+	// net/http's body ends at the declared length, within the limit.
 	b := make([]byte, r.ContentLength)
-	if _, err := io.ReadFull(body, b); err != nil {
+	if _, err := io.ReadFull(r.Body, b); err != nil {
 		return nil, err
 	}
-	return b, nil
+	// Reading the end and closing the body spare net/http a look for
+	// what may be left of it before the next request.
+	var end [1]byte
+	if n, err := r.Body.Read(end[:]); n > 0 || err != io.EOF {
+		return nil, errors.New("publish body longer than its Content-Length")
+	}
+	return b, r.Body.Close()
 }
 
 // publishForm holds the fields of a publish form. twice names a field

@@ -406,9 +406,15 @@ func (j *Journal) Queue(ctx context.Context, ev *journal.Event) (wait func() err
 	}
 	select {
 	case j.reqs <- r:
-	case <-ctx.Done():
-		j.mu.RUnlock()
-		return nil, ctx.Err()
+	default:
+		// The committer is behind: wait for room, within ctx. (Tried
+		// first without, as a context's Done may cost a timer to make.)
+		select {
+		case j.reqs <- r:
+		case <-ctx.Done():
+			j.mu.RUnlock()
+			return nil, ctx.Err()
+		}
 	}
 	j.mu.RUnlock()
 
