@@ -6,12 +6,13 @@ import (
 	"time"
 )
 
-// deadlineContext is ctx with a deadline that costs nothing until
+// deadlineContext is a context with a deadline that costs nothing until
 // something waits for it: context.WithTimeout arms a timer and joins its
 // parent for every publish (5 % of a publish's CPU on the memory journal),
 // where a journal waits on Done only when it cannot take the event at
 // once. Err checks the time itself, and Done makes the timer and joins the
 // parent at its first call. Call release once done with it.
+// context.Cause of it is its parent's: the journals ask Err.
 type deadlineContext struct {
 	context.Context // the parent
 	deadline        time.Time
