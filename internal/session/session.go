@@ -5,9 +5,9 @@
 //
 // A session has one lifecycle whatever writes it. It ends once, for one
 // reason ([Session.End], [Session.Err]): its token expired or its maximum
-// lifetime passed (one timer, armed by [New]), the hub cut it as a slow
-// consumer or shut down, the server drains ([Registry.EndAll]), or its
-// writer failed or its client left. Its writer learns of the end through
+// lifetime passed (a place in the server's [Deadlines], taken by [New]),
+// the hub cut it as a slow consumer or shut down, the server drains
+// ([Registry.EndAll]), or its writer failed or its client left. Its writer learns of the end through
 // [Session.Done] or its [Waker], may send a last frame, then calls
 // [Session.Release], which gives back what admission took, exactly once.
 package session
