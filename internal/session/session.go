@@ -7,9 +7,10 @@
 // reason ([Session.End], [Session.Err]): its token expired or its maximum
 // lifetime passed (a place in the server's [Deadlines], taken by [New]),
 // the hub cut it as a slow consumer or shut down, the server drains
-// ([Registry.EndAll]), or its writer failed or its client left. Its writer learns of the end through
-// [Session.Done] or its [Waker], may send a last frame, then calls
-// [Session.Release], which gives back what admission took, exactly once.
+// ([Registry.EndAll]), or its writer failed or its client left. Its
+// writer learns of the end through [Session.Done] or its [Waker], may
+// send a last frame, then calls [Session.Release], which gives back what
+// admission took, exactly once.
 package session
 
 import (
