@@ -3,7 +3,9 @@
 //
 // There are two writers of the same [Source]. A [Pool] owns hijacked TCP
 // connections (an SSE push stream; a WebSocket connection rides it the
-// same way): an idle connection holds no goroutine and no buffer. When a
+// same way), by a duplicate of each one's descriptor, the net.Conn being
+// closed: an idle connection holds no goroutine, no buffer and nothing of
+// Go's net package or poller. When a
 // source has frames due, its wake callback ([Conn.Wake]) puts the
 // connection on a run queue; a few workers drain it with one non-blocking
 // writev of the shared frames each. A write that cannot finish at once
