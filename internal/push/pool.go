@@ -104,9 +104,10 @@ func NewPool(cfg Config) (*Pool, error) {
 }
 
 // Add hands the pool a connection whose opening bytes are written, to
-// write src on it from now on. The pool takes its socket and closes tcp. Whatever happens, the pool calls
-// src.Closed once, when the connection closes; when Add fails (the pool is
-// closed, or the connection cannot be watched) that is before it returns.
+// write src on it from now on; the pool takes its socket and closes tcp.
+// Whatever happens, the pool calls src.Closed once, when the connection
+// closes; when Add fails (the pool is closed, or the connection cannot be
+// taken or watched) that is before it returns.
 // Once Add returns the connection, let the source wake it ([Conn.Wake])
 // and wake it once yourself: frames that came due before are not
 // signalled again.
