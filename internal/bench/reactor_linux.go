@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/heraldhub/herald/internal/push"
 )
 
 // A reactor reads the SSE streams of many subscribers from one goroutine.
@@ -121,23 +123,10 @@ func (s *stream) detach() (int, []byte, error) {
 		b, _ := br.Peek(br.Buffered())
 		pending = append(pending, b...)
 	}
-	rc, err := tc.SyscallConn()
+	fd, err := push.DetachFD(tc)
 	if err != nil {
 		return -1, nil, err
 	}
-	fd := -1
-	var dupErr error
-	if err := rc.Control(func(f uintptr) {
-		fd, dupErr = unix.FcntlInt(f, unix.F_DUPFD_CLOEXEC, 0)
-	}); err != nil {
-		return -1, nil, err
-	}
-	if dupErr != nil {
-		return -1, nil, dupErr
-	}
-	// The poller lets go of its descriptor; the socket lives on in ours,
-	// non-blocking as Go made it.
-	tc.Close()
 	return fd, pending, nil
 }
 

@@ -19,10 +19,13 @@ const Supported = true
 // maxIOV is the most buffers one writev takes (IOV_MAX).
 const maxIOV = 1024
 
-// takeFD makes the socket of tcp the pool's: a duplicate of its
-// descriptor (non-blocking, as Go's poller set it up: the flag belongs to
-// the socket, not the number), then tcp is closed.
-func takeFD(tcp *net.TCPConn) (int, error) {
+// DetachFD takes the socket of tcp away from Go's net package and poller:
+// it returns a duplicate of its descriptor, for the caller to read, write
+// and close itself (non-blocking, as Go's poller set it up: the flag
+// belongs to the socket, not the number), and closes tcp, whatever
+// happens. The pool takes its connections' sockets this way; so does the
+// load generator's reactor (internal/bench). Linux only.
+func DetachFD(tcp *net.TCPConn) (int, error) {
 	defer tcp.Close()
 	raw, err := tcp.SyscallConn()
 	if err != nil {

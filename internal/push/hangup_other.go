@@ -15,11 +15,12 @@ const maxIOV = 1024
 
 var errNoPush = errors.New("push: pools need Linux")
 
-func takeFD(tcp *net.TCPConn) (int, error) { tcp.Close(); return -1, errNoPush }
-func netConn(int) (*net.TCPConn, error)    { return nil, errNoPush }
-func closeFD(int)                          {}
-func writevNow(int, [][]byte) (int, error) { return 0, errNoPush }
-func readNow(int, []byte) (int, error)     { return 0, errNoPush }
+// DetachFD is Linux only (see hangup_linux.go).
+func DetachFD(tcp *net.TCPConn) (int, error) { tcp.Close(); return -1, errNoPush }
+func netConn(int) (*net.TCPConn, error)      { return nil, errNoPush }
+func closeFD(int)                            {}
+func writevNow(int, [][]byte) (int, error)   { return 0, errNoPush }
+func readNow(int, []byte) (int, error)       { return 0, errNoPush }
 
 type hangupWatcher struct{}
 

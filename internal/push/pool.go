@@ -112,7 +112,7 @@ func NewPool(cfg Config) (*Pool, error) {
 // and wake it once yourself: frames that came due before are not
 // signalled again.
 func (p *Pool) Add(tcp *net.TCPConn, src Source) (*Conn, error) {
-	fd, err := takeFD(tcp)
+	fd, err := DetachFD(tcp)
 	if err != nil {
 		src.Closed(err)
 		return nil, err

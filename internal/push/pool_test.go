@@ -170,13 +170,7 @@ func TestPoolClosesEverySocket(t *testing.T) {
 	var clients []net.Conn
 	for i := range 30 {
 		src := newSource()
-		server, r, client := connPair(t)
-		c, err := p.Add(server, src)
-		if err != nil {
-			t.Fatal(err)
-		}
-		src.setWake(c.Wake)
-		c.Wake()
+		r, client := add(t, p, src)
 		srcs, clients = append(srcs, src), append(clients, client)
 		switch i % 3 {
 		case 1: // slow, then caught up

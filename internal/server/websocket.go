@@ -227,16 +227,12 @@ func (h *socketHost) Subscribe(ctx context.Context, cred websocket.Credentials, 
 func (h *socketHost) Publish(ctx context.Context, cred websocket.Credentials, ev *journal.Event) func() (string, error) {
 	s := h.srv
 	start := time.Now()
-	refused := func(herr *httpError) func() (string, error) {
-		err := socketRefusal(herr)
-		return func() (string, error) { return "", err }
-	}
 	if herr := s.allowPublish(cred.Token, cred.Publisher, h.address); herr != nil {
-		return refused(herr)
+		return websocket.Refused(socketRefusal(herr))
 	}
 	wait, herr := s.queuePublish(ctx, cred.Publisher, ev)
 	if herr != nil {
-		return refused(herr)
+		return websocket.Refused(socketRefusal(herr))
 	}
 	return func() (string, error) {
 		if herr := wait(); herr != nil {

@@ -1,6 +1,7 @@
 package session
 
 import (
+	"slices"
 	"sync"
 	"time"
 
@@ -44,10 +45,16 @@ func (d *Deadlines) add(s *Session, due int64) {
 func (d *Deadlines) remove(s *Session) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if s.slot < 0 {
-		return
+	if s.slot >= 0 {
+		d.removeAt(int(s.slot))
 	}
-	i := int(s.slot)
+}
+
+// removeAt takes the session at i out of the heap, moving the last one
+// into its place, and lets go of an array that a crowd of sessions left
+// mostly empty. d.mu is held.
+func (d *Deadlines) removeAt(i int) *Session {
+	s := d.heap[i]
 	last := len(d.heap) - 1
 	d.swap(i, last)
 	d.heap[last] = nil
@@ -58,8 +65,9 @@ func (d *Deadlines) remove(s *Session) {
 		d.up(i)
 	}
 	if cap(d.heap) > 64 && len(d.heap) < cap(d.heap)/4 {
-		d.heap = append([]*Session(nil), d.heap...)
+		d.heap = slices.Clone(d.heap)
 	}
+	return s
 }
 
 // arm sets the timer for the earliest deadline, replacing the one set.
@@ -90,27 +98,13 @@ func (d *Deadlines) fire(gen uint64) {
 	now := d.clock.Now().UnixNano()
 	var due []*Session
 	for len(d.heap) > 0 && d.heap[0].due <= now {
-		s := d.heap[0]
-		last := len(d.heap) - 1
-		d.swap(0, last)
-		d.heap[last] = nil
-		d.heap = d.heap[:last]
-		s.slot = -1
-		d.down(0)
-		due = append(due, s)
+		due = append(due, d.removeAt(0))
 	}
 	d.arm(now)
 	d.mu.Unlock()
 	for _, s := range due {
 		s.End(s.deadlineReason())
 	}
-}
-
-// Len is the number of sessions waiting for their deadlines.
-func (d *Deadlines) Len() int {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return len(d.heap)
 }
 
 func (d *Deadlines) swap(i, j int) {

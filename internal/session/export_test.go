@@ -16,3 +16,10 @@ func (d *Deadlines) Check() error {
 	}
 	return nil
 }
+
+// Len is the number of sessions waiting for their deadlines.
+func (d *Deadlines) Len() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return len(d.heap)
+}

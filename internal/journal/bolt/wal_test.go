@@ -17,13 +17,16 @@ import (
 	"github.com/heraldhub/herald/internal/journal"
 )
 
-// holdApplier keeps the applier from storing anything until Close (or the
-// test's end), so that every event appended stays in the log only.
-func holdApplier(t *testing.T) {
+// openHeld opens a new journal, and returns it with its path, whose
+// applier stores nothing until Close (or the test's end): every event
+// appended stays in the log only.
+func openHeld(t *testing.T, opts Options) (*Journal, string) {
 	t.Helper()
 	saved := applyInterval
 	applyInterval = time.Hour
 	t.Cleanup(func() { applyInterval = saved })
+	path := filepath.Join(t.TempDir(), "j.db")
+	return openTest(t, path, opts), path
 }
 
 func openTest(t *testing.T, path string, opts Options) *Journal {
@@ -113,9 +116,7 @@ func copyJournal(t *testing.T, j *Journal, dir string) string {
 // Events in the log and not yet in the file are read, followed, looked up
 // and refused as duplicates as those in the file are.
 func TestLoggedEventsServed(t *testing.T) {
-	holdApplier(t)
-	path := filepath.Join(t.TempDir(), "j.db")
-	j := openTest(t, path, Options{})
+	j, path := openHeld(t, Options{})
 	seqs := appendN(t, j, "p", 20, 100)
 	if got := j.applier.applied.Load(); got != 0 {
 		t.Fatalf("the applier stored up to %d while held", got)
@@ -186,9 +187,7 @@ func TestLoggedEventsServed(t *testing.T) {
 // A machine that stops holds the events acknowledged in the log; Open
 // stores them in the file, and the journal goes on from there.
 func TestLogReplayed(t *testing.T) {
-	holdApplier(t)
-	path := filepath.Join(t.TempDir(), "j.db")
-	j := openTest(t, path, Options{})
+	j, _ := openHeld(t, Options{})
 	appendN(t, j, "a", 10, 300)
 	crashed := copyJournal(t, j, t.TempDir())
 
@@ -214,9 +213,7 @@ func TestLogReplayed(t *testing.T) {
 // A record torn by a crash ends the log: neither it nor anything after it
 // is replayed, whole or not.
 func TestLogTornRecord(t *testing.T) {
-	holdApplier(t)
-	path := filepath.Join(t.TempDir(), "j.db")
-	j := openTest(t, path, Options{})
+	j, path := openHeld(t, Options{})
 	appendN(t, j, "a", 10, 300)
 	s := j.wal.segs[j.wal.active]
 	frame := int64(walFrameHeader + len(encodeEvent(&journal.Event{ID: "a0", Topics: []string{"t"}, Data: make([]byte, 300)})))
@@ -253,9 +250,7 @@ func TestLogTornRecord(t *testing.T) {
 // What a failed write left in the log is never replayed: the next write
 // covers it with zeros.
 func TestLogFailedWriteCovered(t *testing.T) {
-	holdApplier(t)
-	path := filepath.Join(t.TempDir(), "j.db")
-	j := openTest(t, path, Options{})
+	j, path := openHeld(t, Options{})
 	appendN(t, j, "a", 3, 300)
 	// A write of two records that landed, though its publishers were
 	// told it failed.
@@ -315,10 +310,7 @@ func TestLogSegments(t *testing.T) {
 
 // A log left by another journal's file is not replayed into this one.
 func TestLogOfAnotherJournal(t *testing.T) {
-	holdApplier(t)
-	dir := t.TempDir()
-	path := filepath.Join(dir, "j.db")
-	j := openTest(t, path, Options{})
+	j, _ := openHeld(t, Options{})
 	appendN(t, j, "a", 3, 10)
 	crashed := copyJournal(t, j, t.TempDir())
 	if err := os.Remove(crashed); err != nil {
@@ -333,10 +325,8 @@ func TestLogOfAnotherJournal(t *testing.T) {
 // An ID freed by retention by count is taken again before the applier
 // removed its first event: the removal leaves the new event's ID alone.
 func TestIDReusedBeforeTrim(t *testing.T) {
-	holdApplier(t)
-	path := filepath.Join(t.TempDir(), "j.db")
 	opts := Options{Retention: journal.Retention{MaxEvents: 2}}
-	j := openTest(t, path, opts)
+	j, path := openHeld(t, opts)
 	appendN(t, j, "x", 1, 10)
 	appendN(t, j, "y", 2, 10)
 	if seqs := appendN(t, j, "x", 1, 10); seqs[0] != 4 {

@@ -231,20 +231,25 @@ func (c *Conn) publish(m clientMessage) error {
 	return nil
 }
 
+// Refused is the outcome of a publish refused before it was queued, for
+// a [Host]'s Publish to return.
+func Refused(err error) (wait func() (string, error)) {
+	return func() (string, error) { return "", err }
+}
+
 // queuePublish checks and queues the publish of m.
 func (c *Conn) queuePublish(m clientMessage) func() (string, error) {
-	refused := func(err error) func() (string, error) { return func() (string, error) { return "", err } }
 	c.mu.Lock()
 	cred := c.cred
 	c.mu.Unlock()
 	if cred.Publisher == nil {
 		if cred.Token == "" {
-			return refused(errorf(http.StatusUnauthorized, "publishing needs a token: send an auth message first"))
+			return Refused(errorf(http.StatusUnauthorized, "publishing needs a token: send an auth message first"))
 		}
-		return refused(errorf(http.StatusForbidden, "this token may not publish"))
+		return Refused(errorf(http.StatusForbidden, "this token may not publish"))
 	}
 	if m.Retry < 0 {
-		return refused(errorf(http.StatusBadRequest, "invalid retry: want milliseconds, 0 or more"))
+		return Refused(errorf(http.StatusBadRequest, "invalid retry: want milliseconds, 0 or more"))
 	}
 	ev := &journal.Event{
 		Topics: m.Topics, ID: m.ID, Type: m.Type, Data: []byte(m.Data),
